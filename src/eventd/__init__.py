@@ -1,0 +1,3 @@
+"""eventd: a daemon for timestamped events."""
+
+__version__ = "0.1.0"

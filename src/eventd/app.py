@@ -1,0 +1,57 @@
+"""Build the aiohttp application: state, routes, and the setup/teardown chain."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from eventd.config import Config
+from eventd.http.middlewares import errors
+from eventd.http.routes import setup_routes
+from eventd.keys import CLOCK, CONFIG, EVENTS, NAIVE_TZ, WORKER
+from eventd.model import Validator
+from eventd.service import EventService
+from eventd.store import make_engine
+from eventd.store.base import Engine
+from eventd.store.worker import StoreWorker
+from eventd.times import Clock, resolve_timezone, wall_clock_us
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: Config, *, clock: Clock = wall_clock_us, engine: Engine | None = None
+) -> web.Application:
+    """Return the daemon's application; the store opens when the app starts."""
+    app = web.Application(
+        client_max_size=config.limits.max_body_bytes, middlewares=[errors]
+    )
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)
+    app.cleanup_ctx.append(_store(engine or make_engine(config)))
+    setup_routes(app)
+    return app
+
+
+def _store(engine: Engine) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        config = app[CONFIG]
+        worker = StoreWorker(
+            engine,
+            queue_size=config.store.queue_size,
+            batch_limit=config.store.batch_limit,
+            enqueue_timeout=config.store.enqueue_timeout,
+            retry_after=config.store.retry_after,
+        )
+        await worker.start()
+        log.info("store open: engine %s", engine.name)
+        app[WORKER] = worker
+        app[EVENTS] = EventService(worker, Validator(config.limits, app[NAIVE_TZ]), app[CLOCK])
+        yield
+        await worker.stop(drain_timeout=config.server.shutdown_timeout)
+        log.info("store closed")
+
+    return store_ctx

@@ -1,0 +1,251 @@
+"""Configuration: one frozen dataclass per section, read from TOML, overridden by environment.
+
+Every setting is declared once, here, with its default and help text; `config.toml` at
+the repository root documents them all (a test keeps the two in step). Precedence, low to
+high: defaults, the TOML file, `EVENTD_<SECTION>_<KEY>` environment variables, command-line
+flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from eventd.times import TimeError, resolve_timezone
+
+log = logging.getLogger(__name__)
+ENV_PREFIX = "EVENTD_"
+# Environment names that differ from the EVENTD_<SECTION>_<KEY> rule.
+ENV_ALIASES = {"EVENTD_ENGINE": "engine.name"}
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the key and the reason on one line."""
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    check: Callable[[Any], None] | None = None,
+) -> Any:
+    """Declare a setting with its default, help text and constraints."""
+    meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
+    return field(default=default, metadata=meta | {"check": check})
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        resolve_timezone(name)
+    except TimeError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = setting("127.0.0.1", "Address to listen on.")
+    port: int = setting(8080, "TCP port to listen on (0 picks a free one).", minimum=0, maximum=65535)
+    shutdown_timeout: float = setting(
+        10.0, "Seconds to finish open requests and drain the store on stop.", minimum=0
+    )
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    name: str = setting("memory", "Storage engine (env: EVENTD_ENGINE).", choices=("memory",))
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    queue_size: int = setting(10_000, "Commands the store worker queues.", minimum=1)
+    batch_limit: int = setting(256, "Commands the worker takes in one batch.", minimum=1)
+    enqueue_timeout: float = setting(
+        2.0, "Seconds a request waits for room in a full queue before 503.", minimum=0
+    )
+    retry_after: int = setting(1, "Retry-After seconds sent with 503 answers.", minimum=0)
+
+
+@dataclass(frozen=True)
+class TimeConfig:
+    naive_timezone: str = setting(
+        "local",
+        "Zone for timestamps given without an offset: 'local' (the machine's zone), "
+        "'UTC' or an IANA name such as 'Europe/Paris'.",
+        check=_check_timezone,
+    )
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = setting(64 << 20, "Largest request body, in bytes.", minimum=1024)
+    max_batch: int = setting(100_000, "Most events in one POST.", minimum=1)
+    default_page_size: int = setting(100, "Events per page when no limit is given.", minimum=1)
+    max_page_size: int = setting(1000, "Largest limit a listing accepts.", minimum=1)
+    max_type_length: int = setting(128, "Longest `type`, in characters.", minimum=1)
+    max_key_length: int = setting(256, "Longest `key`, in characters.", minimum=1)
+    max_text_length: int = setting(4096, "Longest `title` or `description`.", minimum=1)
+    max_data_bytes: int = setting(65536, "Largest `data`, as compact JSON bytes.", minimum=2)
+    max_data_depth: int = setting(32, "Deepest nesting of arrays/objects in `data`.", minimum=1)
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = setting(
+        "info", "Log level.", choices=("debug", "info", "warning", "error", "critical")
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    time: TimeConfig = field(default_factory=TimeConfig)
+    limits: Limits = field(default_factory=Limits)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+    env: str
+    meta: Mapping[str, Any]
+
+
+def settings(cls: type = Config, prefix: str = "") -> Iterator[Setting]:
+    """Yield every setting, depth first, with its dotted name."""
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        name = prefix + f.name
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            yield from settings(kind, name + ".")  # type: ignore[arg-type]
+        else:
+            env = ENV_PREFIX + name.upper().replace(".", "_")
+            yield Setting(name, kind, f.default, f.metadata["help"], env, f.metadata)
+
+
+def load(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read and validate the configuration; raise `ConfigError` naming the bad key."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as fh:
+                values = _flatten(tomllib.load(fh))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    known = {s.name: s for s in settings()}
+    for name in values:
+        if name not in known:
+            raise ConfigError(f"{name}: unknown key")
+    values |= _from_env(known, env or {})
+    values |= {k: v for k, v in (overrides or {}).items() if v is not None}
+    checked = {name: _check(known[name], value) for name, value in values.items()}
+    return _build(Config, checked)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _from_env(known: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str, Any]:
+    by_env = {s.env: s for s in known.values()} | {k: known[v] for k, v in ENV_ALIASES.items()}
+    found: dict[str, Any] = {}
+    for var, text in env.items():
+        if not var.startswith(ENV_PREFIX) or var.startswith("EVENTD_TEST_"):
+            continue
+        setting_ = by_env.get(var)
+        if setting_ is None:
+            log.warning("ignoring %s: no such setting", var)
+            continue
+        try:
+            found[setting_.name] = _parse_env(setting_.type, text)
+        except ValueError as exc:
+            raise ConfigError(f"{setting_.name}: {var}={text!r}: {exc}") from exc
+    return found
+
+
+def _parse_env(kind: type, text: str) -> Any:
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError("expected true or false")
+        return lowered in ("true", "1", "yes")
+    if kind is int:
+        return int(text)
+    if kind is float:
+        return float(text)
+    return text
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _check(setting_: Setting, value: Any) -> Any:
+    kind, meta = setting_.type, setting_.meta
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{setting_.name}: expected {_TYPE_NAMES[kind]}, got {value!r}")
+    problem = None
+    if meta["minimum"] is not None and value < meta["minimum"]:
+        problem = f"must be at least {meta['minimum']}, got {value!r}"
+    elif meta["maximum"] is not None and value > meta["maximum"]:
+        problem = f"must be at most {meta['maximum']}, got {value!r}"
+    elif meta["choices"] is not None and value not in meta["choices"]:
+        problem = f"must be one of {', '.join(meta['choices'])}; got {value!r}"
+    elif meta["check"] is not None:
+        try:
+            meta["check"](value)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem:
+        raise ConfigError(f"{setting_.name}: {problem}")
+    return value
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[f.name] = _build(kind, values, f"{prefix}{f.name}.")  # type: ignore[arg-type]
+        elif prefix + f.name in values:
+            kwargs[f.name] = values[prefix + f.name]
+    config = cls(**kwargs)
+    if cls is Limits:
+        _check_limits(config)
+    return config
+
+
+def _check_limits(limits: Limits) -> None:
+    if limits.default_page_size > limits.max_page_size:
+        raise ConfigError(
+            "limits.default_page_size: must not exceed limits.max_page_size "
+            f"({limits.default_page_size} > {limits.max_page_size})"
+        )

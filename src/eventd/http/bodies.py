@@ -1,0 +1,87 @@
+"""Request bodies: JSON objects, JSON arrays and NDJSON into `EventIn`, errors naming the field."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from eventd.errors import InvalidField, MalformedBody, TooLarge
+from eventd.model import EventIn
+
+_one = msgspec.json.Decoder(EventIn)
+_one_or_many = msgspec.json.Decoder(EventIn | list[EventIn])
+# "Expected `str`, got `int` - at `$[1].type`" -> reason, path
+_ERROR = re.compile(r"(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
+_INDEX = re.compile(r"\[(\d+)\]")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>[^`]*)`")
+_BYTE = re.compile(r"\(byte (\d+)\)")
+
+
+def parse_event(body: bytes) -> EventIn:
+    """Decode one event object (PUT, PATCH)."""
+    _require(body)
+    try:
+        return _one.decode(body)
+    except msgspec.ValidationError as exc:
+        raise _invalid(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise _malformed(str(exc), body) from None
+
+
+def parse_events(body: bytes, *, ndjson: bool, max_batch: int) -> tuple[list[EventIn], bool]:
+    """Decode a POST body: return the events and whether it was a batch (array or NDJSON)."""
+    _require(body)
+    try:
+        decoded = _one.decode_lines(body) if ndjson else _one_or_many.decode(body)
+    except msgspec.ValidationError as exc:
+        error = _invalid(str(exc))
+        if ndjson and error.index is not None:
+            error.message += f" (line {_line_of_record(body, error.index)})"
+        raise error from None
+    except msgspec.DecodeError as exc:
+        raise _malformed(str(exc), body) from None
+    items, batch = (decoded, True) if isinstance(decoded, list) else ([decoded], False)
+    if len(items) > max_batch:
+        raise TooLarge(f"{len(items)} events in one request; at most {max_batch} allowed")
+    return items, batch
+
+
+def _require(body: bytes) -> None:
+    if not body.strip():
+        raise MalformedBody("the request body is empty; send a JSON event")
+
+
+def _invalid(text: str) -> InvalidField:
+    match = _ERROR.fullmatch(text)
+    reason = match["reason"] if match else text
+    path = (match["path"] if match else None) or ""
+    index = None
+    if (lead := _INDEX.match(path)) is not None:
+        index, path = int(lead[1]), path[lead.end() :]
+    field = path.lstrip(".") or None
+    if (unknown := _UNKNOWN.match(reason)) is not None:
+        field = unknown["name"]
+        reason = "unknown field"
+    elif field is None:
+        reason = reason.replace("`object | array`", "a JSON object or array")
+    return InvalidField(reason[:1].lower() + reason[1:], field=field, index=index)
+
+
+def _malformed(text: str, body: bytes) -> MalformedBody:
+    message = text.replace("JSON is malformed: ", "malformed JSON: ")
+    if (at := _BYTE.search(text)) is not None:
+        line = body.count(b"\n", 0, int(at[1])) + 1
+        message += f", line {line}"
+    return MalformedBody(message)
+
+
+def _line_of_record(body: bytes, record: int) -> int:
+    """Return the 1-based line of the `record`-th non-blank line of NDJSON."""
+    seen = -1
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        if line.strip():
+            seen += 1
+            if seen == record:
+                return number
+    return number

@@ -1,0 +1,68 @@
+"""Handlers of /events: thin, they parse, call the event service and answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from eventd.errors import BadParameter
+from eventd.http.bodies import parse_event, parse_events
+from eventd.http.params import list_query
+from eventd.http.responses import json_response
+from eventd.keys import CONFIG, EVENTS, NAIVE_TZ
+from eventd.model import to_out
+
+NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+
+
+async def create(request: web.Request) -> web.Response:
+    """POST /events: one event, a JSON array, or NDJSON lines."""
+    limits = request.app[CONFIG].limits
+    body = await request.read()
+    ndjson = request.content_type in NDJSON_TYPES
+    items, batch = parse_events(body, ndjson=ndjson, max_batch=limits.max_batch)
+    results = await request.app[EVENTS].create(items, batch=batch)
+    status = 201 if any(result.created for result in results) else 200
+    if not batch:
+        return json_response(to_out(results[0].event), status=status)
+    return json_response({"events": [to_out(r.event) for r in results]}, status=status)
+
+
+async def list_events(request: web.Request) -> web.Response:
+    """GET /events: one page in time order."""
+    query, token = list_query(request, request.app[CONFIG].limits, request.app[NAIVE_TZ])
+    listing = await request.app[EVENTS].list(query, token)
+    events = [to_out(event) for event in listing.events]
+    return json_response({"events": events, "next_cursor": listing.next_cursor})
+
+
+async def clear(request: web.Request) -> web.Response:
+    """DELETE /events?confirm=true: delete every event."""
+    if request.query.get("confirm") != "true":
+        raise BadParameter("add confirm=true to delete every event", field="confirm")
+    return json_response({"deleted": await request.app[EVENTS].clear()})
+
+
+async def get(request: web.Request) -> web.Response:
+    """GET /events/{id}."""
+    event = await request.app[EVENTS].get(request.match_info["id"])
+    return json_response(to_out(event))
+
+
+async def replace(request: web.Request) -> web.Response:
+    """PUT /events/{id}: replace every field but the id."""
+    given = parse_event(await request.read())
+    event = await request.app[EVENTS].replace(request.match_info["id"], given)
+    return json_response(to_out(event))
+
+
+async def patch(request: web.Request) -> web.Response:
+    """PATCH /events/{id}: change the given fields."""
+    given = parse_event(await request.read())
+    event = await request.app[EVENTS].patch(request.match_info["id"], given)
+    return json_response(to_out(event))
+
+
+async def delete(request: web.Request) -> web.Response:
+    """DELETE /events/{id}."""
+    await request.app[EVENTS].delete(request.match_info["id"])
+    return web.Response(status=204)

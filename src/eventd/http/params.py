@@ -1,0 +1,80 @@
+"""Query-string parameters of listings, checked with errors naming the parameter."""
+
+from __future__ import annotations
+
+import re
+from datetime import tzinfo
+
+from aiohttp import web
+
+from eventd.config import Limits
+from eventd.errors import BadParameter
+from eventd.store.base import Query
+from eventd.times import TimeError, parse_timestamp
+
+_ALIASES = {"event_type": "type", "pageSize": "limit"}
+_LIST_PARAMS = {"start", "end", "type", "key", "cursor", "limit", "order", *_ALIASES}
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# A `+` in an unencoded query string arrives as a space: "12:00:00 01:00" means "+01:00".
+_SPACED_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+
+def list_query(request: web.Request, limits: Limits, naive_tz: tzinfo | None) -> tuple[Query, str | None]:
+    """Return the listing query and the cursor token of a `GET /events` request."""
+    params = _single_values(request, _LIST_PARAMS)
+    start = _time(params, "start", naive_tz)
+    end = _time(params, "end", naive_tz)
+    if start is not None and end is not None and start > end:
+        raise BadParameter("must not be after end", field="start")
+    order = params.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise BadParameter("must be asc or desc", field="order")
+    query = Query(
+        start=start,
+        end=end,
+        type=_text(params, "type"),
+        key=_text(params, "key"),
+        order=order,  # type: ignore[arg-type]
+        limit=_limit(params, limits),
+    )
+    return query, params.get("cursor")
+
+
+def _single_values(request: web.Request, known: set[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, value in request.query.items():
+        if name not in known:
+            raise BadParameter(f"unknown parameter; known: {', '.join(sorted(known))}", field=name)
+        canonical = _ALIASES.get(name, name)
+        if canonical in params:
+            raise BadParameter("given more than once", field=name)
+        params[canonical] = value
+    return params
+
+
+def _time(params: dict[str, str], name: str, naive_tz: tzinfo | None) -> int | None:
+    text = params.get(name)
+    if text is None:
+        return None
+    try:
+        if _NUMBER.fullmatch(text):
+            return parse_timestamp(float(text) if "." in text else int(text), naive_tz)
+        return parse_timestamp(_SPACED_OFFSET.sub(r"\1+\2", text), naive_tz)
+    except TimeError as exc:
+        raise BadParameter(str(exc), field=name) from None
+
+
+def _text(params: dict[str, str], name: str) -> str | None:
+    value = params.get(name)
+    if value == "":
+        raise BadParameter("must not be empty", field=name)
+    return value
+
+
+def _limit(params: dict[str, str], limits: Limits) -> int:
+    text = params.get("limit")
+    if text is None:
+        return limits.default_page_size
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= limits.max_page_size:
+        raise BadParameter(f"must be an integer from 1 to {limits.max_page_size}", field="limit")
+    return int(text)

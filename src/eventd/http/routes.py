@@ -1,0 +1,20 @@
+"""The route table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from eventd.http import events, health
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register every HTTP route on `app`."""
+    for path in ("/events", "/events/"):
+        app.router.add_post(path, events.create)
+        app.router.add_get(path, events.list_events)
+        app.router.add_delete(path, events.clear)
+    app.router.add_get("/events/{id}", events.get)
+    app.router.add_put("/events/{id}", events.replace)
+    app.router.add_patch("/events/{id}", events.patch)
+    app.router.add_delete("/events/{id}", events.delete)
+    app.router.add_get("/health", health.health)

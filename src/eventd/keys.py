@@ -1,0 +1,18 @@
+"""Typed application state shared by the HTTP handlers."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from aiohttp import web
+
+from eventd.config import Config
+from eventd.service import EventService
+from eventd.store.worker import StoreWorker
+from eventd.times import Clock
+
+CONFIG = web.AppKey("config", Config)
+CLOCK = web.AppKey("clock", Clock)
+NAIVE_TZ = web.AppKey("naive_tz", tzinfo | None)  # type: ignore[arg-type]
+WORKER = web.AppKey("worker", StoreWorker)
+EVENTS = web.AppKey("events", EventService)

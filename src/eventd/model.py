@@ -1,0 +1,272 @@
+"""The event: what clients send (`EventIn`), what the store keeps (`Event`), what is answered."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Raw, UnsetType
+
+from eventd.config import Limits
+from eventd.errors import InvalidField
+from eventd.times import TimeError, format_duration, format_us, parse_duration, parse_timestamp
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}")
+MAX_REMIND_OFFSETS = 16
+NULL = Raw(b"null")
+
+TimeInput = str | int | float
+Remind = Annotated[list[str | int], msgspec.Meta(max_length=MAX_REMIND_OFFSETS)]
+
+
+class EventIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """An event as a client sends it; UNSET marks a field that was not given."""
+
+    id: str | UnsetType = UNSET
+    timestamp: TimeInput | UnsetType = UNSET
+    at: TimeInput | UnsetType = UNSET
+    datetime: TimeInput | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+    event_type: str | UnsetType = UNSET
+    key: str | None | UnsetType = UNSET
+    title: str | None | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
+    value: float | None | UnsetType = UNSET
+    data: Raw | UnsetType = UNSET
+    payload: Raw | UnsetType = UNSET
+    remind: Remind | None | UnsetType = UNSET
+    # Server-set fields are accepted so that a stored event can be sent back unchanged.
+    created_at: str | UnsetType = UNSET
+    updated_at: str | UnsetType = UNSET
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A stored event. Times are microseconds since the epoch (UTC)."""
+
+    id: str
+    ts: int
+    seq: int
+    type: str
+    key: str | None
+    title: str | None
+    description: str | None
+    value: float | None
+    data: Raw
+    remind: tuple[int, ...] | None
+    created: int
+    updated: int
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """Return the event's place in the store-wide order."""
+        return (self.ts, self.seq)
+
+    def same_content(self, other: Event) -> bool:
+        """Tell whether two events carry the same client-given content (ids aside)."""
+        return (
+            self.ts == other.ts
+            and self.type == other.type
+            and self.key == other.key
+            and self.title == other.title
+            and self.description == other.description
+            and self.value == other.value
+            and self.remind == other.remind
+            and _same_json(self.data, other.data)
+        )
+
+
+class EventOut(msgspec.Struct):
+    """An event as it is answered."""
+
+    id: str
+    timestamp: str
+    type: str
+    key: str | None
+    title: str | None
+    description: str | None
+    value: float | None
+    data: Raw
+    remind: list[str] | None
+    created_at: str
+    updated_at: str
+
+
+# The fields a client may change, in their stored form; `Event.id`, `seq` and the
+# server times are not among them.
+CONTENT_FIELDS = ("ts", "type", "key", "title", "description", "value", "data", "remind")
+
+
+def to_out(event: Event) -> EventOut:
+    """Return the answered form of a stored event."""
+    return EventOut(
+        id=event.id,
+        timestamp=format_us(event.ts),
+        type=event.type,
+        key=event.key,
+        title=event.title,
+        description=event.description,
+        value=event.value,
+        data=event.data,
+        remind=None if event.remind is None else [format_duration(s) for s in event.remind],
+        created_at=format_us(event.created),
+        updated_at=format_us(event.updated),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Validator:
+    """Turns `EventIn` into stored field values, raising `InvalidField` naming the field."""
+
+    limits: Limits
+    naive_tz: tzinfo | None
+
+    def new_event(self, given: EventIn, *, id: str, now: int) -> Event:
+        """Build a new event; fields not given take their defaults."""
+        changes = self.changes(given, require_timestamp=False)
+        return Event(
+            id=id,
+            ts=changes.get("ts", now),
+            seq=-1,
+            type=changes.get("type", "event"),
+            key=changes.get("key"),
+            title=changes.get("title"),
+            description=changes.get("description"),
+            value=changes.get("value"),
+            data=changes.get("data", NULL),
+            remind=changes.get("remind"),
+            created=now,
+            updated=now,
+        )
+
+    def replacement(self, given: EventIn) -> dict[str, Any]:
+        """Return every content field for a full replacement (PUT)."""
+        changes = self.changes(given, require_timestamp=True)
+        defaults = {"type": "event", "key": None, "title": None, "description": None}
+        defaults |= {"value": None, "data": NULL, "remind": None}
+        return defaults | changes
+
+    def changes(self, given: EventIn, *, require_timestamp: bool) -> dict[str, Any]:
+        """Return the content fields that `given` sets, validated, in stored form."""
+        out: dict[str, Any] = {}
+        if (raw_ts := _one_of(given, "timestamp", "at", "datetime")) is not None:
+            name, value = raw_ts
+            if value is None:
+                raise InvalidField("must not be null", field=name)
+            out["ts"] = _check_time(name, value, self.naive_tz)
+        elif require_timestamp:
+            raise InvalidField("is required", field="timestamp")
+        if (raw_type := _one_of(given, "type", "event_type")) is not None:
+            name, value = raw_type
+            out["type"] = self._string(name, value, self.limits.max_type_length, nullable=False)
+        for name, limit in (
+            ("key", self.limits.max_key_length),
+            ("title", self.limits.max_text_length),
+            ("description", self.limits.max_text_length),
+        ):
+            if (value := getattr(given, name)) is not UNSET:
+                out[name] = self._string(name, value, limit, nullable=True)
+        if given.value is not UNSET:
+            out["value"] = _check_value(given.value)
+        if (raw_data := _one_of(given, "data", "payload")) is not None:
+            out["data"] = self._data(*raw_data)
+        if given.remind is not UNSET:
+            out["remind"] = _check_remind(given.remind)
+        return out
+
+    def _string(self, name: str, value: Any, limit: int, *, nullable: bool) -> str | None:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            raise InvalidField("must be a string", field=name)
+        if not value and not nullable:
+            raise InvalidField("must not be empty", field=name)
+        if len(value) > limit:
+            raise InvalidField(f"is longer than {limit} characters", field=name)
+        return value
+
+    def _data(self, name: str, raw: Raw) -> Raw:
+        compact = msgspec.json.format(bytes(raw), indent=-1)
+        if len(compact) > self.limits.max_data_bytes:
+            raise InvalidField(
+                f"is {len(compact)} bytes of JSON; at most {self.limits.max_data_bytes} allowed",
+                field=name,
+            )
+        # Depth cannot exceed the number of opening brackets: walk only when it might.
+        if compact.count(b"[") + compact.count(b"{") > self.limits.max_data_depth and (
+            _depth(msgspec.json.decode(compact)) > self.limits.max_data_depth
+        ):
+            raise InvalidField(
+                f"is nested deeper than {self.limits.max_data_depth} levels", field=name
+            )
+        return Raw(compact)
+
+
+def check_id(value: object, field: str = "id") -> str:
+    """Return a valid client-supplied id or raise `InvalidField`."""
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise InvalidField(
+            "must be 1-128 characters of letters, digits and . _ : ~ - (starting with a "
+            "letter or digit)",
+            field=field,
+        )
+    return value
+
+
+def _one_of(given: EventIn, *names: str) -> tuple[str, Any] | None:
+    present = [(name, getattr(given, name)) for name in names]
+    present = [(name, value) for name, value in present if value is not UNSET]
+    if len(present) > 1:
+        both = " and ".join(name for name, _ in present)
+        raise InvalidField(f"{both} are the same field; give only one", field=present[1][0])
+    return present[0] if present else None
+
+
+def _check_time(name: str, value: TimeInput, naive_tz: tzinfo | None) -> int:
+    try:
+        return parse_timestamp(value, naive_tz)
+    except TimeError as exc:
+        raise InvalidField(str(exc), field=name) from exc
+
+
+def _check_value(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        raise InvalidField("must be a finite number", field="value")
+    return float(value)
+
+
+def _check_remind(offsets: list[str | int] | None) -> tuple[int, ...] | None:
+    if offsets is None:
+        return None
+    seconds = set()
+    for i, offset in enumerate(offsets):
+        try:
+            seconds.add(parse_duration(offset))
+        except TimeError as exc:
+            raise InvalidField(str(exc), field=f"remind[{i}]") from exc
+    return tuple(sorted(seconds, reverse=True))
+
+
+def _depth(value: object) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in node)
+    return deepest
+
+
+def _same_json(a: Raw, b: Raw) -> bool:
+    if bytes(a) == bytes(b):
+        return True
+    # Object key order does not make content different.
+    canonical = msgspec.json.Encoder(order="sorted")
+    return canonical.encode(msgspec.json.decode(a)) == canonical.encode(msgspec.json.decode(b))

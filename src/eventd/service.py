@@ -1,0 +1,99 @@
+"""The event service: what the HTTP layer asks of the store, validated and batched."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+
+from msgspec import UNSET
+
+from eventd import cursor
+from eventd.errors import ApiError, Conflict, InvalidField, NotFound
+from eventd.model import Event, EventIn, Validator, check_id
+from eventd.store.base import IdConflict, PutResult, Query
+from eventd.store.worker import Clear, Delete, Get, PutMany, RunQuery, StoreWorker, Update
+from eventd.times import Clock
+
+
+def new_id() -> str:
+    """Return a fresh server-assigned id."""
+    return uuid.uuid4().hex
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Listing:
+    events: list[Event]
+    next_cursor: str | None
+
+
+class EventService:
+    """Creates, reads, changes and lists events through the store worker."""
+
+    def __init__(self, worker: StoreWorker, validator: Validator, clock: Clock) -> None:
+        self.worker = worker
+        self.validator = validator
+        self.clock = clock
+
+    async def create(self, items: Sequence[EventIn], *, batch: bool) -> list[PutResult]:
+        """Validate all items, then store them at once; nothing is stored if one is invalid."""
+        now = self.clock()
+        events = []
+        for index, item in enumerate(items):
+            try:
+                id = new_id() if item.id is UNSET else check_id(item.id)
+                events.append(self.validator.new_event(item, id=id, now=now))
+            except ApiError as exc:
+                raise exc.at_index(index) if batch else exc from None
+        try:
+            return await self.worker.call(PutMany(events))
+        except IdConflict as exc:
+            conflict = Conflict(
+                f"id {exc.id!r} is stored with different content", field="id"
+            )
+            raise conflict.at_index(exc.index) if batch else conflict from None
+
+    async def get(self, id: str) -> Event:
+        """Return the event or raise `NotFound`."""
+        return _found(id, await self.worker.call(Get(id)))
+
+    async def replace(self, id: str, given: EventIn) -> Event:
+        """Replace every content field of the event (PUT)."""
+        _check_body_id(id, given)
+        changes = self.validator.replacement(given)
+        return _found(id, await self.worker.call(Update(id, changes, self.clock())))
+
+    async def patch(self, id: str, given: EventIn) -> Event:
+        """Change the given fields of the event (PATCH)."""
+        _check_body_id(id, given)
+        changes = self.validator.changes(given, require_timestamp=False)
+        return _found(id, await self.worker.call(Update(id, changes, self.clock())))
+
+    async def delete(self, id: str) -> Event:
+        """Delete the event and return it, or raise `NotFound`."""
+        return _found(id, await self.worker.call(Delete(id)))
+
+    async def clear(self) -> int:
+        """Delete every event; return how many there were."""
+        return await self.worker.call(Clear())
+
+    async def list(self, query: Query, token: str | None) -> Listing:
+        """Return one page of `query`, continuing after `token` when given."""
+        if token is not None:
+            query = dataclasses.replace(query, after=cursor.decode(token, query))
+        page = await self.worker.call(RunQuery(query))
+        next_cursor = None
+        if page.more and page.events:
+            next_cursor = cursor.encode(page.events[-1].position, query)
+        return Listing(page.events, next_cursor)
+
+
+def _found(id: str, event: Event | None) -> Event:
+    if event is None:
+        raise NotFound(f"no event with id {id!r}", field="id")
+    return event
+
+
+def _check_body_id(id: str, given: EventIn) -> None:
+    if given.id is not UNSET and given.id != id:
+        raise InvalidField(f"does not match the id in the path ({id!r})", field="id")

@@ -1,0 +1,104 @@
+"""The engine contract: the only interface through which eventd touches storage."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from eventd.model import Event
+
+Order = Literal["asc", "desc"]
+Position = tuple[int, int]
+
+
+class StorageError(Exception):
+    """The engine's backend failed; every backend exception is wrapped into this."""
+
+
+class IdConflict(Exception):
+    """A put carries an id that is stored with different content; nothing was written."""
+
+    def __init__(self, index: int, id: str) -> None:
+        super().__init__(f"id {id!r} exists with different content")
+        self.index = index
+        self.id = id
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A time-ordered selection. `after` is an exclusive keyset position in `order`."""
+
+    start: int | None = None
+    end: int | None = None
+    type: str | None = None
+    key: str | None = None
+    after: Position | None = None
+    order: Order = "asc"
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    events: list[Event]
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    event: Event
+    created: bool
+
+
+class Engine(ABC):
+    """Storage of events ordered by `(ts, seq)`.
+
+    Engines are driven by exactly one `StoreWorker`, so a method never runs concurrently
+    with another on the same engine object. Every method raises `StorageError` when the
+    backend fails.
+    """
+
+    name: str
+
+    async def open(self) -> None:
+        """Connect and prepare what the engine needs (indexes, scripts)."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
+        """Store new events, assigning each a `seq` in the given order.
+
+        An event whose id is already stored with the same content is not written again:
+        its result carries the stored event and `created=False`. If any id is stored with
+        different content, raise `IdConflict` and write nothing.
+        """
+
+    @abstractmethod
+    async def get(self, id: str) -> Event | None:
+        """Return the event with this id, or None."""
+
+    @abstractmethod
+    async def update(self, id: str, changes: Mapping[str, Any], updated: int) -> Event | None:
+        """Apply content-field changes (see `model.CONTENT_FIELDS`); keep `seq` and `created`.
+
+        Return the stored result, or None when the id is unknown.
+        """
+
+    @abstractmethod
+    async def delete(self, id: str) -> Event | None:
+        """Delete and return the event, or None when the id is unknown."""
+
+    @abstractmethod
+    async def query(self, query: Query) -> Page:
+        """Return up to `limit` events matching `query` in its order, in O(log n + limit)."""
+
+    @abstractmethod
+    async def count(self, query: Query) -> int:
+        """Count the events matching the filters of `query` (cursor and limit ignored)."""
+
+    @abstractmethod
+    async def clear(self) -> int:
+        """Delete every event; return how many there were."""

@@ -1,0 +1,237 @@
+"""The store worker: an actor that owns an engine behind a bounded queue of commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from eventd.errors import Unavailable
+from eventd.model import Event
+from eventd.store.base import Engine, IdConflict, Page, PutResult, Query
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _future() -> asyncio.Future[Any]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass(slots=True, frozen=True)
+class Command(Generic[T]):
+    """A request to the worker; the worker answers through `reply`."""
+
+    reply: asyncio.Future[T] = field(default_factory=_future, init=False, repr=False)
+
+
+@dataclass(slots=True, frozen=True)
+class PutMany(Command[list[PutResult]]):
+    events: Sequence[Event]
+
+
+@dataclass(slots=True, frozen=True)
+class Get(Command[Event | None]):
+    id: str
+
+
+@dataclass(slots=True, frozen=True)
+class Update(Command[Event | None]):
+    id: str
+    changes: Mapping[str, Any]
+    updated: int
+
+
+@dataclass(slots=True, frozen=True)
+class Delete(Command[Event | None]):
+    id: str
+
+
+@dataclass(slots=True, frozen=True)
+class RunQuery(Command[Page]):
+    query: Query
+
+
+@dataclass(slots=True, frozen=True)
+class Count(Command[int]):
+    query: Query
+
+
+@dataclass(slots=True, frozen=True)
+class Clear(Command[int]):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class Stop(Command[None]):
+    """Ends the worker loop once everything queued before it is done."""
+
+
+class StoreWorker:
+    """Serialises all access to one engine and batches consecutive writes.
+
+    `call()` waits up to `enqueue_timeout` for room in the queue and then raises
+    `Unavailable`, which the HTTP layer answers with 503 and Retry-After.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        queue_size: int = 10_000,
+        batch_limit: int = 256,
+        enqueue_timeout: float = 2.0,
+        retry_after: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self._queue: asyncio.Queue[Command[Any]] = asyncio.Queue(queue_size)
+        self._batch_limit = batch_limit
+        self._enqueue_timeout = enqueue_timeout
+        self._retry_after = retry_after
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: list[Command[Any]] = []
+        self._accepting = False
+        self._stopped = False
+
+    @property
+    def backlog(self) -> int:
+        """Return how many commands wait in the queue."""
+        return self._queue.qsize()
+
+    async def start(self) -> None:
+        """Open the engine and start the loop."""
+        await self.engine.open()
+        self._task = asyncio.create_task(self._run(), name=f"store-worker-{self.engine.name}")
+        self._accepting = True
+
+    async def call(self, command: Command[T]) -> T:
+        """Queue `command` and return its result (or raise its error)."""
+        if not self._accepting:
+            raise Unavailable("the store is shutting down", retry_after=self._retry_after)
+        try:
+            async with asyncio.timeout(self._enqueue_timeout):
+                await self._queue.put(command)
+        except TimeoutError:
+            raise Unavailable(
+                "the store is overloaded: its queue stayed full", retry_after=self._retry_after
+            ) from None
+        if self._stopped:  # queued after the worker drained its queue for good
+            _settle(command, exc=Unavailable("the store stopped", retry_after=self._retry_after))
+        return await command.reply
+
+    async def stop(self, drain_timeout: float) -> None:
+        """Refuse new commands, finish queued ones within `drain_timeout`, close the engine."""
+        self._accepting = False
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                async with asyncio.timeout(drain_timeout):
+                    await self._queue.put(Stop())
+                    await asyncio.shield(task)
+            except TimeoutError:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._stopped = True
+        self._fail_remaining()
+        await self.engine.close()
+
+    def _fail_remaining(self) -> None:
+        dropped = 0
+        pending = self._in_flight
+        while not self._queue.empty():
+            pending.append(self._queue.get_nowait())
+        for command in pending:
+            if not command.reply.done():
+                dropped += 1
+                command.reply.set_exception(
+                    Unavailable("the store stopped", retry_after=self._retry_after)
+                )
+        if dropped:
+            log.warning("store worker stopped with %d commands not applied", dropped)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_limit and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            self._in_flight = batch
+            stopped = await self._apply(batch)
+            self._in_flight = []
+            if stopped:
+                return
+
+    async def _apply(self, batch: list[Command[Any]]) -> bool:
+        """Apply `batch` in order, folding runs of puts into one engine call."""
+        i = 0
+        while i < len(batch):
+            if isinstance(batch[i], Stop):
+                # Anything after Stop came in while stopping; `stop()` fails it.
+                self._in_flight = batch[i + 1 :]
+                return True
+            j = i + 1
+            while j < len(batch) and isinstance(batch[i], PutMany) and isinstance(batch[j], PutMany):
+                j += 1
+            if j - i > 1:
+                await self._put_group(batch[i:j])
+            else:
+                await self._execute(batch[i])
+            i = j
+        return False
+
+    async def _put_group(self, group: list[Command[Any]]) -> None:
+        puts = [cmd for cmd in group if isinstance(cmd, PutMany)]
+        events = [event for cmd in puts for event in cmd.events]
+        try:
+            results = await self.engine.put_many(events)
+        except IdConflict:
+            # A conflict fails only its own command: apply them one by one.
+            for cmd in puts:
+                await self._execute(cmd)
+            return
+        except Exception as exc:  # noqa: BLE001 - the error goes to every caller
+            for cmd in puts:
+                _settle(cmd, exc=exc)
+            return
+        start = 0
+        for cmd in puts:
+            _settle(cmd, result=results[start : start + len(cmd.events)])
+            start += len(cmd.events)
+
+    async def _execute(self, command: Command[Any]) -> None:
+        try:
+            result = await self._perform(command)
+        except Exception as exc:  # noqa: BLE001 - the error goes to the caller
+            _settle(command, exc=exc)
+        else:
+            _settle(command, result=result)
+
+    async def _perform(self, command: Command[Any]) -> Any:
+        engine = self.engine
+        match command:
+            case PutMany(events=events):
+                return await engine.put_many(events)
+            case Get(id=id):
+                return await engine.get(id)
+            case Update(id=id, changes=changes, updated=updated):
+                return await engine.update(id, changes, updated)
+            case Delete(id=id):
+                return await engine.delete(id)
+            case RunQuery(query=query):
+                return await engine.query(query)
+            case Count(query=query):
+                return await engine.count(query)
+            case Clear():
+                return await engine.clear()
+        raise TypeError(f"unknown store command {command!r}")
+
+
+def _settle(command: Command[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
+    """Resolve a command's future unless its caller has gone (cancelled it)."""
+    if command.reply.done():
+        return
+    if exc is not None:
+        command.reply.set_exception(exc)
+    else:
+        command.reply.set_result(result)

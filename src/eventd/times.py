@@ -1,0 +1,128 @@
+"""Timestamps: parse client input to microseconds since the epoch (UTC), format them back."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+US = 1_000_000
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_AWARE = datetime(1970, 1, 1, tzinfo=UTC)
+MIN_US = (datetime(1, 1, 1) - _EPOCH) // timedelta(microseconds=1)
+MAX_US = (datetime(9999, 12, 31, 23, 59, 59, 999999) - _EPOCH) // timedelta(microseconds=1)
+
+# RFC 3339 plus the forms people type: a space for `T`, a date alone, no seconds.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+    r"(?:[Zz]|[+-]\d{2}:?\d{2})?"
+)
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+class TimeError(ValueError):
+    """A value that is not a valid timestamp or duration; the message says why."""
+
+
+def resolve_timezone(name: str) -> tzinfo | None:
+    """Return the zone for `name`; None stands for the machine's local zone ("local")."""
+    if name == "local":
+        return None
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise TimeError(f"unknown time zone {name!r}") from exc
+
+
+def parse_timestamp(value: object, naive_tz: tzinfo | None) -> int:
+    """Parse an RFC 3339 string or epoch seconds into microseconds since the epoch."""
+    if isinstance(value, bool):
+        raise TimeError("expected an RFC 3339 string or epoch seconds, got a boolean")
+    if isinstance(value, int | float):
+        return _from_epoch_seconds(value)
+    if isinstance(value, str):
+        return _from_string(value, naive_tz)
+    raise TimeError("expected an RFC 3339 string or epoch seconds")
+
+
+def _from_epoch_seconds(seconds: float) -> int:
+    if not math.isfinite(seconds):
+        raise TimeError("epoch seconds must be finite")
+    us = round(seconds * US) if isinstance(seconds, float) else seconds * US
+    if not MIN_US <= us <= MAX_US:
+        raise TimeError("out of range: years 1 to 9999 are supported")
+    return us
+
+
+def _from_string(text: str, naive_tz: tzinfo | None) -> int:
+    if len(text) > 40 or not _RFC3339.fullmatch(text):
+        raise TimeError(f"not an RFC 3339 timestamp: {text[:40]!r}")
+    try:
+        # fromisoformat keeps microseconds and drops further digits (truncation).
+        parsed = datetime.fromisoformat(text.upper())
+    except ValueError as exc:
+        raise TimeError(f"not a valid date or time: {text!r}") from exc
+    if parsed.tzinfo is None:
+        try:
+            parsed = _localise(parsed, naive_tz)
+        except (OverflowError, ValueError, OSError) as exc:
+            raise TimeError("out of range: years 1 to 9999 are supported") from exc
+    delta = parsed - _EPOCH_AWARE
+    us = delta // timedelta(microseconds=1)
+    if not MIN_US <= us <= MAX_US:
+        raise TimeError("out of range: years 1 to 9999 are supported")
+    return us
+
+
+def _localise(naive: datetime, naive_tz: tzinfo | None) -> datetime:
+    if naive_tz is not None:
+        return naive.replace(tzinfo=naive_tz)
+    # astimezone() on a naive datetime reads it in the machine's local zone, DST included.
+    return naive.astimezone()
+
+
+def format_us(us: int) -> str:
+    """Format microseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
+    return (_EPOCH + timedelta(microseconds=us)).isoformat(timespec="microseconds") + "Z"
+
+
+def parse_duration(value: object) -> int:
+    """Parse `90`, `"90s"`, `"5m"`, `"1h30m"` or `"2d"` into whole seconds (> 0)."""
+    if isinstance(value, bool):
+        raise TimeError("expected a duration such as '5m' or a number of seconds")
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and value and (match := _DURATION.fullmatch(value)):
+        d, h, m, s = (int(part or 0) for part in match.groups())
+        seconds = ((d * 24 + h) * 60 + m) * 60 + s
+    else:
+        raise TimeError(f"not a duration: {value!r} (use e.g. '30s', '5m', '1h', '2d')")
+    if seconds <= 0:
+        raise TimeError("a duration must be positive")
+    if seconds > 366 * 86400:
+        raise TimeError("a duration may be at most 366 days")
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """Format whole seconds compactly: 300 -> '5m', 5400 -> '1h30m'."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def wall_clock_us() -> int:
+    """Return the current time in microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+Clock = Callable[[], int]
