@@ -25,9 +25,7 @@ def create_app(
     config: Config, *, clock: Clock = wall_clock_us, engine: Engine | None = None
 ) -> web.Application:
     """Return the daemon's application; the store opens when the app starts."""
-    app = web.Application(
-        client_max_size=config.limits.max_body_bytes, middlewares=[errors]
-    )
+    app = web.Application(client_max_size=config.limits.max_body_bytes, middlewares=[errors])
     app[CONFIG] = config
     app[CLOCK] = clock
     app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)

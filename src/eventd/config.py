@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,7 +53,9 @@ def _check_timezone(name: str) -> None:
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = setting("127.0.0.1", "Address to listen on.")
-    port: int = setting(8080, "TCP port to listen on (0 picks a free one).", minimum=0, maximum=65535)
+    port: int = setting(
+        8080, "TCP port to listen on (0 picks a free one).", minimum=0, maximum=65535
+    )
     shutdown_timeout: float = setting(
         10.0, "Seconds to finish open requests and drain the store on stop.", minimum=0
     )
@@ -153,13 +156,14 @@ def load(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     known = {s.name: s for s in settings()}
+    values |= _from_env(known, env or {})
+    values |= {k: v for k, v in (overrides or {}).items() if v is not None}
     for name in values:
         if name not in known:
             raise ConfigError(f"{name}: unknown key")
-    values |= _from_env(known, env or {})
-    values |= {k: v for k, v in (overrides or {}).items() if v is not None}
     checked = {name: _check(known[name], value) for name, value in values.items()}
-    return _build(Config, checked)
+    config: Config = _build(Config, checked)
+    return config
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -175,7 +179,8 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _from_env(known: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str, Any]:
     by_env = {s.env: s for s in known.values()} | {k: known[v] for k, v in ENV_ALIASES.items()}
     found: dict[str, Any] = {}
-    for var, text in env.items():
+    source: dict[str, str] = {}
+    for var, text in sorted(env.items()):
         if not var.startswith(ENV_PREFIX) or var.startswith("EVENTD_TEST_"):
             continue
         setting_ = by_env.get(var)
@@ -183,9 +188,12 @@ def _from_env(known: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str,
             log.warning("ignoring %s: no such setting", var)
             continue
         try:
-            found[setting_.name] = _parse_env(setting_.type, text)
+            value = _parse_env(setting_.type, text)
         except ValueError as exc:
             raise ConfigError(f"{setting_.name}: {var}={text!r}: {exc}") from exc
+        if setting_.name in found and found[setting_.name] != value:
+            raise ConfigError(f"{setting_.name}: {source[setting_.name]} and {var} disagree")
+        found[setting_.name], source[setting_.name] = value, var
     return found
 
 
@@ -212,7 +220,9 @@ def _check(setting_: Setting, value: Any) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{setting_.name}: expected {_TYPE_NAMES[kind]}, got {value!r}")
     problem = None
-    if meta["minimum"] is not None and value < meta["minimum"]:
+    if isinstance(value, float) and not math.isfinite(value):
+        problem = f"must be a finite number, got {value!r}"
+    elif meta["minimum"] is not None and value < meta["minimum"]:
         problem = f"must be at least {meta['minimum']}, got {value!r}"
     elif meta["maximum"] is not None and value > meta["maximum"]:
         problem = f"must be at most {meta['maximum']}, got {value!r}"

@@ -9,9 +9,7 @@ class ApiError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(
-        self, message: str, *, field: str | None = None, index: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, field: str | None = None, index: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field

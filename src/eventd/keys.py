@@ -12,7 +12,7 @@ from eventd.store.worker import StoreWorker
 from eventd.times import Clock
 
 CONFIG = web.AppKey("config", Config)
-CLOCK = web.AppKey("clock", Clock)
-NAIVE_TZ = web.AppKey("naive_tz", tzinfo | None)  # type: ignore[arg-type]
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+NAIVE_TZ: web.AppKey[tzinfo | None] = web.AppKey("naive_tz")
 WORKER = web.AppKey("worker", StoreWorker)
 EVENTS = web.AppKey("events", EventService)

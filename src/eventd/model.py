@@ -32,13 +32,13 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     datetime: TimeInput | UnsetType = UNSET
     type: str | UnsetType = UNSET
     event_type: str | UnsetType = UNSET
-    key: str | None | UnsetType = UNSET
-    title: str | None | UnsetType = UNSET
-    description: str | None | UnsetType = UNSET
-    value: float | None | UnsetType = UNSET
+    key: str | UnsetType | None = UNSET
+    title: str | UnsetType | None = UNSET
+    description: str | UnsetType | None = UNSET
+    value: float | UnsetType | None = UNSET
     data: Raw | UnsetType = UNSET
     payload: Raw | UnsetType = UNSET
-    remind: Remind | None | UnsetType = UNSET
+    remind: Remind | UnsetType | None = UNSET
     # Server-set fields are accepted so that a stored event can be sent back unchanged.
     created_at: str | UnsetType = UNSET
     updated_at: str | UnsetType = UNSET
@@ -97,11 +97,22 @@ class EventOut(msgspec.Struct):
 
 # The fields a client may change, in their stored form; `Event.id`, `seq` and the
 # server times are not among them.
+# What a replacement (PUT) sets for the content fields it does not give.
+_DEFAULTS: dict[str, Any] = {
+    "type": "event",
+    "key": None,
+    "title": None,
+    "description": None,
+    "value": None,
+    "data": NULL,
+    "remind": None,
+}
 CONTENT_FIELDS = ("ts", "type", "key", "title", "description", "value", "data", "remind")
 
 
 def to_out(event: Event) -> EventOut:
     """Return the answered form of a stored event."""
+    created_at = format_us(event.created)
     return EventOut(
         id=event.id,
         timestamp=format_us(event.ts),
@@ -112,8 +123,8 @@ def to_out(event: Event) -> EventOut:
         value=event.value,
         data=event.data,
         remind=None if event.remind is None else [format_duration(s) for s in event.remind],
-        created_at=format_us(event.created),
-        updated_at=format_us(event.updated),
+        created_at=created_at,
+        updated_at=created_at if event.updated == event.created else format_us(event.updated),
     )
 
 
@@ -126,28 +137,13 @@ class Validator:
 
     def new_event(self, given: EventIn, *, id: str, now: int) -> Event:
         """Build a new event; fields not given take their defaults."""
-        changes = self.changes(given, require_timestamp=False)
-        return Event(
-            id=id,
-            ts=changes.get("ts", now),
-            seq=-1,
-            type=changes.get("type", "event"),
-            key=changes.get("key"),
-            title=changes.get("title"),
-            description=changes.get("description"),
-            value=changes.get("value"),
-            data=changes.get("data", NULL),
-            remind=changes.get("remind"),
-            created=now,
-            updated=now,
-        )
+        fields = _DEFAULTS | {"ts": now} | self.changes(given, require_timestamp=False)
+        return Event(id=id, seq=-1, created=now, updated=now, **fields)
 
     def replacement(self, given: EventIn) -> dict[str, Any]:
         """Return every content field for a full replacement (PUT)."""
         changes = self.changes(given, require_timestamp=True)
-        defaults = {"type": "event", "key": None, "title": None, "description": None}
-        defaults |= {"value": None, "data": NULL, "remind": None}
-        return defaults | changes
+        return _DEFAULTS | changes
 
     def changes(self, given: EventIn, *, require_timestamp: bool) -> dict[str, Any]:
         """Return the content fields that `given` sets, validated, in stored form."""
@@ -217,12 +213,15 @@ def check_id(value: object, field: str = "id") -> str:
 
 
 def _one_of(given: EventIn, *names: str) -> tuple[str, Any] | None:
-    present = [(name, getattr(given, name)) for name in names]
-    present = [(name, value) for name, value in present if value is not UNSET]
-    if len(present) > 1:
-        both = " and ".join(name for name, _ in present)
-        raise InvalidField(f"{both} are the same field; give only one", field=present[1][0])
-    return present[0] if present else None
+    found = None
+    for name in names:
+        if (value := getattr(given, name)) is not UNSET:
+            if found is not None:
+                raise InvalidField(
+                    f"{found[0]} and {name} are the same field; give only one", field=name
+                )
+            found = (name, value)
+    return found
 
 
 def _check_time(name: str, value: TimeInput, naive_tz: tzinfo | None) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
+import os
 from collections.abc import Sequence
 
 from msgspec import UNSET
@@ -18,7 +18,7 @@ from eventd.times import Clock
 
 def new_id() -> str:
     """Return a fresh server-assigned id."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,9 +48,7 @@ class EventService:
         try:
             return await self.worker.call(PutMany(events))
         except IdConflict as exc:
-            conflict = Conflict(
-                f"id {exc.id!r} is stored with different content", field="id"
-            )
+            conflict = Conflict(f"id {exc.id!r} is stored with different content", field="id")
             raise conflict.at_index(exc.index) if batch else conflict from None
 
     async def get(self, id: str) -> Event:

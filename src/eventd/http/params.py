@@ -19,7 +19,9 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _SPACED_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
-def list_query(request: web.Request, limits: Limits, naive_tz: tzinfo | None) -> tuple[Query, str | None]:
+def list_query(
+    request: web.Request, limits: Limits, naive_tz: tzinfo | None
+) -> tuple[Query, str | None]:
     """Return the listing query and the cursor token of a `GET /events` request."""
     params = _single_values(request, _LIST_PARAMS)
     start = _time(params, "start", naive_tz)

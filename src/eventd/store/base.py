@@ -61,10 +61,10 @@ class Engine(ABC):
 
     name: str
 
-    async def open(self) -> None:
+    async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect and prepare what the engine needs (indexes, scripts)."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
     @abstractmethod

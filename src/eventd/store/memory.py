@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 from sortedcontainers import SortedDict, SortedList
@@ -12,7 +12,8 @@ from sortedcontainers import SortedDict, SortedList
 from eventd.model import Event
 from eventd.store.base import Engine, IdConflict, Page, Position, PutResult, Query
 
-Index = SortedDict | SortedList
+# SortedDict and SortedList share the irange/bisect_left interface the scans use.
+Index: TypeAlias = Any
 
 
 class MemoryEngine(Engine):
@@ -119,7 +120,10 @@ class MemoryEngine(Engine):
         self._by_id[event.id] = event
         self._timeline[pos] = event
         for index, name in self._secondary(event):
-            index.setdefault(name, SortedList()).add(pos)
+            members = index.get(name)
+            if members is None:
+                members = index[name] = SortedList()
+            members.add(pos)
 
     def _remove(self, event: Event) -> None:
         pos = event.position

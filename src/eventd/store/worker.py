@@ -171,7 +171,9 @@ class StoreWorker:
                 self._in_flight = batch[i + 1 :]
                 return True
             j = i + 1
-            while j < len(batch) and isinstance(batch[i], PutMany) and isinstance(batch[j], PutMany):
+            while (
+                j < len(batch) and isinstance(batch[i], PutMany) and isinstance(batch[j], PutMany)
+            ):
                 j += 1
             if j - i > 1:
                 await self._put_group(batch[i:j])
@@ -190,7 +192,7 @@ class StoreWorker:
             for cmd in puts:
                 await self._execute(cmd)
             return
-        except Exception as exc:  # noqa: BLE001 - the error goes to every caller
+        except Exception as exc:
             for cmd in puts:
                 _settle(cmd, exc=exc)
             return
@@ -202,7 +204,7 @@ class StoreWorker:
     async def _execute(self, command: Command[Any]) -> None:
         try:
             result = await self._perform(command)
-        except Exception as exc:  # noqa: BLE001 - the error goes to the caller
+        except Exception as exc:
             _settle(command, exc=exc)
         else:
             _settle(command, result=result)
