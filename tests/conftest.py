@@ -14,6 +14,8 @@ from eventd.config import Config, load
 from eventd.store.base import Engine
 from eventd.times import parse_timestamp
 
+pytest_plugins = ["tests.engines"]
+
 NOW = parse_timestamp("2025-06-01T12:00:00Z", None)
 
 
@@ -69,5 +71,6 @@ def make_client(aiohttp_client: Any, clock: FakeClock) -> MakeClient:
 
 
 @pytest.fixture
-async def client(make_client: MakeClient) -> TestClient[Any, Any]:
-    return await make_client()
+async def client(make_client: MakeClient, any_engine: Engine) -> TestClient[Any, Any]:
+    """A client of the app on each engine in turn."""
+    return await make_client(engine=any_engine)

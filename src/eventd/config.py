@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,9 +62,41 @@ class ServerConfig:
     )
 
 
+def _check_namespace(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise ValueError("must be 1-64 letters, digits, '_', '.' or '-'")
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str = setting("redis://127.0.0.1:6379/0", "Redis server URL (redis:// or rediss://).")
+    namespace: str = setting(
+        "eventd",
+        "Prefix of every key; all keys share the hash tag {namespace} (one Cluster slot).",
+        check=_check_namespace,
+    )
+    timeout: float = setting(
+        2.0, "Seconds to connect or to wait for one reply before answering 503.", minimum=0.01
+    )
+
+
+@dataclass(frozen=True)
+class MongoConfig:
+    url: str = setting("mongodb://127.0.0.1:27017", "MongoDB connection string.")
+    database: str = setting("eventd", "Database name.", check=_check_namespace)
+    collection: str = setting("events", "Collection of events.", check=_check_namespace)
+    timeout: float = setting(
+        2.0, "Seconds to find a server or to wait for one reply before 503.", minimum=0.01
+    )
+
+
 @dataclass(frozen=True)
 class EngineConfig:
-    name: str = setting("memory", "Storage engine (env: EVENTD_ENGINE).", choices=("memory",))
+    name: str = setting(
+        "memory", "Storage engine (env: EVENTD_ENGINE).", choices=("memory", "redis", "mongo")
+    )
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    mongo: MongoConfig = field(default_factory=MongoConfig)
 
 
 @dataclass(frozen=True)

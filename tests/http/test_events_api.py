@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from eventd.store.base import Engine
 from tests.conftest import FakeClock, MakeClient, make_config
 
 Client = TestClient[Any, Any]
@@ -299,10 +300,10 @@ async def test_clear_needs_confirmation(client: Client) -> None:
     assert (await listing(client))["events"] == []
 
 
-async def test_health(client: Client) -> None:
+async def test_health(client: Client, any_engine: Engine) -> None:
     response = await client.get("/health")
     body = await response.json()
     assert response.status == 200
-    assert body["status"] == "ok" and body["engine"] == "memory"
+    assert body["status"] == "ok" and body["engine"] == any_engine.name
     assert body["server_time"] == "2025-06-01T12:00:00.000000Z"
     assert isinstance(body["version"], str)

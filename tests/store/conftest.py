@@ -1,25 +1,16 @@
-"""Engines for the conformance suite: one fixture per engine, one parametrised `engine`."""
+"""The conformance suite's `engine`: every engine in turn, opened."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from eventd.store.base import Engine
-from eventd.store.memory import MemoryEngine
 
 
 @pytest.fixture
-async def memory_engine() -> AsyncIterator[Engine]:
-    engine = MemoryEngine()
-    await engine.open()
-    yield engine
-    await engine.close()
-
-
-@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.memory)])
-def engine(request: pytest.FixtureRequest) -> Any:
-    """Every engine in turn: the conformance suite runs unchanged on each."""
-    return request.getfixturevalue(f"{request.param}_engine")
+async def engine(any_engine: Engine) -> AsyncIterator[Engine]:
+    await any_engine.open()
+    yield any_engine
+    await any_engine.close()

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from eventd.config import Config
 from eventd.store.base import Engine
-from eventd.store.memory import MemoryEngine
 
 
 def make_engine(config: Config) -> Engine:
     """Return the engine the configuration names, not yet opened."""
-    match config.engine.name:
-        case "memory":
-            return MemoryEngine()
-    raise ValueError(f"engine {config.engine.name!r} is not available")
+    settings = config.engine
+    match settings.name:
+        case "redis":
+            from eventd.store.redis import RedisEngine
+
+            redis = settings.redis
+            return RedisEngine(redis.url, namespace=redis.namespace, timeout=redis.timeout)
+        case "mongo":
+            from eventd.store.mongo import MongoEngine
+
+            mongo = settings.mongo
+            return MongoEngine(
+                mongo.url,
+                database=mongo.database,
+                collection=mongo.collection,
+                timeout=mongo.timeout,
+            )
+    from eventd.store.memory import MemoryEngine
+
+    return MemoryEngine()

@@ -51,6 +51,39 @@ class PutResult:
     created: bool
 
 
+def check_batch(events: Sequence[Event]) -> dict[str, Event]:
+    """Return the first event of each id in a put; raise `IdConflict` if a repeat differs."""
+    first: dict[str, Event] = {}
+    for index, event in enumerate(events):
+        earlier = first.setdefault(event.id, event)
+        if earlier is not event and not earlier.same_content(event):
+            raise IdConflict(index, event.id)
+    return first
+
+
+def check_stored(events: Sequence[Event], stored: Mapping[str, Event]) -> None:
+    """Raise `IdConflict` if an event's id is stored with different content."""
+    for index, event in enumerate(events):
+        known = stored.get(event.id)
+        if known is not None and not known.same_content(event):
+            raise IdConflict(index, event.id)
+
+
+def put_results(
+    events: Sequence[Event], inserted: Mapping[str, Event], stored: Mapping[str, Event]
+) -> list[PutResult]:
+    """Pair each event of a put with the stored one; the first of an inserted id was created."""
+    results = []
+    done: set[str] = set()
+    for event in events:
+        if event.id in inserted and event.id not in done:
+            done.add(event.id)
+            results.append(PutResult(inserted[event.id], created=True))
+        else:
+            results.append(PutResult(inserted.get(event.id) or stored[event.id], created=False))
+    return results
+
+
 class Engine(ABC):
     """Storage of events ordered by `(ts, seq)`.
 

@@ -10,7 +10,16 @@ import msgspec
 from sortedcontainers import SortedDict, SortedList
 
 from eventd.model import Event
-from eventd.store.base import Engine, IdConflict, Page, Position, PutResult, Query
+from eventd.store.base import (
+    Engine,
+    Page,
+    Position,
+    PutResult,
+    Query,
+    check_batch,
+    check_stored,
+    put_results,
+)
 
 # SortedDict and SortedList share the irange/bisect_left interface the scans use.
 Index: TypeAlias = Any
@@ -34,27 +43,17 @@ class MemoryEngine(Engine):
         self._by_type_key: dict[tuple[str, str], SortedList] = {}
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
-        stored = self._check_conflicts(events)
-        results = []
-        for event in events:
-            if (existing := stored.get(event.id)) is not None:
-                results.append(PutResult(existing, created=False))
-                continue
-            event = msgspec.structs.replace(event, seq=self._next_seq)
-            self._next_seq += 1
-            self._insert(event)
-            stored[event.id] = event
-            results.append(PutResult(event, created=True))
-        return results
-
-    def _check_conflicts(self, events: Sequence[Event]) -> dict[str, Event]:
-        """Return the already stored events among `events`, or raise before any write."""
-        seen: dict[str, Event] = {}
-        for index, event in enumerate(events):
-            earlier = seen.setdefault(event.id, self._by_id.get(event.id) or event)
-            if earlier is not event and not earlier.same_content(event):
-                raise IdConflict(index, event.id)
-        return {id: self._by_id[id] for id in seen if id in self._by_id}
+        fresh = check_batch(events)
+        stored = {id: self._by_id[id] for id in fresh if id in self._by_id}
+        check_stored(events, stored)
+        inserted = {}
+        for id, event in fresh.items():
+            if id not in stored:
+                event = msgspec.structs.replace(event, seq=self._next_seq)
+                self._next_seq += 1
+                self._insert(event)
+                inserted[id] = event
+        return put_results(events, inserted, stored)
 
     async def get(self, id: str) -> Event | None:
         return self._by_id.get(id)

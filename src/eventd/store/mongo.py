@@ -1,0 +1,262 @@
+"""The MongoDB engine, on motor. Every motor and pymongo call of eventd lives in this module.
+
+One document per event:
+
+    {_id: id, t: <int64 microseconds>, seq: <int64>, time: <BSON date, milliseconds>,
+     type, key, title, description, value, data: <JSON text>, remind: [seconds] | null,
+     created: <int64 µs>, updated: <int64 µs>, v: <version for compare-and-set>}
+
+`t` is the exact timestamp that orders and is answered; `time` is a BSON date for people and
+TTL indexes (BSON dates hold milliseconds only). `data` is kept as JSON text so that every
+JSON value comes back exactly as stored (BSON has no arbitrary-size integers, and would
+reorder nothing but could change number types). `seq` comes from a counter document that
+reserves one block per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReturnDocument
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from eventd.model import Event
+from eventd.store.base import (
+    Engine,
+    Page,
+    PutResult,
+    Query,
+    StorageError,
+    check_batch,
+    check_stored,
+    put_results,
+)
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ATTEMPTS = 16
+_DUPLICATE_KEY = 11000
+_INDEXES = (
+    [("t", ASCENDING), ("seq", ASCENDING)],
+    [("type", ASCENDING), ("t", ASCENDING), ("seq", ASCENDING)],
+    [("key", ASCENDING), ("t", ASCENDING), ("seq", ASCENDING)],
+    [("type", ASCENDING), ("key", ASCENDING), ("t", ASCENDING), ("seq", ASCENDING)],
+)
+
+
+def to_document(event: Event, version: int) -> dict[str, Any]:
+    """Return the stored document of an event."""
+    return {
+        "_id": event.id,
+        "t": event.ts,
+        "seq": event.seq,
+        "time": _EPOCH + timedelta(milliseconds=event.ts // 1000),
+        "type": event.type,
+        "key": event.key,
+        "title": event.title,
+        "description": event.description,
+        "value": event.value,
+        "data": bytes(event.data).decode(),
+        "remind": None if event.remind is None else list(event.remind),
+        "created": event.created,
+        "updated": event.updated,
+        "v": version,
+    }
+
+
+def from_document(doc: Mapping[str, Any]) -> Event:
+    """Return the event of a stored document."""
+    remind = doc["remind"]
+    return Event(
+        id=doc["_id"],
+        ts=doc["t"],
+        seq=doc["seq"],
+        type=doc["type"],
+        key=doc["key"],
+        title=doc["title"],
+        description=doc["description"],
+        value=doc["value"],
+        data=msgspec.Raw(doc["data"].encode()),
+        remind=None if remind is None else tuple(remind),
+        created=doc["created"],
+        updated=doc["updated"],
+    )
+
+
+class MongoEngine(Engine):
+    """Events in one MongoDB collection with compound `(…, t, seq)` indexes."""
+
+    name = "mongo"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        database: str = "eventd",
+        collection: str = "events",
+        timeout: float = 2.0,
+        first_seq: int = 1,
+        client: Any = None,
+    ) -> None:
+        ms = int(timeout * 1000)
+        self._client = client or AsyncIOMotorClient(
+            url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
+        )
+        db = self._client[database]
+        self._events = db[collection]
+        self._counters = db[f"{collection}_counters"]
+        self._first_seq = first_seq
+        self._ready = False
+
+    async def open(self) -> None:
+        try:
+            await self._prepare()
+        except StorageError as exc:
+            # Start anyway: requests answer 503 until the server is reachable.
+            log.warning("mongodb is not reachable at start-up: %s", exc)
+
+    async def close(self) -> None:
+        self._client.close()
+
+    async def _prepare(self) -> None:
+        """Create the indexes and the seq counter once the server is reachable."""
+        if self._ready:
+            return
+        async with _wrapped():
+            for keys in _INDEXES:
+                await self._events.create_index(keys)
+            await self._counters.update_one(
+                {"_id": "seq"}, {"$setOnInsert": {"value": self._first_seq - 1}}, upsert=True
+            )
+        self._ready = True
+
+    @asynccontextmanager
+    async def _ready_and_wrapped(self) -> AsyncIterator[None]:
+        await self._prepare()
+        async with _wrapped():
+            yield
+
+    async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
+        fresh = check_batch(events)
+        stored: dict[str, Event] = {}
+        async with self._ready_and_wrapped():
+            for _ in range(_ATTEMPTS):
+                pending = [event for id, event in fresh.items() if id not in stored]
+                inserted = await self._try_insert(pending) if pending else {}
+                if inserted is not None:
+                    return put_results(events, inserted, stored)
+                # Some ids exist: compare them, then insert the others.
+                cursor = self._events.find({"_id": {"$in": [e.id for e in pending]}})
+                stored |= {doc["_id"]: from_document(doc) async for doc in cursor}
+                check_stored(events, stored)
+        raise StorageError(f"mongodb: ids kept changing; gave up after {_ATTEMPTS} tries")
+
+    async def _try_insert(self, events: list[Event]) -> dict[str, Event] | None:
+        """Insert all of `events` and return them, or insert none and return None."""
+        counter = await self._counters.find_one_and_update(
+            {"_id": "seq"},
+            {"$inc": {"value": len(events)}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        first = counter["value"] - len(events) + 1
+        inserted = {
+            e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
+        }
+        try:
+            await self._events.bulk_write(
+                [InsertOne(to_document(e, 0)) for e in inserted.values()], ordered=True
+            )
+        except BulkWriteError as exc:
+            if any(err.get("code") != _DUPLICATE_KEY for err in exc.details["writeErrors"]):
+                raise
+            # An id exists: undo what this batch wrote before it, so the put is all or none.
+            done = [e.id for e in list(inserted.values())[: exc.details["nInserted"]]]
+            if done:
+                await self._events.delete_many({"_id": {"$in": done}, "v": 0})
+            return None
+        return inserted
+
+    async def get(self, id: str) -> Event | None:
+        async with self._ready_and_wrapped():
+            doc = await self._events.find_one({"_id": id})
+        return None if doc is None else from_document(doc)
+
+    async def update(self, id: str, changes: Mapping[str, Any], updated: int) -> Event | None:
+        async with self._ready_and_wrapped():
+            for _ in range(_ATTEMPTS):
+                doc = await self._events.find_one({"_id": id})
+                if doc is None:
+                    return None
+                new = msgspec.structs.replace(from_document(doc), **changes, updated=updated)
+                result = await self._events.replace_one(
+                    {"_id": id, "v": doc["v"]}, to_document(new, doc["v"] + 1)
+                )
+                if result.matched_count:
+                    return new
+        raise StorageError(f"mongodb: event {id!r} kept changing; gave up after {_ATTEMPTS} tries")
+
+    async def delete(self, id: str) -> Event | None:
+        async with self._ready_and_wrapped():
+            doc = await self._events.find_one_and_delete({"_id": id})
+        return None if doc is None else from_document(doc)
+
+    async def query(self, query: Query) -> Page:
+        direction = ASCENDING if query.order == "asc" else DESCENDING
+        async with self._ready_and_wrapped():
+            cursor = (
+                self._events.find(_filter(query, with_cursor=True))
+                .sort([("t", direction), ("seq", direction)])
+                .limit(query.limit + 1)
+            )
+            docs = await cursor.to_list(length=query.limit + 1)
+        events = [from_document(doc) for doc in docs]
+        return Page(events[: query.limit], more=len(events) > query.limit)
+
+    async def count(self, query: Query) -> int:
+        async with self._ready_and_wrapped():
+            count: int = await self._events.count_documents(_filter(query, with_cursor=False))
+        return count
+
+    async def clear(self) -> int:
+        async with self._ready_and_wrapped():
+            result = await self._events.delete_many({})
+        deleted: int = result.deleted_count
+        return deleted
+
+
+@asynccontextmanager
+async def _wrapped() -> AsyncIterator[None]:
+    try:
+        yield
+    except BulkWriteError as exc:
+        raise StorageError(f"mongodb: bulk write failed: {exc.details.get('writeErrors')}") from exc
+    except PyMongoError as exc:
+        raise StorageError(f"mongodb: {exc}") from exc
+
+
+def _filter(query: Query, *, with_cursor: bool) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = []
+    span: dict[str, int] = {}
+    if query.start is not None:
+        span["$gte"] = query.start
+    if query.end is not None:
+        span["$lte"] = query.end
+    if span:
+        clauses.append({"t": span})
+    if query.type is not None:
+        clauses.append({"type": query.type})
+    if query.key is not None:
+        clauses.append({"key": query.key})
+    if with_cursor and query.after is not None:
+        ts, seq = query.after
+        beyond = "$gt" if query.order == "asc" else "$lt"
+        clauses.append({"$or": [{"t": {beyond: ts}}, {"t": ts, "seq": {beyond: seq}}]})
+    return {"$and": clauses} if clauses else {}

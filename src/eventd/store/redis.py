@@ -1,0 +1,299 @@
+"""The Redis engine: events in a hash, time-ordered indexes in lexicographic sorted sets.
+
+Layout under one namespace `ns` (every key carries the hash tag `{ns}`, so a store lives in
+one Redis Cluster slot and a Lua script may touch all of it):
+
+    {ns}:events                 hash   id -> the event as JSON
+    {ns}:seq                    string the store-wide insertion counter
+    {ns}:t                      zset   every event
+    {ns}:type:<type>            zset   events of one type
+    {ns}:key:<key>              zset   events of one timeline key
+    {ns}:tk:<len(type)>:<type>:<key>   events of one type and key
+
+Every sorted-set member has score 0 and reads `TTTTTTTTTTTTTTTTTT:SSSSSSSSSSSSSSSSSSSS:<id>`:
+the timestamp shifted to be non-negative and the seq, zero-padded, so that lexicographic
+order is `(ts, seq)` order for years 1 to 9999 at microsecond precision with no limit on the
+number of events (a float score would hold neither). Writes go through Lua scripts, so an
+event is never visible in one index and missing from another.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from eventd.model import Event
+from eventd.store.base import (
+    Engine,
+    Page,
+    PutResult,
+    Query,
+    StorageError,
+    check_batch,
+    check_stored,
+    put_results,
+)
+from eventd.times import MIN_US
+
+log = logging.getLogger(__name__)
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(Event).decode
+_ID_OFFSET = 18 + 1 + 20 + 1  # where the id starts in a member
+_ATTEMPTS = 16
+
+# KEYS: events hash, the all-events zset, then per-event index keys by position.
+# ARGV: per event six values: id, JSON, member, and three KEYS positions (0 = none).
+# Returns the ids that already exist (and then writes nothing).
+_INSERT = """
+local failed = {}
+for i = 1, #ARGV, 6 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then failed[#failed + 1] = ARGV[i] end
+end
+if #failed > 0 then return failed end
+for i = 1, #ARGV, 6 do
+  local member = ARGV[i + 2]
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', KEYS[2], 0, member)
+  for j = 3, 5 do
+    local k = tonumber(ARGV[i + j])
+    if k > 0 then redis.call('ZADD', KEYS[k], 0, member) end
+  end
+end
+return failed
+"""
+
+# Compare-and-set of one event. KEYS: events hash, then index keys.
+# ARGV: id, expected JSON, new JSON ('' deletes), old member, new member, then the number
+# of old index positions, those positions, and the new index positions.
+# Returns 1 when applied, 0 when the stored event is no longer the expected one.
+_SWAP = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+local old_count = tonumber(ARGV[6])
+for i = 7, 6 + old_count do redis.call('ZREM', KEYS[tonumber(ARGV[i])], ARGV[4]) end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+for i = 7 + old_count, #ARGV do redis.call('ZADD', KEYS[tonumber(ARGV[i])], 0, ARGV[5]) end
+return 1
+"""
+
+# KEYS: events hash, index. ARGV: min, max, count, '1' for descending (max first then).
+_RANGE = """
+local members
+if ARGV[4] == '1' then
+  members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[2], ARGV[1], 'LIMIT', 0, ARGV[3])
+else
+  members = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
+end
+if #members == 0 then return {} end
+local ids = {}
+for i, member in ipairs(members) do ids[i] = string.sub(member, ID_START) end
+return redis.call('HMGET', KEYS[1], unpack(ids))
+""".replace("ID_START", str(_ID_OFFSET + 1))
+
+
+def _stamp(ts: int) -> str:
+    return f"{ts - MIN_US:018d}"
+
+
+def member(event: Event) -> str:
+    """Return the sorted-set member of an event: its `(ts, seq)` order, then its id."""
+    return f"{_stamp(event.ts)}:{event.seq:020d}:{event.id}"
+
+
+class RedisEngine(Engine):
+    """Events stored in Redis under one namespace; see the module docstring for the layout."""
+
+    name = "redis"
+
+    def __init__(
+        self, url: str, *, namespace: str = "eventd", timeout: float = 2.0, first_seq: int = 1
+    ) -> None:
+        self._client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            # One quick retry rides over a pooled connection that died with a server restart.
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        self._ns = "{" + namespace + "}"
+        self._first_seq = first_seq
+        self._events = f"{self._ns}:events"
+        self._all = f"{self._ns}:t"
+        self._seq = f"{self._ns}:seq"
+        self._insert = self._client.register_script(_INSERT)
+        self._swap = self._client.register_script(_SWAP)
+        self._range = self._client.register_script(_RANGE)
+
+    async def open(self) -> None:
+        try:
+            async with self._wrapped():
+                await self._client.set(self._seq, self._first_seq - 1, nx=True)
+        except StorageError as exc:
+            # Start anyway: requests answer 503 until the server is reachable.
+            log.warning("redis is not reachable at start-up: %s", exc)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    @asynccontextmanager
+    async def _wrapped(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            raise StorageError(f"redis: {exc}") from exc
+
+    def _indexes(self, event: Event) -> list[str]:
+        """Return the index keys an event belongs to, besides the all-events one."""
+        keys = [f"{self._ns}:type:{event.type}"]
+        if event.key is not None:
+            keys.append(f"{self._ns}:key:{event.key}")
+            keys.append(f"{self._ns}:tk:{len(event.type)}:{event.type}:{event.key}")
+        return keys
+
+    def _index_for(self, query: Query) -> str:
+        if query.type is not None and query.key is not None:
+            return f"{self._ns}:tk:{len(query.type)}:{query.type}:{query.key}"
+        if query.type is not None:
+            return f"{self._ns}:type:{query.type}"
+        if query.key is not None:
+            return f"{self._ns}:key:{query.key}"
+        return self._all
+
+    async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
+        fresh = check_batch(events)
+        stored: dict[str, Event] = {}
+        async with self._wrapped():
+            for _ in range(_ATTEMPTS):
+                pending = [event for id, event in fresh.items() if id not in stored]
+                existing, inserted = await self._try_insert(pending) if pending else ([], {})
+                if not existing:
+                    return put_results(events, inserted, stored)
+                # Ids stored before (or meanwhile): compare, then insert the others.
+                raws = await self._client.hmget(self._events, existing)
+                stored |= {
+                    id: _decode(raw)
+                    for id, raw in zip(existing, raws, strict=True)
+                    if raw is not None
+                }
+                check_stored(events, stored)
+        raise StorageError(f"redis: ids kept changing; gave up after {_ATTEMPTS} tries")
+
+    async def _try_insert(self, events: list[Event]) -> tuple[list[str], dict[str, Event]]:
+        """Insert all or none of `events`; return the ids that exist already, or the inserted."""
+        last = await self._client.incrby(self._seq, len(events))
+        keys = [self._events, self._all]
+        position: dict[str, int] = {}
+        args: list[Any] = []
+        inserted = {}
+        for seq, event in enumerate(events, start=last - len(events) + 1):
+            event = inserted[event.id] = msgspec.structs.replace(event, seq=seq)
+            slots = [position.setdefault(k, len(position) + 3) for k in self._indexes(event)]
+            args += [event.id, _encode(event), member(event), *slots, *[0] * (3 - len(slots))]
+        existing = await self._insert(keys=keys + list(position), args=args)
+        return [id.decode() for id in existing], inserted
+
+    async def get(self, id: str) -> Event | None:
+        async with self._wrapped():
+            raw = await self._client.hget(self._events, id)
+        return None if raw is None else _decode(raw)
+
+    async def update(self, id: str, changes: Mapping[str, Any], updated: int) -> Event | None:
+        return await self._swap_event(
+            id, lambda old: msgspec.structs.replace(old, **changes, updated=updated)
+        )
+
+    async def delete(self, id: str) -> Event | None:
+        return await self._swap_event(id, lambda old: None)
+
+    async def _swap_event(self, id: str, change: Any) -> Event | None:
+        """Read, change and compare-and-set one event; return the old one on delete."""
+        async with self._wrapped():
+            for _ in range(_ATTEMPTS):
+                raw = await self._client.hget(self._events, id)
+                if raw is None:
+                    return None
+                old = _decode(raw)
+                new: Event | None = change(old)
+                if await self._swap_once(raw, old, new):
+                    return old if new is None else new
+        raise StorageError(f"redis: event {id!r} kept changing; gave up after {_ATTEMPTS} tries")
+
+    async def _swap_once(self, raw: bytes | str, old: Event, new: Event | None) -> bool:
+        old_keys = [self._all, *self._indexes(old)]
+        new_keys = [] if new is None else [self._all, *self._indexes(new)]
+        keys = [self._events, *dict.fromkeys(old_keys + new_keys)]
+        position = {key: i + 1 for i, key in enumerate(keys)}
+        args: list[Any] = [
+            old.id,
+            raw,
+            b"" if new is None else _encode(new),
+            member(old),
+            "" if new is None else member(new),
+            len(old_keys),
+            *[position[k] for k in old_keys],
+            *[position[k] for k in new_keys],
+        ]
+        return bool(await self._swap(keys=keys, args=args))
+
+    async def query(self, query: Query) -> Page:
+        low, high = _bounds(query)
+        async with self._wrapped():
+            raws = await self._range(
+                keys=[self._events, self._index_for(query)],
+                args=[low, high, query.limit + 1, "1" if query.order == "desc" else "0"],
+            )
+        events = [_decode(raw) for raw in raws if raw is not None]
+        return Page(events[: query.limit], more=len(raws) > query.limit)
+
+    async def count(self, query: Query) -> int:
+        low = "-" if query.start is None else "[" + _stamp(query.start)
+        high = "+" if query.end is None else "(" + _stamp(query.end + 1)
+        async with self._wrapped():
+            count: int = await self._client.zlexcount(self._index_for(query), low, high)
+        return count
+
+    async def clear(self) -> int:
+        async with self._wrapped():
+            count: int = await self._client.hlen(self._events)
+            batch: list[str] = []
+            async for key in self._client.scan_iter(match=f"{self._ns}:*", count=1000):
+                if key.decode() != self._seq:  # seq keeps growing: cursors stay unique
+                    batch.append(key)
+                if len(batch) >= 1000:
+                    await self._client.unlink(*batch)
+                    batch = []
+            if batch:
+                await self._client.unlink(*batch)
+        return count
+
+
+def _bounds(query: Query) -> tuple[str, str]:
+    """Return the (min, max) lexicographic range of `query` in ascending terms."""
+    low = "-" if query.start is None else "[" + _stamp(query.start)
+    high = "+" if query.end is None else "(" + _stamp(query.end + 1)
+    if query.after is not None:
+        ts, seq = query.after
+        at = f"{_stamp(ts)}:{seq:020d}:"
+        if query.order == "asc":
+            # ';' sorts right after ':', so this is just past every member at (ts, seq).
+            cursor = "[" + at[:-1] + ";"
+            low = cursor if low == "-" or cursor[1:] > low[1:] else low
+        else:
+            cursor = "(" + at
+            high = cursor if high == "+" or cursor[1:] < high[1:] else high
+    return low, high
