@@ -28,13 +28,15 @@ async def listing(client: Client, **params: Any) -> Any:
 async def walk(client: Client, **params: Any) -> list[str]:
     """Follow next_cursor to the end; return every id seen, in order."""
     seen: list[str] = []
-    while True:
+    for _ in range(1000):  # bounded: a cursor that does not advance fails
         page = await listing(client, **params)
         seen += [event["id"] for event in page["events"]]
         if page["next_cursor"] is None:
             return seen
         assert page["events"], "no trailing empty page"
         params["cursor"] = page["next_cursor"]
+    else:
+        raise AssertionError("the pages never ended")
 
 
 async def test_create_answers_the_stored_event(client: Client, clock: FakeClock) -> None:
@@ -215,7 +217,7 @@ async def test_paging_while_others_write_loses_and_repeats_nothing(client: Clien
             await asyncio.sleep(0)
 
     task = asyncio.create_task(writer())
-    while True:
+    for _ in range(1000):  # bounded: a cursor that does not advance fails
         page = await listing(client, **params)
         seen += [e["id"] for e in page["events"]]
         if len(seen) == 14:  # delete two events the walk has not reached yet
@@ -224,6 +226,8 @@ async def test_paging_while_others_write_loses_and_repeats_nothing(client: Clien
         if page["next_cursor"] is None:
             break
         params["cursor"] = page["next_cursor"]
+    else:
+        raise AssertionError("the pages never ended")
     await task
     assert len(seen) == len(set(seen)), "an event came twice"
     assert set(originals) - deleted <= set(seen), "an event was lost"
