@@ -15,26 +15,30 @@ from eventd.model import Validator
 from eventd.service import EventService
 from eventd.store import make_engine
 from eventd.store.base import Engine
-from eventd.store.worker import StoreWorker
+from eventd.store.worker import Clear, StoreWorker
 from eventd.times import Clock, resolve_timezone, wall_clock_us
 
 log = logging.getLogger(__name__)
 
 
 def create_app(
-    config: Config, *, clock: Clock = wall_clock_us, engine: Engine | None = None
+    config: Config,
+    *,
+    clock: Clock = wall_clock_us,
+    engine: Engine | None = None,
+    clear: bool = False,
 ) -> web.Application:
     """Return the daemon's application; the store opens when the app starts."""
     app = web.Application(client_max_size=config.limits.max_body_bytes, middlewares=[errors])
     app[CONFIG] = config
     app[CLOCK] = clock
     app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)
-    app.cleanup_ctx.append(_store(engine or make_engine(config)))
+    app.cleanup_ctx.append(_store(engine or make_engine(config), clear=clear))
     setup_routes(app)
     return app
 
 
-def _store(engine: Engine) -> Callable[[web.Application], AsyncIterator[None]]:
+def _store(engine: Engine, *, clear: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         config = app[CONFIG]
         worker = StoreWorker(
@@ -46,6 +50,9 @@ def _store(engine: Engine) -> Callable[[web.Application], AsyncIterator[None]]:
         )
         await worker.start()
         log.info("store open: engine %s", engine.name)
+        if clear:
+            deleted = await worker.call(Clear())
+            log.info("cleared the store: %d events deleted", deleted)
         app[WORKER] = worker
         app[EVENTS] = EventService(worker, Validator(config.limits, app[NAIVE_TZ]), app[CLOCK])
         yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -14,6 +15,10 @@ from aiohttp import web
 from eventd import __version__
 from eventd.app import create_app
 from eventd.config import Config, ConfigError, load
+from eventd.errors import Unavailable
+from eventd.seed import seed
+from eventd.store.base import StorageError
+from eventd.times import TimeError, parse_duration
 
 log = logging.getLogger("eventd")
 
@@ -22,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     overrides = {}
+    if args.command in ("serve", "seed") and args.engine:
+        overrides["engine.name"] = args.engine
     if args.command == "serve":
         overrides = {"server.host": args.host, "server.port": args.port}
     try:
@@ -32,10 +39,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"{args.config or 'defaults'}: ok (engine {config.engine.name})")
         return 0
-    return serve(config)
+    if args.command == "seed":
+        return _seed(config, args.count, args.spread)
+    return serve(config, clear=args.clear)
 
 
-def serve(config: Config) -> int:
+def _seed(config: Config, count: int, spread: str) -> int:
+    try:
+        spread_s = parse_duration(spread)
+    except TimeError as exc:
+        print(f"eventd: --spread: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(seed(config, count, spread_s))
+    except (StorageError, Unavailable) as exc:
+        print(f"\neventd: seeding failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def serve(config: Config, *, clear: bool = False) -> int:
     """Run the daemon until SIGTERM or SIGINT; return 0 after a graceful stop."""
     logging.basicConfig(
         level=config.log.level.upper(),
@@ -44,7 +67,7 @@ def serve(config: Config) -> int:
     )
     log.info("eventd %s starting: engine %s", __version__, config.engine.name)
     web.run_app(
-        create_app(config),
+        create_app(config, clear=clear),
         host=config.server.host,
         port=config.server.port,
         shutdown_timeout=config.server.shutdown_timeout,
@@ -55,6 +78,12 @@ def serve(config: Config) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eventd", description="The eventd daemon.")
     parser.add_argument("--version", action="version", version=f"eventd {__version__}")
@@ -63,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--config", type=Path, help="TOML configuration file")
     serve_cmd.add_argument("--host", help="address to listen on (overrides server.host)")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (overrides server.port)")
+    serve_cmd.add_argument("--engine", help="storage engine (overrides engine.name)")
+    serve_cmd.add_argument(
+        "--clear", action="store_true", help="delete every stored event before serving"
+    )
+    seed_cmd = commands.add_parser("seed", help="fill the store with generated events")
+    seed_cmd.add_argument("--config", type=Path, help="TOML configuration file")
+    seed_cmd.add_argument("--engine", help="storage engine (overrides engine.name)")
+    seed_cmd.add_argument("--count", type=_positive, required=True, help="events to generate")
+    seed_cmd.add_argument(
+        "--spread", default="30d", help="spread timestamps over this long before now (30d)"
+    )
     check = commands.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config", type=Path, help="TOML configuration file")
     return parser
