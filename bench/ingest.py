@@ -28,9 +28,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def daemon(port: int) -> Iterator[str]:
-    """Run `eventd serve` on `port` (memory engine) until the block ends."""
-    env = os.environ | {"EVENTD_SERVER_PORT": str(port), "EVENTD_LOG_LEVEL": "warning"}
+def daemon(port: int, **settings: str) -> Iterator[str]:
+    """Run `eventd serve` on `port` (memory engine unless `settings` say) until the block ends."""
+    env = os.environ | {"EVENTD_SERVER_PORT": str(port), "EVENTD_LOG_LEVEL": "warning"} | settings
     proc = subprocess.Popen([sys.executable, "-m", "eventd", "serve"], env=env)
     try:
         yield f"http://127.0.0.1:{port}"
