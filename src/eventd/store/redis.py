@@ -20,7 +20,7 @@ event is never visible in one index and missing from another.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -220,7 +220,7 @@ class RedisEngine(Engine):
     async def delete(self, id: str) -> Event | None:
         return await self._swap_event(id, lambda old: None)
 
-    async def _swap_event(self, id: str, change: Any) -> Event | None:
+    async def _swap_event(self, id: str, change: Callable[[Event], Event | None]) -> Event | None:
         """Read, change and compare-and-set one event; return the old one on delete."""
         async with self._wrapped():
             for _ in range(_ATTEMPTS):
@@ -228,7 +228,7 @@ class RedisEngine(Engine):
                 if raw is None:
                     return None
                 old = _decode(raw)
-                new: Event | None = change(old)
+                new = change(old)
                 if await self._swap_once(raw, old, new):
                     return old if new is None else new
         raise StorageError(f"redis: event {id!r} kept changing; gave up after {_ATTEMPTS} tries")
