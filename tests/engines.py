@@ -49,31 +49,39 @@ def first_seq() -> int:
 
 
 @pytest.fixture
-def memory_engine(first_seq: int) -> Engine:
-    return MemoryEngine(first_seq=first_seq)
+def history() -> int:
+    """How many changes an engine's feed keeps; a test may override it."""
+    return 10_000
 
 
 @pytest.fixture
-def redis_engine(redis_server: RedisServer, first_seq: int) -> Iterator[Engine]:
-    yield RedisEngine(redis_server.url, namespace=f"test{next(_names)}", first_seq=first_seq)
+def memory_engine(first_seq: int, history: int) -> Engine:
+    return MemoryEngine(first_seq=first_seq, history=history)
+
+
+@pytest.fixture
+def redis_engine(redis_server: RedisServer, first_seq: int, history: int) -> Iterator[Engine]:
+    namespace = f"test{next(_names)}"
+    yield RedisEngine(redis_server.url, namespace=namespace, first_seq=first_seq, history=history)
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushdb()
 
 
 @pytest.fixture
-def mongo_mock_engine(first_seq: int) -> Engine:
+def mongo_mock_engine(first_seq: int, history: int) -> Engine:
     from mongomock_motor import AsyncMongoMockClient
 
-    return MongoEngine("mongodb://mock", client=AsyncMongoMockClient(), first_seq=first_seq)
+    client = AsyncMongoMockClient()
+    return MongoEngine("mongodb://mock", client=client, first_seq=first_seq, history=history)
 
 
 @pytest.fixture
-def mongo_real_engine(first_seq: int) -> Iterator[Engine]:
+def mongo_real_engine(first_seq: int, history: int) -> Iterator[Engine]:
     import pymongo
 
     assert MONGODB_URL is not None
     database = f"eventd_test_{os.getpid()}_{next(_names)}"
-    yield MongoEngine(MONGODB_URL, database=database, first_seq=first_seq)
+    yield MongoEngine(MONGODB_URL, database=database, first_seq=first_seq, history=history)
     with pymongo.MongoClient(MONGODB_URL) as client:
         client.drop_database(database)
 

@@ -110,6 +110,17 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class FeedConfig:
+    history: int = setting(
+        10_000, "Changes the feed keeps for subscribers that resume with `since`.", minimum=1
+    )
+    send_queue: int = setting(
+        1000, "Messages queued per WebSocket before a slow subscriber is closed.", minimum=1
+    )
+    heartbeat: float = setting(20.0, "Seconds between WebSocket pings.", minimum=1)
+
+
+@dataclass(frozen=True)
 class TimeConfig:
     naive_timezone: str = setting(
         "local",
@@ -144,6 +155,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    feed: FeedConfig = field(default_factory=FeedConfig)
     time: TimeConfig = field(default_factory=TimeConfig)
     limits: Limits = field(default_factory=Limits)
     log: LogConfig = field(default_factory=LogConfig)

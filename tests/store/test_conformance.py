@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import pytest
 
@@ -254,3 +256,45 @@ async def test_stored_fields_come_back_with_their_types(engine: Engine) -> None:
     assert stored.remind == (3600, 300)
     [listed] = (await engine.query(Query())).events
     assert listed == stored
+
+
+async def test_every_mutation_is_in_the_feed_in_order(engine: Engine) -> None:
+    start = (await engine.read_changes(0, 1000)).head
+    await engine.put_many([ev("a", type="x"), ev("b")])
+    await engine.put_many([ev("a", type="x")])  # already stored: no change
+    await engine.update("a", {"value": 2.0}, updated=T0 + 1)
+    await engine.delete("b")
+    await engine.clear()
+    page = await engine.read_changes(start, 100)
+    assert [c.position for c in page.changes] == list(range(start + 1, start + 6))
+    assert [(c.op, c.event and c.event.id) for c in page.changes] == [
+        ("created", "a"),
+        ("created", "b"),
+        ("updated", "a"),
+        ("deleted", "b"),
+        ("cleared", None),
+    ]
+    assert page.changes[2].event is not None and page.changes[2].event.value == 2.0
+    assert page.head == start + 5
+    assert (await engine.read_changes(start + 3, 1)).changes[0].op == "deleted"
+    assert await engine.wait_changes(start + 5, 0.05) == []
+    assert [c.position for c in await engine.wait_changes(start + 4, 1)] == [start + 5]
+
+
+async def test_wait_changes_wakes_up_on_a_write(engine: Engine) -> None:
+    head = (await engine.read_changes(0, 1)).head
+    waiter = asyncio.create_task(engine.wait_changes(head, 5))
+    await asyncio.sleep(0.05)
+    await engine.put_many([ev("late")])
+    changes = await waiter
+    assert [(c.position, c.op) for c in changes] == [(head + 1, "created")]
+
+
+@pytest.mark.parametrize("history", [3])
+async def test_feed_keeps_a_bounded_history(engine: Engine, history: int) -> None:
+    await engine.put_many([ev(str(i)) for i in range(300)])
+    page = await engine.read_changes(0, 1000)
+    assert page.head >= 300
+    assert page.oldest > 1  # redis trims approximately, the others exactly to `history`
+    assert page.changes[0].position == page.oldest
+    assert page.changes[-1].position == page.head

@@ -14,7 +14,12 @@ def make_engine(config: Config) -> Engine:
             from eventd.store.redis import RedisEngine
 
             redis = settings.redis
-            return RedisEngine(redis.url, namespace=redis.namespace, timeout=redis.timeout)
+            return RedisEngine(
+                redis.url,
+                namespace=redis.namespace,
+                timeout=redis.timeout,
+                history=config.feed.history,
+            )
         case "mongo":
             from eventd.store.mongo import MongoEngine
 
@@ -24,7 +29,8 @@ def make_engine(config: Config) -> Engine:
                 database=mongo.database,
                 collection=mongo.collection,
                 timeout=mongo.timeout,
+                history=config.feed.history,
             )
     from eventd.store.memory import MemoryEngine
 
-    return MemoryEngine()
+    return MemoryEngine(history=config.feed.history)

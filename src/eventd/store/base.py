@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import msgspec
+
 from eventd.model import Event
 
 Order = Literal["asc", "desc"]
@@ -43,6 +45,27 @@ class Query:
 class Page:
     events: list[Event]
     more: bool
+
+
+Op = Literal["created", "updated", "deleted", "cleared"]
+
+
+class Change(msgspec.Struct, frozen=True, gc=False):
+    """One entry of the change feed. `event` is None only for `cleared`; for `deleted` it is
+    the last known event."""
+
+    position: int
+    op: Op
+    event: Event | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """Changes after a position, and the oldest position the feed still holds."""
+
+    changes: list[Change]
+    oldest: int
+    head: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +158,15 @@ class Engine(ABC):
     @abstractmethod
     async def clear(self) -> int:
         """Delete every event; return how many there were."""
+
+    # The change feed. Every mutation above appends to it, in the order it was applied, with
+    # positions 1, 2, 3, ... The two readers below are read-only and, unlike the methods
+    # above, may run beside the worker's calls (the feed hub tails with them).
+
+    @abstractmethod
+    async def read_changes(self, after: int, limit: int) -> FeedPage:
+        """Return up to `limit` changes with positions after `after`, oldest first."""
+
+    @abstractmethod
+    async def wait_changes(self, after: int, block: float) -> list[Change]:
+        """Return the changes after `after`, waiting up to `block` seconds for one to appear."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, TypeAlias
@@ -11,7 +13,10 @@ from sortedcontainers import SortedDict, SortedList
 
 from eventd.model import Event
 from eventd.store.base import (
+    Change,
     Engine,
+    FeedPage,
+    Op,
     Page,
     Position,
     PutResult,
@@ -34,8 +39,11 @@ class MemoryEngine(Engine):
 
     name = "memory"
 
-    def __init__(self, *, first_seq: int = 1) -> None:
+    def __init__(self, *, first_seq: int = 1, history: int = 10_000) -> None:
         self._next_seq = first_seq
+        self._feed: deque[Change] = deque(maxlen=history)
+        self._position = 0
+        self._appended = asyncio.Event()
         self._by_id: dict[str, Event] = {}
         self._timeline: SortedDict = SortedDict()
         self._by_type: dict[str, SortedList] = {}
@@ -52,6 +60,7 @@ class MemoryEngine(Engine):
                 event = msgspec.structs.replace(event, seq=self._next_seq)
                 self._next_seq += 1
                 self._insert(event)
+                self._record("created", event)
                 inserted[id] = event
         return put_results(events, inserted, stored)
 
@@ -65,12 +74,14 @@ class MemoryEngine(Engine):
         new = msgspec.structs.replace(old, **changes, updated=updated)
         self._remove(old)
         self._insert(new)
+        self._record("updated", new)
         return new
 
     async def delete(self, id: str) -> Event | None:
         event = self._by_id.get(id)
         if event is not None:
             self._remove(event)
+            self._record("deleted", event)
         return event
 
     async def query(self, query: Query) -> Page:
@@ -97,7 +108,29 @@ class MemoryEngine(Engine):
         self._by_type.clear()
         self._by_key.clear()
         self._by_type_key.clear()
+        self._record("cleared", None)
         return count
+
+    async def read_changes(self, after: int, limit: int) -> FeedPage:
+        oldest = self._feed[0].position if self._feed else self._position + 1
+        skip = max(after + 1, oldest) - oldest
+        changes = list(islice(self._feed, skip, skip + limit))
+        return FeedPage(changes, oldest=oldest, head=self._position)
+
+    async def wait_changes(self, after: int, block: float) -> list[Change]:
+        if self._position <= after:
+            self._appended.clear()
+            try:
+                async with asyncio.timeout(block):
+                    await self._appended.wait()
+            except TimeoutError:
+                return []
+        return (await self.read_changes(after, len(self._feed))).changes
+
+    def _record(self, op: Op, event: Event | None) -> None:
+        self._position += 1
+        self._feed.append(Change(self._position, op, event))
+        self._appended.set()
 
     def _index_for(self, query: Query) -> Index | None:
         if query.type is not None and query.key is not None:

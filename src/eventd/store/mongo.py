@@ -15,6 +15,7 @@ reserves one block per batch.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -28,7 +29,10 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from eventd.model import Event
 from eventd.store.base import (
+    Change,
     Engine,
+    FeedPage,
+    Op,
     Page,
     PutResult,
     Query,
@@ -103,8 +107,10 @@ class MongoEngine(Engine):
         collection: str = "events",
         timeout: float = 2.0,
         first_seq: int = 1,
+        history: int = 10_000,
         client: Any = None,
     ) -> None:
+        self._history = history
         ms = int(timeout * 1000)
         self._client = client or AsyncIOMotorClient(
             url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
@@ -112,6 +118,7 @@ class MongoEngine(Engine):
         db = self._client[database]
         self._events = db[collection]
         self._counters = db[f"{collection}_counters"]
+        self._feed = db[f"{collection}_feed"]
         self._first_seq = first_seq
         self._ready = False
 
@@ -158,15 +165,57 @@ class MongoEngine(Engine):
                 check_stored(events, stored)
         raise StorageError(f"mongodb: ids kept changing; gave up after {_ATTEMPTS} tries")
 
-    async def _try_insert(self, events: list[Event]) -> dict[str, Event] | None:
-        """Insert all of `events` and return them, or insert none and return None."""
+    async def _reserve(self, name: str, count: int) -> int:
+        """Reserve `count` numbers of the counter `name`; return the first."""
         counter = await self._counters.find_one_and_update(
-            {"_id": "seq"},
-            {"$inc": {"value": len(events)}},
+            {"_id": name},
+            {"$inc": {"value": count}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        first = counter["value"] - len(events) + 1
+        first: int = counter["value"] - count + 1
+        return first
+
+    async def _record(self, op: Op, events: Sequence[Event | None]) -> None:
+        """Append changes to the feed collection, dropping what falls out of its history.
+
+        The feed is written after the change it records (MongoDB without transactions):
+        a crash between the two loses that feed entry, not the change.
+        """
+        first = await self._reserve("feed", len(events))
+        await self._feed.insert_many(
+            [
+                {"_id": position, "op": op, "event": None if e is None else _encode(e)}
+                for position, e in enumerate(events, start=first)
+            ],
+            ordered=True,
+        )
+        last = first + len(events) - 1
+        if last // 100 != (first - 1) // 100:  # now and then, not on every write
+            await self._feed.delete_many({"_id": {"$lte": last - self._history}})
+
+    async def read_changes(self, after: int, limit: int) -> FeedPage:
+        async with self._ready_and_wrapped():
+            docs = (
+                await self._feed.find({"_id": {"$gt": after}}).sort("_id", ASCENDING).to_list(limit)
+            )
+            first = await self._feed.find_one({}, sort=[("_id", ASCENDING)])
+            counter = await self._counters.find_one({"_id": "feed"})
+        head = counter["value"] if counter else 0
+        oldest = first["_id"] if first else head + 1
+        return FeedPage([_change(doc) for doc in docs], oldest=oldest, head=head)
+
+    async def wait_changes(self, after: int, block: float) -> list[Change]:
+        deadline = asyncio.get_running_loop().time() + block
+        while True:
+            page = await self.read_changes(after, 10_000)
+            if page.changes or asyncio.get_running_loop().time() >= deadline:
+                return page.changes
+            await asyncio.sleep(0.05)  # MongoDB has no blocking read of a plain collection
+
+    async def _try_insert(self, events: list[Event]) -> dict[str, Event] | None:
+        """Insert all of `events` and return them, or insert none and return None."""
+        first = await self._reserve("seq", len(events))
         inserted = {
             e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
         }
@@ -182,6 +231,7 @@ class MongoEngine(Engine):
             if done:
                 await self._events.delete_many({"_id": {"$in": done}, "v": 0})
             return None
+        await self._record("created", list(inserted.values()))
         return inserted
 
     async def get(self, id: str) -> Event | None:
@@ -200,13 +250,18 @@ class MongoEngine(Engine):
                     {"_id": id, "v": doc["v"]}, to_document(new, doc["v"] + 1)
                 )
                 if result.matched_count:
+                    await self._record("updated", [new])
                     return new
         raise StorageError(f"mongodb: event {id!r} kept changing; gave up after {_ATTEMPTS} tries")
 
     async def delete(self, id: str) -> Event | None:
         async with self._ready_and_wrapped():
             doc = await self._events.find_one_and_delete({"_id": id})
-        return None if doc is None else from_document(doc)
+            if doc is None:
+                return None
+            event = from_document(doc)
+            await self._record("deleted", [event])
+        return event
 
     async def query(self, query: Query) -> Page:
         direction = ASCENDING if query.order == "asc" else DESCENDING
@@ -228,6 +283,7 @@ class MongoEngine(Engine):
     async def clear(self) -> int:
         async with self._ready_and_wrapped():
             result = await self._events.delete_many({})
+            await self._record("cleared", [None])
         deleted: int = result.deleted_count
         return deleted
 
@@ -240,6 +296,15 @@ async def _wrapped() -> AsyncIterator[None]:
         raise StorageError(f"mongodb: bulk write failed: {exc.details.get('writeErrors')}") from exc
     except PyMongoError as exc:
         raise StorageError(f"mongodb: {exc}") from exc
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(Event).decode
+
+
+def _change(doc: Mapping[str, Any]) -> Change:
+    event = doc["event"]
+    return Change(doc["_id"], doc["op"], None if event is None else _decode(event))
 
 
 def _filter(query: Query, *, with_cursor: bool) -> dict[str, Any]:

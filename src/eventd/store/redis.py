@@ -34,7 +34,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from eventd.model import Event
 from eventd.store.base import (
+    Change,
     Engine,
+    FeedPage,
+    Op,
     Page,
     PutResult,
     Query,
@@ -52,16 +55,26 @@ _decode = msgspec.json.Decoder(Event).decode
 _ID_OFFSET = 18 + 1 + 20 + 1  # where the id starts in a member
 _ATTEMPTS = 16
 
-# KEYS: events hash, the all-events zset, then per-event index keys by position.
-# ARGV: per event six values: id, JSON, member, and three KEYS positions (0 = none).
-# Returns the ids that already exist (and then writes nothing).
-_INSERT = """
+# Appends a change to the feed: KEYS[pos] counts positions, KEYS[feed] is the stream.
+_RECORD = """
+local function record(pos, feed, maxlen, op, event)
+  local position = redis.call('INCR', pos)
+  redis.call('XADD', feed, 'MAXLEN', '~', maxlen, position .. '-0', 'op', op, 'event', event)
+end
+"""
+
+# KEYS: events hash, the all-events zset, position counter, feed stream, then per-event index
+# keys. ARGV: feed length, then per event six values: id, JSON, member, and three KEYS
+# positions (0 = none). Returns the ids that already exist (and then writes nothing).
+_INSERT = (
+    _RECORD
+    + """
 local failed = {}
-for i = 1, #ARGV, 6 do
+for i = 2, #ARGV, 6 do
   if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then failed[#failed + 1] = ARGV[i] end
 end
 if #failed > 0 then return failed end
-for i = 1, #ARGV, 6 do
+for i = 2, #ARGV, 6 do
   local member = ARGV[i + 2]
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   redis.call('ZADD', KEYS[2], 0, member)
@@ -69,26 +82,41 @@ for i = 1, #ARGV, 6 do
     local k = tonumber(ARGV[i + j])
     if k > 0 then redis.call('ZADD', KEYS[k], 0, member) end
   end
+  record(KEYS[3], KEYS[4], ARGV[1], 'created', ARGV[i + 1])
 end
 return failed
 """
+)
 
-# Compare-and-set of one event. KEYS: events hash, then index keys.
-# ARGV: id, expected JSON, new JSON ('' deletes), old member, new member, then the number
-# of old index positions, those positions, and the new index positions.
+# Compare-and-set of one event. KEYS: events hash, position counter, feed, then index keys.
+# ARGV: id, expected JSON, new JSON ('' deletes), old member, new member, feed length, then
+# the number of old index positions, those positions, and the new index positions.
 # Returns 1 when applied, 0 when the stored event is no longer the expected one.
-_SWAP = """
+_SWAP = (
+    _RECORD
+    + """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-local old_count = tonumber(ARGV[6])
-for i = 7, 6 + old_count do redis.call('ZREM', KEYS[tonumber(ARGV[i])], ARGV[4]) end
+local old_count = tonumber(ARGV[7])
+for i = 8, 7 + old_count do redis.call('ZREM', KEYS[tonumber(ARGV[i])], ARGV[4]) end
 if ARGV[3] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
+  record(KEYS[2], KEYS[3], ARGV[6], 'deleted', ARGV[2])
   return 1
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-for i = 7 + old_count, #ARGV do redis.call('ZADD', KEYS[tonumber(ARGV[i])], 0, ARGV[5]) end
+for i = 8 + old_count, #ARGV do redis.call('ZADD', KEYS[tonumber(ARGV[i])], 0, ARGV[5]) end
+record(KEYS[2], KEYS[3], ARGV[6], 'updated', ARGV[3])
 return 1
 """
+)
+
+# KEYS: position counter, feed. ARGV: feed length.
+_CLEARED = (
+    _RECORD
+    + """
+record(KEYS[1], KEYS[2], ARGV[1], 'cleared', '')
+"""
+)
 
 # KEYS: events hash, index. ARGV: min, max, count, '1' for descending (max first then).
 _RANGE = """
@@ -120,8 +148,16 @@ class RedisEngine(Engine):
     name = "redis"
 
     def __init__(
-        self, url: str, *, namespace: str = "eventd", timeout: float = 2.0, first_seq: int = 1
+        self,
+        url: str,
+        *,
+        namespace: str = "eventd",
+        timeout: float = 2.0,
+        first_seq: int = 1,
+        history: int = 10_000,
     ) -> None:
+        self._timeout = timeout
+        self._history = history
         self._client = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout,
@@ -135,9 +171,12 @@ class RedisEngine(Engine):
         self._events = f"{self._ns}:events"
         self._all = f"{self._ns}:t"
         self._seq = f"{self._ns}:seq"
+        self._pos = f"{self._ns}:pos"
+        self._feed = f"{self._ns}:feed"
         self._insert = self._client.register_script(_INSERT)
         self._swap = self._client.register_script(_SWAP)
         self._range = self._client.register_script(_RANGE)
+        self._cleared = self._client.register_script(_CLEARED)
 
     async def open(self) -> None:
         try:
@@ -196,13 +235,13 @@ class RedisEngine(Engine):
     async def _try_insert(self, events: list[Event]) -> tuple[list[str], dict[str, Event]]:
         """Insert all or none of `events`; return the ids that exist already, or the inserted."""
         last = await self._client.incrby(self._seq, len(events))
-        keys = [self._events, self._all]
+        keys = [self._events, self._all, self._pos, self._feed]
         position: dict[str, int] = {}
-        args: list[Any] = []
+        args: list[Any] = [self._history]
         inserted = {}
         for seq, event in enumerate(events, start=last - len(events) + 1):
             event = inserted[event.id] = msgspec.structs.replace(event, seq=seq)
-            slots = [position.setdefault(k, len(position) + 3) for k in self._indexes(event)]
+            slots = [position.setdefault(k, len(position) + 5) for k in self._indexes(event)]
             args += [event.id, _encode(event), member(event), *slots, *[0] * (3 - len(slots))]
         existing = await self._insert(keys=keys + list(position), args=args)
         return [id.decode() for id in existing], inserted
@@ -236,7 +275,7 @@ class RedisEngine(Engine):
     async def _swap_once(self, raw: bytes | str, old: Event, new: Event | None) -> bool:
         old_keys = [self._all, *self._indexes(old)]
         new_keys = [] if new is None else [self._all, *self._indexes(new)]
-        keys = [self._events, *dict.fromkeys(old_keys + new_keys)]
+        keys = [self._events, self._pos, self._feed, *dict.fromkeys(old_keys + new_keys)]
         position = {key: i + 1 for i, key in enumerate(keys)}
         args: list[Any] = [
             old.id,
@@ -244,6 +283,7 @@ class RedisEngine(Engine):
             b"" if new is None else _encode(new),
             member(old),
             "" if new is None else member(new),
+            self._history,
             len(old_keys),
             *[position[k] for k in old_keys],
             *[position[k] for k in new_keys],
@@ -272,14 +312,46 @@ class RedisEngine(Engine):
             count: int = await self._client.hlen(self._events)
             batch: list[str] = []
             async for key in self._client.scan_iter(match=f"{self._ns}:*", count=1000):
-                if key.decode() != self._seq:  # seq keeps growing: cursors stay unique
+                # seq and the feed keep growing: cursors and positions stay unique.
+                if key.decode() not in (self._seq, self._pos, self._feed):
                     batch.append(key)
                 if len(batch) >= 1000:
                     await self._client.unlink(*batch)
                     batch = []
             if batch:
                 await self._client.unlink(*batch)
+            await self._cleared(keys=[self._pos, self._feed], args=[self._history])
         return count
+
+    async def read_changes(self, after: int, limit: int) -> FeedPage:
+        async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:
+            pipe.xrange(self._feed, f"({after}-0", "+", count=limit)
+            pipe.xrange(self._feed, "-", "+", count=1)
+            pipe.get(self._pos)
+            entries, first, head = await pipe.execute()
+        head = int(head or 0)
+        oldest = _position(first[0][0]) if first else head + 1
+        return FeedPage([_change(entry) for entry in entries], oldest=oldest, head=head)
+
+    async def wait_changes(self, after: int, block: float) -> list[Change]:
+        # Blocking reads must end well inside the socket timeout.
+        block_ms = max(1, int(min(block, self._timeout / 2) * 1000))
+        async with self._wrapped():
+            streams: Any = await self._client.xread(
+                {self._feed: f"{after}-0"}, count=10_000, block=block_ms
+            )
+        return [_change(entry) for _, entries in streams or [] for entry in entries]
+
+
+def _position(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-", 1)[0])
+
+
+def _change(entry: tuple[bytes, dict[bytes, bytes]]) -> Change:
+    entry_id, fields = entry
+    raw = fields[b"event"]
+    op: Op = fields[b"op"].decode()  # type: ignore[assignment]
+    return Change(_position(entry_id), op, _decode(raw) if raw else None)
 
 
 def _bounds(query: Query) -> tuple[str, str]:

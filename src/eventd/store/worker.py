@@ -143,7 +143,7 @@ class StoreWorker:
         while not self._queue.empty():
             pending.append(self._queue.get_nowait())
         for command in pending:
-            if not command.reply.done():
+            if not command.reply.done() and not isinstance(command, Stop):
                 dropped += 1
                 command.reply.set_exception(
                     Unavailable("the store stopped", retry_after=self._retry_after)
