@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from eventd.config import Config
+from eventd.feed import Hub
 from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
-from eventd.keys import CLOCK, CONFIG, EVENTS, NAIVE_TZ, WORKER
+from eventd.keys import CLOCK, CONFIG, EVENTS, HUB, NAIVE_TZ, SOCKETS, WORKER
 from eventd.model import Validator
 from eventd.service import EventService
 from eventd.store import make_engine
 from eventd.store.base import Engine
 from eventd.store.worker import Clear, StoreWorker
 from eventd.times import Clock, resolve_timezone, wall_clock_us
+from eventd.ws.protocol import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,10 @@ def create_app(
     app[CONFIG] = config
     app[CLOCK] = clock
     app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)
+    app[SOCKETS] = set()
     app.cleanup_ctx.append(_store(engine or make_engine(config), clear=clear))
+    app.cleanup_ctx.append(_feed)
+    app.on_shutdown.append(_close_sockets)
     setup_routes(app)
     return app
 
@@ -60,3 +66,20 @@ def _store(engine: Engine, *, clear: bool) -> Callable[[web.Application], AsyncI
         log.info("store closed")
 
     return store_ctx
+
+
+async def _feed(app: web.Application) -> AsyncIterator[None]:
+    hub = Hub(app[WORKER].engine)
+    await hub.start()
+    app[HUB] = hub
+    yield
+    await hub.stop()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Close every WebSocket with 1001 (going away) when the daemon stops."""
+    sockets = app[SOCKETS].copy()
+    await asyncio.gather(
+        *(ws.close(code=CLOSE_GOING_AWAY, message=b"server shutdown") for ws in sockets),
+        return_exceptions=True,
+    )

@@ -7,6 +7,7 @@ from datetime import tzinfo
 from aiohttp import web
 
 from eventd.config import Config
+from eventd.feed import Hub
 from eventd.service import EventService
 from eventd.store.worker import StoreWorker
 from eventd.times import Clock
@@ -16,3 +17,5 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 NAIVE_TZ: web.AppKey[tzinfo | None] = web.AppKey("naive_tz")
 WORKER = web.AppKey("worker", StoreWorker)
 EVENTS = web.AppKey("events", EventService)
+HUB = web.AppKey("hub", Hub)
+SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")

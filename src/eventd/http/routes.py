@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from eventd.http import events, health
+from eventd.ws.handler import websocket
 
 
 def setup_routes(app: web.Application) -> None:
@@ -18,3 +19,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_patch("/events/{id}", events.patch)
     app.router.add_delete("/events/{id}", events.delete)
     app.router.add_get("/health", health.health)
+    app.router.add_get("/ws", websocket)

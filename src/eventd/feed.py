@@ -1,0 +1,140 @@
+"""The feed hub: tails the engine's change feed and fans each change out to subscriptions.
+
+Each change is serialised once; every matching subscription gets the same bytes with its own
+id spliced in. A subscriber's outgoing queue is bounded: one that cannot keep up is told to
+close, and never slows the hub, the writers or the other subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import msgspec
+
+from eventd.model import to_out
+from eventd.store.base import Change, Engine, StorageError
+
+log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+
+def change_body(change: Change) -> bytes:
+    """Return a change as the JSON members every `change` message shares."""
+    event = None if change.event is None else to_out(change.event)
+    body = _encode({"position": change.position, "op": change.op, "event": event})
+    return body[1:]  # '"position":…}' without the opening brace
+
+
+def change_message(subscription_id: str, body: bytes) -> bytes:
+    """Return the `change` message of one subscription."""
+    return b'{"type":"change","sub":' + _encode(subscription_id) + b"," + body
+
+
+@dataclass(eq=False)
+class Subscription:
+    """What one subscriber wants, and where its messages go.
+
+    `deliver(message, position)` returns False when the subscriber's queue is full. While a
+    replay runs, live messages wait in `held` so that they follow the replay in order.
+    """
+
+    id: str
+    deliver: Callable[[bytes, int], bool]
+    types: frozenset[str] | None = None
+    keys: frozenset[str] | None = None
+    after: int = 0  # changes up to this position were asked not to be sent again
+    held: list[tuple[bytes, int]] | None = field(default=None)
+    hold_limit: int = 1000
+    overflowed: bool = False
+
+    def matches(self, change: Change) -> bool:
+        event = change.event
+        if event is None:
+            return True  # `cleared` concerns every subscriber
+        return (self.types is None or event.type in self.types) and (
+            self.keys is None or event.key in self.keys
+        )
+
+    def offer(self, message: bytes, position: int) -> None:
+        if self.overflowed or position <= self.after:
+            return
+        if self.held is not None:
+            if len(self.held) >= self.hold_limit:
+                self.overflowed = True
+            self.held.append((message, position))
+        elif not self.deliver(message, position):
+            self.overflowed = True
+
+    def release(self) -> None:
+        """End the replay: deliver what was held, then go live."""
+        held, self.held = self.held or [], None
+        for message, position in held:
+            self.offer(message, position)
+
+
+class Hub:
+    """Tails one engine's feed and dispatches changes to every subscription, in order."""
+
+    def __init__(self, engine: Engine, *, block: float = 1.0) -> None:
+        self.engine = engine
+        self.position = 0  # the last position dispatched
+        self._subscriptions: set[Subscription] = set()
+        self._block = block
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start tailing from the feed's current head."""
+        try:
+            self.position = (await self.engine.read_changes(0, 1)).head
+        except StorageError as exc:
+            log.warning("feed: cannot read the head yet: %s", exc)
+        self._task = asyncio.create_task(self._run(), name="feed-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def subscribe(self, subscription: Subscription) -> int:
+        """Register a subscription; return the position after which it receives changes live.
+
+        This is synchronous on purpose: nothing is dispatched between the registration and
+        the reading of `position`, so a replay up to it joins the live stream exactly.
+        """
+        self._subscriptions.add(subscription)
+        return self.position
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                changes = await self.engine.wait_changes(self.position, self._block)
+            except StorageError as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("feed: cannot read changes: %s", exc)
+                await asyncio.sleep(min(0.05 * 2**failures, 2.0))
+                continue
+            if failures:
+                log.info("feed: reading changes again after %d failures", failures)
+                failures = 0
+            self.dispatch(changes)
+
+    def dispatch(self, changes: list[Change]) -> None:
+        """Send each change to every matching subscription (no await: order is kept)."""
+        for change in changes:
+            if change.position <= self.position:
+                continue
+            self.position = change.position
+            body: bytes | None = None
+            for subscription in self._subscriptions:
+                if subscription.matches(change):
+                    body = body or change_body(change)
+                    subscription.offer(change_message(subscription.id, body), change.position)

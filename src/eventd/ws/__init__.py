@@ -1,0 +1,1 @@
+"""The WebSocket API: /ws subscriptions to the change feed."""
