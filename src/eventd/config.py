@@ -115,7 +115,9 @@ class FeedConfig:
         10_000, "Changes the feed keeps for subscribers that resume with `since`.", minimum=1
     )
     send_queue: int = setting(
-        1000, "Messages queued per WebSocket before a slow subscriber is closed.", minimum=1
+        1000,
+        "Messages queued per WebSocket before a slow subscriber is closed.",
+        minimum=64,  # the hub hands out changes in slices of 64
     )
     heartbeat: float = setting(20.0, "Seconds between WebSocket pings.", minimum=1)
 

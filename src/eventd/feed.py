@@ -19,6 +19,7 @@ from eventd.store.base import Change, Engine, StorageError
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
+DISPATCH_SLICE = 64
 
 
 def change_body(change: Change) -> bytes:
@@ -125,7 +126,11 @@ class Hub:
             if failures:
                 log.info("feed: reading changes again after %d failures", failures)
                 failures = 0
-            self.dispatch(changes)
+            # A bulk import is one burst of changes: hand it out in slices, letting the
+            # sockets' writer tasks send in between, so healthy subscribers keep up.
+            for start in range(0, len(changes), DISPATCH_SLICE):
+                self.dispatch(changes[start : start + DISPATCH_SLICE])
+                await asyncio.sleep(0)
 
     def dispatch(self, changes: list[Change]) -> None:
         """Send each change to every matching subscription (no await: order is kept)."""

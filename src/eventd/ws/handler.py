@@ -44,8 +44,10 @@ class Connection:
     async def writer(self) -> None:
         while True:
             message, position = await self.queue.get()
-            await self.ws.send_frame(message, WSMsgType.TEXT)
+            # send_frame hands the bytes to the transport before it waits for it to drain:
+            # from there on the change counts as delivered.
             self.delivered = max(self.delivered, position)
+            await self.ws.send_frame(message, WSMsgType.TEXT)
 
     def close(self) -> None:
         for subscription in self.subscriptions.values():
