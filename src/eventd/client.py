@@ -1,0 +1,106 @@
+"""An async client of eventd's /ws feed that reconnects by itself and never skips a change.
+
+    async with aiohttp.ClientSession() as session:
+        subscriber = Subscriber(session, "http://127.0.0.1:8080", filter={"type": "deploy"})
+        async for change in subscriber:
+            print(change["position"], change["op"], change["event"])
+
+After a dropped connection it reconnects with exponential backoff and resubscribes with
+`since` set to the last position it yielded, so the server replays what was missed; a change
+is never yielded twice. When the server no longer holds that history it raises
+`HistoryTruncated`: re-list over HTTP, then subscribe anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+
+class FeedError(Exception):
+    """The server refused the subscription."""
+
+
+class HistoryTruncated(FeedError):
+    """The changes after the resume position are no longer held by the server."""
+
+    def __init__(self, message: Mapping[str, Any]) -> None:
+        super().__init__(
+            f"history truncated: resumed from {message['since']}, oldest kept {message['oldest']}"
+        )
+        self.oldest: int = message["oldest"]
+        self.head: int = message["head"]
+
+
+class Subscriber:
+    """One subscription that survives disconnections; iterate it for change messages."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        filter: Mapping[str, str | list[str]] | None = None,
+        since: int | None = None,
+        first_delay: float = 0.05,
+        max_delay: float = 5.0,
+    ) -> None:
+        self.session = session
+        self.url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
+        self.filter = dict(filter) if filter else None
+        self.position = since  # the last position yielded (or resumed from)
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self.connections = 0
+        self.connected = asyncio.Event()
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self.changes()
+
+    async def changes(self) -> AsyncIterator[dict[str, Any]]:
+        """Yield change messages in position order, reconnecting as needed."""
+        delay = self.first_delay
+        while True:
+            try:
+                async for change in self._one_connection():
+                    delay = self.first_delay
+                    yield change
+            except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+                log.info("eventd feed: connection failed: %s", exc)
+            self.connected.clear()
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+            delay = min(delay * 2, self.max_delay)
+
+    async def _one_connection(self) -> AsyncIterator[dict[str, Any]]:
+        async with self.session.ws_connect(self.url) as ws:
+            self.connections += 1
+            request: dict[str, Any] = {"type": "subscribe", "id": "feed", "since": self.position}
+            if self.filter:
+                request["filter"] = self.filter
+            await ws.send_json(request)
+            async for frame in ws:
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    break
+                message = json.loads(frame.data)
+                kind = message["type"]
+                if kind == "change":
+                    if self.position is None or message["position"] > self.position:
+                        self.position = message["position"]
+                        yield message
+                elif kind == "subscribed":
+                    if self.position is None:
+                        self.position = message["position"]
+                    self.connected.set()
+                elif kind == "history_truncated":
+                    raise HistoryTruncated(message)
+                elif kind == "error":
+                    raise FeedError(f"{message['code']}: {message['message']}")
+            log.info("eventd feed: connection closed with code %s", ws.close_code)
