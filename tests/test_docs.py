@@ -61,3 +61,19 @@ def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "eventd.service" not in result.stderr, result.stderr
+
+
+def test_websocket_docs_name_every_message_and_close_code() -> None:
+    from eventd.ws import protocol
+
+    prose = (ROOT / "docs" / "websocket.md").read_text()
+    spec = (ROOT / "docs" / "asyncapi.yaml").read_text()
+    types = ["subscribe", "unsubscribe", "ping", "welcome", "subscribed", "change"]
+    types += ["history_truncated", "unsubscribed", "pong", "error"]
+    for name in types:
+        assert f"`{name}`" in prose, name
+        assert f"const: {name}" in spec, name
+    for code in ("bad_json", "bad_message", "unknown_subscription", "duplicate_subscription"):
+        assert code in prose and code in spec
+    assert str(protocol.CLOSE_SLOW_CONSUMER) in prose
+    assert str(protocol.CLOSE_GOING_AWAY) in prose

@@ -1,0 +1,103 @@
+"""WebSocket fan-out: N subscribers on one daemon (memory engine), events POSTed at a rate.
+
+    .venv/bin/python -m bench.fanout [--subscribers 200] [--events 2000] [--rate 0]
+
+Subscribers use eventd.client.Subscriber, in a process of their own; events are POSTed from
+this process, each carrying its send time, so POST-to-receipt latency is measured on one
+clock. `--rate 0` posts as fast as one connection allows. Prints figures; never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import time
+from statistics import median, quantiles
+from typing import Any
+
+import aiohttp
+
+from bench.ingest import daemon, free_port, wait_ready
+from eventd.client import Subscriber
+
+
+async def subscribe_all(base: str, count: int, events: int, ready: Any, out: Any) -> None:
+    latencies: list[float] = []
+    last_receipt = [0.0]
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        subscribers = [Subscriber(session, base) for _ in range(count)]
+
+        async def consume(subscriber: Subscriber) -> None:
+            seen = 0
+            async for change in subscriber:
+                now = time.time()
+                latencies.append(now - change["event"]["value"])
+                last_receipt[0] = max(last_receipt[0], now)
+                seen += 1
+                if seen == events:
+                    return
+
+        tasks = [asyncio.create_task(consume(s)) for s in subscribers]
+        await asyncio.gather(*(s.connected.wait() for s in subscribers))
+        ready.set()
+        await asyncio.gather(*tasks)
+    out.put((latencies, last_receipt[0]))
+
+
+def subscriber_process(base: str, count: int, events: int, ready: Any, out: Any) -> None:
+    asyncio.run(subscribe_all(base, count, events, ready, out))
+
+
+async def post_events(base: str, events: int, rate: float) -> float:
+    """POST events one by one (value = send time); return when the first was sent."""
+    async with aiohttp.ClientSession() as session:
+        await wait_ready(session, base)
+        start = time.time()
+        for i in range(events):
+            if rate:
+                await asyncio.sleep(max(0.0, start + i / rate - time.time()))
+            body = {"type": "bench", "value": time.time()}
+            async with session.post(f"{base}/events", json=body) as response:
+                assert response.status == 201
+        return start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=200)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=0.0, help="events/s; 0 = as fast as possible")
+    args = parser.parse_args()
+    with daemon(free_port(), EVENTD_FEED_SEND_QUEUE="10000") as base:
+        asyncio.run(_wait(base))
+        ready, out = multiprocessing.Event(), multiprocessing.Queue()
+        proc = multiprocessing.Process(
+            target=subscriber_process, args=(base, args.subscribers, args.events, ready, out)
+        )
+        proc.start()
+        ready.wait(60)
+        start = asyncio.run(post_events(base, args.events, args.rate))
+        latencies, last = out.get(timeout=600)
+        proc.join()
+    delivered = len(latencies)
+    ms = sorted(x * 1000 for x in latencies)
+    print(f"{args.subscribers} subscribers, {args.events} events posted ({args.rate or 'max'} /s)")
+    seconds = last - start
+    print(
+        f"delivered {delivered:,} messages in {seconds:.2f} s: "
+        f"{args.events / seconds:,.0f} events/s to all, {delivered / seconds:,.0f} messages/s"
+    )
+    print(
+        f"POST-to-receipt latency: p50 {median(ms):.1f} ms, p99 {quantiles(ms, n=100)[98]:.1f} ms"
+    )
+
+
+async def _wait(base: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        await wait_ready(session, base)
+
+
+if __name__ == "__main__":
+    main()
