@@ -85,13 +85,16 @@ class Hub:
         self._subscriptions: set[Subscription] = set()
         self._block = block
         self._task: asyncio.Task[None] | None = None
+        self._started = False
 
     async def start(self) -> None:
-        """Start tailing from the feed's current head."""
+        """Start tailing from the feed's current head (once the store can tell it)."""
+        self._started = False
         try:
             self.position = (await self.engine.read_changes(0, 1)).head
+            self._started = True
         except StorageError as exc:
-            log.warning("feed: cannot read the head yet: %s", exc)
+            log.warning("feed: cannot read the feed's head yet: %s", exc)
         self._task = asyncio.create_task(self._run(), name="feed-hub")
 
     async def stop(self) -> None:
@@ -116,6 +119,10 @@ class Hub:
         failures = 0
         while True:
             try:
+                if not self._started:  # history before the start is for replays, not pushing
+                    self.position = (await self.engine.read_changes(0, 1)).head
+                    self._started = True
+                    continue
                 changes = await self.engine.wait_changes(self.position, self._block)
             except StorageError as exc:
                 failures += 1

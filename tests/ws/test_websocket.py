@@ -226,3 +226,26 @@ async def test_resume_across_a_restart_on_redis(
     ws = await connect(second)
     await subscribe(ws, since=seen["position"])
     assert [m["event"]["id"] for m in await changes(ws, 2)] == ["after-1", "after-2"]
+
+
+async def test_heartbeat_closes_a_peer_that_stops_answering(make_client: MakeClient) -> None:
+    client = await make_client(make_config(feed={"heartbeat": 1}))
+    ws = await client.ws_connect("/ws", autoping=False)  # this peer never answers pings
+    kinds = []
+    for _ in range(10):  # bounded: welcome, one or more pings, then the close
+        message = await ws.receive(timeout=5)
+        kinds.append(message.type)
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            break
+    assert aiohttp.WSMsgType.PING in kinds
+    assert kinds[-1] in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_stopping_the_daemon_closes_sockets_with_1001(make_client: MakeClient) -> None:
+    client = await make_client()
+    ws = await connect(client)
+    await subscribe(ws)
+    await client.server.close()
+    message = await ws.receive(timeout=5)
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert message.data == 1001
