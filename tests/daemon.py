@@ -20,13 +20,13 @@ REPO = Path(__file__).parents[1]
 class Daemon:
     """`eventd serve` on a free loopback port; stderr is kept in a file for assertions."""
 
-    def __init__(self, log_dir: Path, *args: str, **env: str) -> None:
-        self.port = free_port()
+    def __init__(self, log_dir: Path, *args: str, port: int | None = None, **env: str) -> None:
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.args = args
         clean = {k: v for k, v in os.environ.items() if not k.startswith("EVENTD_")}
         self.env = clean | {"EVENTD_SERVER_PORT": str(self.port)} | env
-        self.log_path = log_dir / f"eventd-{self.port}.log"
+        self.log_path = log_dir / f"eventd-{self.port}-{id(self)}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

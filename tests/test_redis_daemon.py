@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from eventd.client import Subscriber
 from tests.daemon import REPO, Daemon
 from tests.redis_server import RedisServer
 
@@ -27,10 +28,11 @@ def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def on_redis(server: RedisServer, tmp_path: Path, *args: str) -> Daemon:
+def on_redis(server: RedisServer, tmp_path: Path, *args: str, port: int | None = None) -> Daemon:
     return Daemon(
         tmp_path,
         *args,
+        port=port,
         EVENTD_ENGINE="redis",
         EVENTD_ENGINE_REDIS_URL=server.url,
         EVENTD_ENGINE_REDIS_TIMEOUT="1",
@@ -147,3 +149,41 @@ async def test_seed_fills_the_store_with_progress(
     assert len(events) == 5000
     assert len({e["type"] for e in events}) > 1
     assert all(isinstance(e["value"], float) for e in events)
+
+
+async def test_feed_across_two_daemons_and_a_restart(
+    durable_redis: RedisServer, tmp_path: Path
+) -> None:
+    """A subscriber of daemon B gets what is POSTed to daemon A, exactly once, also across a
+    restart of B (the client reconnects and resumes by itself)."""
+    received: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as session, on_redis(durable_redis, tmp_path) as a:
+        b = await on_redis(durable_redis, tmp_path).start()
+        subscriber = Subscriber(session, b.base, first_delay=0.02, max_delay=0.2)
+
+        async def consume() -> None:
+            async for change in subscriber:
+                received.append(change)
+                if len(received) == 8:
+                    return
+
+        reading = asyncio.create_task(consume())
+        try:
+            await asyncio.wait_for(subscriber.connected.wait(), 10)
+            for i in range(3):
+                await session.post(f"{a.base}/events", json={"id": f"before-{i}"})
+            for _ in range(200):  # bounded wait for them to arrive through B
+                if len(received) == 3:
+                    break
+                await asyncio.sleep(0.02)
+            assert await b.stop() == 0
+            for i in range(5):
+                await session.post(f"{a.base}/events", json={"id": f"during-{i}"})
+            b = await on_redis(durable_redis, tmp_path, port=b.port).start()
+            await asyncio.wait_for(reading, 20)
+        finally:
+            reading.cancel()
+            await b.__aexit__(None, None, None)
+    ids = [change["event"]["id"] for change in received]
+    assert ids == [f"before-{i}" for i in range(3)] + [f"during-{i}" for i in range(5)]
+    assert subscriber.connections >= 2
