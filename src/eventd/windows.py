@@ -1,0 +1,249 @@
+"""Rolling windows over event values, kept incrementally by event time.
+
+Values live in one-second buckets of a series (all events, and one series per type). A window
+of length W at time `now` holds the buckets of the last W seconds, the current one included:
+an event of now-59min is in the 1h window, one of now-61min is not, and a future-dated one
+joins when its second comes. Each window keeps running state (exact sums, a DDSketch, the
+bucket minima and maxima) that changes only where buckets enter, leave or change, so reading
+a window costs the same at ten thousand events as at a million.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from sortedcontainers import SortedDict, SortedList
+
+from eventd.sketch import DDSketch, scaled, unscaled
+
+US = 1_000_000
+EXACT_PERCENTILES_UP_TO = 1000  # windows this small answer percentiles exactly
+PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
+
+
+def _square(value: float) -> int:
+    numerator, denominator = value.as_integer_ratio()
+    return (numerator * numerator) << (2 * (1074 - denominator.bit_length() + 1))
+
+
+@dataclass
+class Bucket:
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def low(self) -> float:
+        return min(self.values)
+
+    @property
+    def high(self) -> float:
+        return max(self.values)
+
+
+@dataclass
+class Window:
+    """Running state of one window over one series."""
+
+    seconds: int
+    first: int | None = None  # first bucket (second) inside, inclusive
+    last: int | None = None  # last bucket inside, inclusive
+    count: int = 0
+    total: int = 0  # exact sum, scaled
+    squares: int = 0  # exact sum of squares, scaled twice
+    sketch: DDSketch = field(default_factory=DDSketch)
+    lows: SortedList = field(default_factory=SortedList)
+    highs: SortedList = field(default_factory=SortedList)
+
+    def covers(self, second: int) -> bool:
+        return (
+            self.first is not None and self.last is not None and self.first <= second <= self.last
+        )
+
+    def add_value(self, value: float, weight: int) -> None:
+        self.count += weight
+        self.total += weight * scaled(value)
+        self.squares += weight * _square(value)
+        self.sketch.add(value, weight)
+
+    def add_bucket(self, bucket: Bucket, weight: int) -> None:
+        for value in bucket.values:
+            self.add_value(value, weight)
+        if weight > 0:
+            self.lows.add(bucket.low)
+            self.highs.add(bucket.high)
+        else:
+            self.lows.remove(bucket.low)
+            self.highs.remove(bucket.high)
+
+
+class Series:
+    """The buckets of one series and its windows."""
+
+    def __init__(self, windows: tuple[int, ...]) -> None:
+        self.buckets: SortedDict = SortedDict()  # second -> Bucket
+        self.windows = {seconds: Window(seconds) for seconds in windows}
+
+    def advance(self, now_second: int) -> None:
+        """Slide every window so that it ends at `now_second`."""
+        for window in self.windows.values():
+            first = now_second - window.seconds + 1
+            if window.last is None or window.first is None:
+                window.first, window.last = first, now_second
+                for second in self.buckets.irange(first, now_second):
+                    window.add_bucket(self.buckets[second], +1)
+                continue
+            if now_second == window.last:
+                continue
+            # Leave: buckets before the new start; enter: buckets after the old end.
+            for second in list(self.buckets.irange(window.first, min(first - 1, window.last))):
+                window.add_bucket(self.buckets[second], -1)
+            for second in list(self.buckets.irange(max(window.last + 1, first), now_second)):
+                window.add_bucket(self.buckets[second], +1)
+            window.first, window.last = first, now_second
+
+    def change(self, second: int, value: float, weight: int) -> None:
+        """Add (weight 1) or remove (weight -1) one value at `second`."""
+        bucket = self.buckets.get(second)
+        inside = [w for w in self.windows.values() if w.covers(second)]
+        if bucket is not None:
+            for window in inside:
+                window.lows.remove(bucket.low)
+                window.highs.remove(bucket.high)
+        else:
+            bucket = self.buckets[second] = Bucket()
+        if weight > 0:
+            bucket.values.append(value)
+        else:
+            bucket.values.remove(value)
+        for window in inside:
+            window.add_value(value, weight)
+            if bucket.values:
+                window.lows.add(bucket.low)
+                window.highs.add(bucket.high)
+        if not bucket.values:
+            del self.buckets[second]
+
+    def drop_before(self, second: int) -> int:
+        """Forget buckets before `second` (outside every window); return how many."""
+        old = list(self.buckets.irange(maximum=second, inclusive=(True, False)))
+        for key in old:
+            bucket = self.buckets.pop(key)
+            for window in self.windows.values():
+                if window.covers(key):
+                    window.add_bucket(bucket, -1)
+        return len(old)
+
+    def values_in(self, window: Window) -> Iterator[float]:
+        for second in self.buckets.irange(window.first, window.last):
+            yield from self.buckets[second].values
+
+
+def summary(series: Series, window: Window) -> dict[str, Any]:
+    """Return the statistics of one window: exact moments, percentiles with their error."""
+    out: dict[str, Any] = {"window": f"{window.seconds}s", "count": window.count}
+    if window.count == 0:
+        out |= {"sum": 0.0, "min": None, "max": None, "mean": None, "stddev": None}
+        out |= {name: None for name, _ in PERCENTILES}
+        out["percentiles"] = {"method": "exact", "relative_error": 0.0}
+        return out
+    total = unscaled(window.total)
+    mean = total / window.count
+    variance = Fraction(window.squares, 1 << 2148) / window.count - mean * mean
+    out |= {
+        "sum": float(total),
+        "min": window.lows[0],
+        "max": window.highs[-1],
+        "mean": float(mean),
+        "stddev": math.sqrt(max(float(variance), 0.0)),
+    }
+    if window.count <= EXACT_PERCENTILES_UP_TO:
+        values = sorted(series.values_in(window))
+        out |= {name: _nearest_rank(values, q) for name, q in PERCENTILES}
+        out["percentiles"] = {"method": "exact", "relative_error": 0.0}
+    else:
+        out |= {name: window.sketch.quantile(q) for name, q in PERCENTILES}
+        out["percentiles"] = {
+            "method": "ddsketch",
+            "relative_error": window.sketch.relative_error,
+        }
+    return out
+
+
+def _nearest_rank(values: list[float], q: float) -> float:
+    """The value whose rank is q*(n-1) rounded: the same rank rule as the sketch's."""
+    return values[int(q * (len(values) - 1))]
+
+
+class RollingStats:
+    """Windows over all events with a value, and per type; fed event by event."""
+
+    def __init__(self, windows: tuple[int, ...]) -> None:
+        self.window_seconds = tuple(sorted(windows))
+        self.all = Series(self.window_seconds)
+        self.by_type: dict[str, Series] = {}
+        self.points: dict[str, tuple[int, float, str]] = {}  # id -> (second, value, type)
+        self.now_second: int | None = None
+
+    def _series(self, type: str) -> Series:
+        series = self.by_type.get(type)
+        if series is None:
+            series = self.by_type[type] = Series(self.window_seconds)
+            if self.now_second is not None:
+                series.advance(self.now_second)
+        return series
+
+    def upsert(self, id: str, ts: int, value: float | None, type: str) -> None:
+        """Record the event's current value (None: it has none), replacing what was known."""
+        self.remove(id)
+        if value is None or not math.isfinite(value):
+            return
+        second = ts // US
+        self.points[id] = (second, value, type)
+        self.all.change(second, value, +1)
+        self._series(type).change(second, value, +1)
+
+    def remove(self, id: str) -> None:
+        known = self.points.pop(id, None)
+        if known is None:
+            return
+        second, value, type = known
+        self.all.change(second, value, -1)
+        series = self.by_type[type]
+        series.change(second, value, -1)
+        if not series.buckets:
+            del self.by_type[type]
+
+    def clear(self) -> None:
+        self.__init__(self.window_seconds)  # type: ignore[misc]
+
+    def advance(self, now: int) -> None:
+        """Slide every window to end at `now` (microseconds)."""
+        second = now // US
+        if second == self.now_second:
+            return
+        self.now_second = second
+        self.all.advance(second)
+        for series in self.by_type.values():
+            series.advance(second)
+
+    def cleanup(self) -> int:
+        """Forget values that have left the longest window; return how many buckets went."""
+        if self.now_second is None:
+            return 0
+        horizon = self.now_second - self.window_seconds[-1] + 1
+        dropped = self.all.drop_before(horizon)
+        for type, series in list(self.by_type.items()):
+            series.drop_before(horizon)
+            if not series.buckets:
+                del self.by_type[type]
+        self.points = {id: p for id, p in self.points.items() if p[0] >= horizon}
+        return dropped
+
+    def summary(self, seconds: int, type: str | None = None) -> dict[str, Any]:
+        series = self.all if type is None else self.by_type.get(type)
+        if series is None:
+            return summary(Series((seconds,)), Window(seconds))
+        return summary(series, series.windows[seconds])

@@ -1,0 +1,161 @@
+"""Rolling windows against brute force, with an injected clock (no sleeping)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eventd.sketch import DDSketch
+from eventd.windows import RollingStats
+
+US = 1_000_000
+NOW = 1_750_000_000 * US
+MINUTE = 60 * US
+
+
+def stats_at(now: int = NOW) -> RollingStats:
+    stats = RollingStats((300, 900, 3600, 86400))
+    stats.advance(now)
+    return stats
+
+
+def test_boundaries_of_the_hour_window() -> None:
+    stats = stats_at()
+    stats.upsert("old", NOW - 61 * MINUTE, 1.0, "t")
+    stats.upsert("in", NOW - 59 * MINUTE, 2.0, "t")
+    stats.upsert("future", NOW + 86400 * US, 100.0, "t")
+    hour = stats.summary(3600)
+    assert (hour["count"], hour["sum"], hour["max"]) == (1, 2.0, 2.0)
+    assert stats.summary(86400)["count"] == 2
+    stats.advance(NOW + 86400 * US)  # the future event's time has come
+    assert stats.summary(300)["max"] == 100.0
+    assert stats.summary(300)["count"] == 1
+
+
+def test_late_arrivals_land_in_their_own_time() -> None:
+    stats = stats_at()
+    stats.upsert("late", NOW - 10 * MINUTE, 5.0, "t")  # arrives now, happened 10 min ago
+    assert stats.summary(300)["count"] == 0
+    assert stats.summary(900)["count"] == 1
+
+
+def test_updates_and_deletes_correct_the_windows() -> None:
+    stats = stats_at()
+    stats.upsert("a", NOW - MINUTE, 1.0, "t")
+    stats.upsert("b", NOW - MINUTE, 9.0, "t")
+    stats.upsert("a", NOW - MINUTE, 4.0, "t")  # updated value
+    stats.upsert("b", NOW - 2 * 3600 * US, 9.0, "t")  # moved out of the hour
+    hour = stats.summary(3600)
+    assert (hour["count"], hour["min"], hour["max"]) == (1, 4.0, 4.0)
+    stats.remove("a")
+    assert stats.summary(3600)["count"] == 0
+    assert stats.summary(86400)["count"] == 1
+    stats.upsert("b", NOW, None, "t")  # lost its value
+    assert stats.summary(86400)["count"] == 0
+
+
+def test_breakdown_by_type() -> None:
+    stats = stats_at()
+    stats.upsert("a", NOW, 1.0, "x")
+    stats.upsert("b", NOW, 3.0, "y")
+    assert stats.summary(300, "x")["sum"] == 1.0
+    assert stats.summary(300, "y")["sum"] == 3.0
+    assert stats.summary(300)["sum"] == 4.0
+    assert stats.summary(300, "nothing")["count"] == 0
+
+
+def test_nan_and_infinity_never_enter() -> None:
+    stats = stats_at()
+    stats.upsert("nan", NOW, math.nan, "t")
+    stats.upsert("inf", NOW, math.inf, "t")
+    stats.upsert("ok", NOW, 1.0, "t")
+    assert stats.summary(300)["count"] == 1
+    assert stats.summary(300)["mean"] == 1.0
+
+
+def test_cleanup_forgets_what_left_every_window() -> None:
+    stats = stats_at()
+    stats.upsert("a", NOW - 2 * 86400 * US, 1.0, "t")
+    stats.upsert("b", NOW, 2.0, "t")
+    assert stats.cleanup() == 1
+    assert set(stats.points) == {"b"}
+    assert stats.summary(86400)["count"] == 1
+
+
+points = st.lists(
+    st.tuples(
+        st.integers(-30 * 3600, 3 * 3600),  # seconds relative to now
+        st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(points=points, steps=st.lists(st.integers(0, 4000), max_size=4), deletes=st.integers(0, 10))
+def test_exact_statistics_match_brute_force(
+    points: list[tuple[int, float]], steps: list[int], deletes: int
+) -> None:
+    stats = stats_at()
+    for i, (offset, value) in enumerate(points):
+        stats.upsert(str(i), NOW + offset * US, value, "t")
+    for i in range(min(deletes, len(points))):
+        stats.remove(str(i))
+    now = NOW
+    for step in steps:
+        now += step * US
+        stats.advance(now)
+    kept = points[deletes:]
+    for seconds in (300, 900, 3600, 86400):
+        inside = [v for off, v in kept if now // US - seconds < (NOW // US + off) <= now // US]
+        got = stats.summary(seconds)
+        assert got["count"] == len(inside)
+        if not inside:
+            assert got["mean"] is None
+            continue
+        exact = [Fraction(v) for v in inside]
+        mean = sum(exact) / len(exact)
+        assert got["sum"] == float(sum(exact))
+        assert got["mean"] == float(mean)
+        assert (got["min"], got["max"]) == (min(inside), max(inside))
+        variance = sum((x - mean) ** 2 for x in exact) / len(exact)
+        assert got["stddev"] == pytest.approx(math.sqrt(variance), rel=1e-12, abs=1e-12)
+        ordered = sorted(inside)
+        assert got["p50"] == ordered[int(0.5 * (len(ordered) - 1))]
+        assert got["percentiles"]["method"] == "exact"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    values=st.lists(
+        st.floats(-1e9, 1e9, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-300),
+        min_size=1,
+        max_size=3000,
+    )
+)
+def test_sketch_quantiles_are_within_the_stated_error(values: list[float]) -> None:
+    sketch = DDSketch(0.01)
+    for value in values:
+        sketch.add(value)
+    ordered = sorted(values)
+    for q in (0.0, 0.5, 0.9, 0.99, 1.0):
+        truth = ordered[int(q * (len(ordered) - 1))]
+        estimate = sketch.quantile(q)
+        assert estimate is not None
+        assert abs(estimate - truth) <= 0.01 * abs(truth) + 1e-300
+
+
+def test_large_windows_state_the_sketch_error() -> None:
+    stats = stats_at()
+    for i in range(5000):
+        stats.upsert(str(i), NOW - i * 10_000, float(i + 1), "t")
+    hour = stats.summary(3600)
+    assert hour["count"] == 5000
+    assert hour["percentiles"] == {"method": "ddsketch", "relative_error": 0.01}
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+        truth = float(int(q * 4999) + 1)
+        assert abs(hour[name] - truth) <= 0.01 * truth
