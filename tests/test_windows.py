@@ -159,3 +159,12 @@ def test_large_windows_state_the_sketch_error() -> None:
     for name, q in (("p50", 0.5), ("p99", 0.99)):
         truth = float(int(q * 4999) + 1)
         assert abs(hour[name] - truth) <= 0.01 * truth
+
+
+def test_a_window_holds_exactly_its_last_seconds() -> None:
+    stats = stats_at()  # NOW is on a whole second
+    stats.upsert("edge-out", NOW - 3600 * US, 1.0, "t")
+    stats.upsert("edge-in", NOW - 3599 * US, 2.0, "t")
+    stats.upsert("now", NOW + US - 1, 3.0, "t")  # later within the current second
+    stats.upsert("next", NOW + US, 4.0, "t")
+    assert stats.summary(3600)["sum"] == 5.0
