@@ -8,13 +8,16 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from eventd.config import Config
+from eventd.config import Config, parse_durations, parse_retention
 from eventd.feed import Hub
 from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
-from eventd.keys import CLOCK, CONFIG, EVENTS, HUB, NAIVE_TZ, SOCKETS, WORKER
+from eventd.keys import CLOCK, CONFIG, EVENTS, HUB, NAIVE_TZ, SOCKETS, STATS, WORKER
 from eventd.model import Validator
+from eventd.retention import apply_retention
+from eventd.scheduler import add_job, make_scheduler
 from eventd.service import EventService
+from eventd.stats import StatsService
 from eventd.store import make_engine
 from eventd.store.base import Engine
 from eventd.store.worker import Clear, StoreWorker
@@ -39,6 +42,7 @@ def create_app(
     app[SOCKETS] = set()
     app.cleanup_ctx.append(_store(engine or make_engine(config), clear=clear))
     app.cleanup_ctx.append(_feed)
+    app.cleanup_ctx.append(_stats_and_jobs)
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)
     return app
@@ -83,3 +87,25 @@ async def _close_sockets(app: web.Application) -> None:
         *(ws.close(code=CLOSE_GOING_AWAY, message=b"server shutdown") for ws in sockets),
         return_exceptions=True,
     )
+
+
+async def _stats_and_jobs(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    stats = StatsService(app[WORKER], app[HUB], app[CLOCK], parse_durations(config.stats.windows))
+    await stats.start()
+    app[STATS] = stats
+    scheduler = make_scheduler()
+    add_job(scheduler, "stats-tick", config.stats.push_interval, stats.tick)
+    add_job(scheduler, "window-cleanup", config.stats.cleanup_interval, stats.cleanup_job)
+    rules = parse_retention(config.retention.max_age)
+    if rules:
+        worker, clock = app[WORKER], app[CLOCK]
+        add_job(
+            scheduler,
+            "retention",
+            config.retention.interval,
+            lambda: apply_retention(worker, rules, clock),
+        )
+    scheduler.start()
+    yield
+    scheduler.shutdown(wait=False)

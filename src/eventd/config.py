@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from eventd.times import TimeError, resolve_timezone
+from eventd.times import TimeError, parse_duration, resolve_timezone
 
 log = logging.getLogger(__name__)
 ENV_PREFIX = "EVENTD_"
@@ -122,6 +122,65 @@ class FeedConfig:
     heartbeat: float = setting(20.0, "Seconds between WebSocket pings.", minimum=1)
 
 
+def _check_durations(text: str) -> None:
+    try:
+        parse_durations(text)
+    except TimeError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _check_retention(text: str) -> None:
+    try:
+        parse_retention(text)
+    except TimeError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def parse_durations(text: str) -> tuple[int, ...]:
+    """Parse "5m,15m,1h" into sorted, distinct seconds."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise TimeError("give at least one duration, e.g. '5m,1h'")
+    return tuple(sorted({parse_duration(part) for part in parts}))
+
+
+def parse_retention(text: str) -> dict[str | None, int]:
+    """Parse "30d" or "30d,debug=1d,metric=7d" into {type or None: seconds}."""
+    rules: dict[str | None, int] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        type, _, age = part.rpartition("=")
+        rules[type or None] = parse_duration(age)
+    return rules
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    windows: str = setting(
+        "5m,15m,1h,24h", "Rolling windows, comma-separated durations.", check=_check_durations
+    )
+    push_interval: float = setting(
+        1.0,
+        "Seconds between stats pushes to WebSocket subscribers (the stats-tick job).",
+        minimum=0.1,
+    )
+    cleanup_interval: float = setting(
+        60.0,
+        "Seconds between window-cleanup runs (drop state older than the longest window).",
+        minimum=1,
+    )
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    max_age: str = setting(
+        "",
+        "Delete events older than this: '' keeps everything; '30d' for all types; "
+        "'30d,debug=1d' adds per-type ages; 'debug=1d' limits only that type.",
+        check=_check_retention,
+    )
+    interval: float = setting(3600.0, "Seconds between retention runs.", minimum=1)
+
+
 @dataclass(frozen=True)
 class TimeConfig:
     naive_timezone: str = setting(
@@ -158,6 +217,8 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     time: TimeConfig = field(default_factory=TimeConfig)
     limits: Limits = field(default_factory=Limits)
     log: LogConfig = field(default_factory=LogConfig)

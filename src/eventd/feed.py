@@ -83,6 +83,7 @@ class Hub:
         self.engine = engine
         self.position = 0  # the last position dispatched
         self._subscriptions: set[Subscription] = set()
+        self._listeners: list[Callable[[Change], None]] = []
         self._block = block
         self._task: asyncio.Task[None] | None = None
         self._started = False
@@ -111,6 +112,10 @@ class Hub:
         """
         self._subscriptions.add(subscription)
         return self.position
+
+    def listen(self, listener: Callable[[Change], None]) -> None:
+        """Call `listener` with every change, in order, before the subscribers get it."""
+        self._listeners.append(listener)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
@@ -145,6 +150,11 @@ class Hub:
             if change.position <= self.position:
                 continue
             self.position = change.position
+            for listener in self._listeners:
+                try:
+                    listener(change)
+                except Exception:  # a listener's bug must not stop the feed for everyone
+                    log.exception("feed: a listener failed on change %d", change.position)
             body: bytes | None = None
             for subscription in self._subscriptions:
                 if subscription.matches(change):

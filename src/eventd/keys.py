@@ -9,6 +9,7 @@ from aiohttp import web
 from eventd.config import Config
 from eventd.feed import Hub
 from eventd.service import EventService
+from eventd.stats import StatsService
 from eventd.store.worker import StoreWorker
 from eventd.times import Clock
 
@@ -18,4 +19,5 @@ NAIVE_TZ: web.AppKey[tzinfo | None] = web.AppKey("naive_tz")
 WORKER = web.AppKey("worker", StoreWorker)
 EVENTS = web.AppKey("events", EventService)
 HUB = web.AppKey("hub", Hub)
+STATS = web.AppKey("stats", StatsService)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")

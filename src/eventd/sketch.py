@@ -21,6 +21,17 @@ def unscaled(total: int) -> Fraction:
     return Fraction(total, 1 << _SCALE_BITS)
 
 
+def scaled_square(value: float) -> int:
+    """Return `value**2 * 2**2148` exactly, as an integer."""
+    numerator, denominator = value.as_integer_ratio()
+    return (numerator * numerator) << (2 * (_SCALE_BITS - denominator.bit_length() + 1))
+
+
+def unscaled_square(total: int) -> Fraction:
+    """Return the exact value of a sum of `scaled_square` numbers."""
+    return Fraction(total, 1 << (2 * _SCALE_BITS))
+
+
 class DDSketch:
     """Quantiles with a bounded relative error (Masson et al., VLDB 2019), able to forget.
 

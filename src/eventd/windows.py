@@ -13,21 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from sortedcontainers import SortedDict, SortedList
 
-from eventd.sketch import DDSketch, scaled, unscaled
+from eventd.sketch import DDSketch, scaled, scaled_square, unscaled, unscaled_square
 
 US = 1_000_000
 EXACT_PERCENTILES_UP_TO = 1000  # windows this small answer percentiles exactly
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
-
-
-def _square(value: float) -> int:
-    numerator, denominator = value.as_integer_ratio()
-    return (numerator * numerator) << (2 * (1074 - denominator.bit_length() + 1))
 
 
 @dataclass
@@ -65,7 +59,7 @@ class Window:
     def add_value(self, value: float, weight: int) -> None:
         self.count += weight
         self.total += weight * scaled(value)
-        self.squares += weight * _square(value)
+        self.squares += weight * scaled_square(value)
         self.sketch.add(value, weight)
 
     def add_bucket(self, bucket: Bucket, weight: int) -> None:
@@ -143,7 +137,7 @@ class Series:
 
 def summary(series: Series, window: Window) -> dict[str, Any]:
     """Return the statistics of one window: exact moments, percentiles with their error."""
-    out: dict[str, Any] = {"window": f"{window.seconds}s", "count": window.count}
+    out: dict[str, Any] = {"count": window.count}
     if window.count == 0:
         out |= {"sum": 0.0, "min": None, "max": None, "mean": None, "stddev": None}
         out |= {name: None for name, _ in PERCENTILES}
@@ -151,7 +145,7 @@ def summary(series: Series, window: Window) -> dict[str, Any]:
         return out
     total = unscaled(window.total)
     mean = total / window.count
-    variance = Fraction(window.squares, 1 << 2148) / window.count - mean * mean
+    variance = unscaled_square(window.squares) / window.count - mean * mean
     out |= {
         "sum": float(total),
         "min": window.lows[0],

@@ -23,9 +23,9 @@ def list_query(
     request: web.Request, limits: Limits, naive_tz: tzinfo | None
 ) -> tuple[Query, str | None]:
     """Return the listing query and the cursor token of a `GET /events` request."""
-    params = _single_values(request, _LIST_PARAMS)
-    start = _time(params, "start", naive_tz)
-    end = _time(params, "end", naive_tz)
+    params = single_values(request, _LIST_PARAMS)
+    start = time_param(params, "start", naive_tz)
+    end = time_param(params, "end", naive_tz)
     if start is not None and end is not None and start > end:
         raise BadParameter("must not be after end", field="start")
     order = params.get("order", "asc")
@@ -42,7 +42,8 @@ def list_query(
     return query, params.get("cursor")
 
 
-def _single_values(request: web.Request, known: set[str]) -> dict[str, str]:
+def single_values(request: web.Request, known: set[str]) -> dict[str, str]:
+    """Return the query parameters by their canonical names; refuse unknown and repeated ones."""
     params: dict[str, str] = {}
     for name, value in request.query.items():
         if name not in known:
@@ -54,7 +55,8 @@ def _single_values(request: web.Request, known: set[str]) -> dict[str, str]:
     return params
 
 
-def _time(params: dict[str, str], name: str, naive_tz: tzinfo | None) -> int | None:
+def time_param(params: dict[str, str], name: str, naive_tz: tzinfo | None) -> int | None:
+    """Return the timestamp parameter `name` (RFC 3339 or epoch seconds), or None."""
     text = params.get(name)
     if text is None:
         return None

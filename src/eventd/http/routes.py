@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from eventd.http import events, health
+from eventd.http import events, health, stats
 from eventd.ws.handler import websocket
 
 
@@ -20,3 +20,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/events/{id}", events.delete)
     app.router.add_get("/health", health.health)
     app.router.add_get("/ws", websocket)
+    app.router.add_get("/stats", stats.stats)

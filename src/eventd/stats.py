@@ -1,0 +1,138 @@
+"""Rolling statistics as a service: rebuilt from the store, kept current from the change feed."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+from eventd.feed import Hub
+from eventd.sketch import scaled, scaled_square, unscaled, unscaled_square
+from eventd.store.base import Change, Query
+from eventd.store.worker import RunQuery, StoreWorker
+from eventd.times import US, Clock, format_duration, format_us
+from eventd.windows import PERCENTILES, RollingStats
+
+log = logging.getLogger(__name__)
+PAGE = 1000
+
+
+def label(seconds: int) -> str:
+    """Return a window's name: 300 -> '5m'."""
+    return format_duration(seconds)
+
+
+class StatsService:
+    """The rolling windows of one daemon, fed by its hub from the store's change feed."""
+
+    def __init__(self, worker: StoreWorker, hub: Hub, clock: Clock, windows: tuple[int, ...]):
+        self.worker = worker
+        self.hub = hub
+        self.clock = clock
+        self.rolling = RollingStats(windows)
+        self.labels = {label(seconds): seconds for seconds in self.rolling.window_seconds}
+        self._held: list[Change] | None = None
+        self.listeners: set[Callable[[StatsService], None]] = set()
+
+    async def start(self) -> None:
+        """Listen to the feed, then rebuild from the store; changes seen meanwhile follow."""
+        self._held = []
+        self.hub.listen(self._on_change)
+        now = self.clock()
+        self.rolling.advance(now)
+        horizon = now - self.rolling.window_seconds[-1] * US
+        count = 0
+        async for event in self._scan(Query(start=horizon)):
+            self.rolling.upsert(event.id, event.ts, event.value, event.type)
+            count += 1
+            if count % 100_000 == 0:
+                log.info("stats: rebuilding windows, %d events read", count)
+        held, self._held = self._held, None
+        for change in held:
+            self._apply(change)
+        log.info("stats: windows rebuilt from %d events", count)
+
+    def _on_change(self, change: Change) -> None:
+        if self._held is not None:
+            self._held.append(change)
+        else:
+            self._apply(change)
+
+    def _apply(self, change: Change) -> None:
+        event = change.event
+        if change.op == "cleared":
+            self.rolling.clear()
+            self.rolling.advance(self.clock())
+        elif event is not None and change.op == "deleted":
+            self.rolling.remove(event.id)
+        elif event is not None:
+            self.rolling.upsert(event.id, event.ts, event.value, event.type)
+
+    def snapshot(self, labels: list[str] | None = None, type: str | None = None) -> dict[str, Any]:
+        """Return the named windows (all by default) as they stand now."""
+        self.rolling.advance(self.clock())
+        names = labels or list(self.labels)
+        return {name: self.rolling.summary(self.labels[name], type) for name in names}
+
+    def cleanup(self) -> int:
+        """Forget state that has left every window."""
+        self.rolling.advance(self.clock())
+        return self.rolling.cleanup()
+
+    async def cleanup_job(self) -> None:
+        """The window-cleanup job."""
+        dropped = self.cleanup()
+        log.debug("window-cleanup: %d buckets dropped", dropped)
+
+    async def tick(self) -> None:
+        """The stats-tick job: move the windows to now and push changed ones to listeners."""
+        self.rolling.advance(self.clock())
+        for listener in list(self.listeners):
+            listener(self)
+
+    async def over_range(self, start: int, end: int, type: str | None) -> dict[str, Any]:
+        """Compute exact statistics over [start, end] from the store (reads every event)."""
+        values = [
+            event.value
+            async for event in self._scan(Query(start=start, end=end, type=type))
+            if event.value is not None
+        ]
+        out: dict[str, Any] = {"start": format_us(start), "end": format_us(end), "type": type}
+        return out | exact_summary(values)
+
+    async def _scan(self, query: Query) -> Any:
+        query = dataclasses.replace(query, limit=PAGE)
+        while True:
+            page = await self.worker.call(RunQuery(query))
+            for event in page.events:
+                yield event
+            if not page.more:
+                return
+            query = dataclasses.replace(query, after=page.events[-1].position)
+
+
+def exact_summary(values: list[float]) -> dict[str, Any]:
+    """Return count, sum, min, max, mean, stddev and percentiles of `values`, all exact."""
+    out: dict[str, Any] = {"count": len(values)}
+    if not values:
+        out |= {"sum": 0.0, "min": None, "max": None, "mean": None, "stddev": None}
+        return out | {name: None for name, _ in PERCENTILES} | _exact()
+    total = unscaled(sum(scaled(v) for v in values))
+    mean = total / len(values)
+    variance = unscaled_square(sum(scaled_square(v) for v in values)) / len(values) - mean**2
+    ordered = sorted(values)
+    out |= {
+        "sum": float(total),
+        "min": ordered[0],
+        "max": ordered[-1],
+        "mean": float(mean),
+        "stddev": math.sqrt(float(variance)),
+    }
+    out |= {name: ordered[int(q * (len(ordered) - 1))] for name, q in PERCENTILES}
+    return out | _exact()
+
+
+def _exact() -> dict[str, Any]:
+    return {"percentiles": {"method": "exact", "relative_error": 0.0}}
