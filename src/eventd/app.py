@@ -12,7 +12,17 @@ from eventd.config import Config, parse_durations, parse_retention
 from eventd.feed import Hub
 from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
-from eventd.keys import CLOCK, CONFIG, EVENTS, HUB, NAIVE_TZ, SOCKETS, STATS, WORKER
+from eventd.keys import (
+    CLOCK,
+    CONFIG,
+    EVENTS,
+    HUB,
+    NAIVE_TZ,
+    SCHEDULER,
+    SOCKETS,
+    STATS,
+    WORKER,
+)
 from eventd.model import Validator
 from eventd.retention import apply_retention
 from eventd.scheduler import add_job, make_scheduler
@@ -107,5 +117,6 @@ async def _stats_and_jobs(app: web.Application) -> AsyncIterator[None]:
             lambda: apply_retention(worker, rules, clock),
         )
     scheduler.start()
+    app[SCHEDULER] = scheduler
     yield
     scheduler.shutdown(wait=False)

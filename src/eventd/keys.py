@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import tzinfo
+from typing import Any
 
 from aiohttp import web
 
@@ -20,4 +21,5 @@ WORKER = web.AppKey("worker", StoreWorker)
 EVENTS = web.AppKey("events", EventService)
 HUB = web.AppKey("hub", Hub)
 STATS = web.AppKey("stats", StatsService)
+SCHEDULER: web.AppKey[Any] = web.AppKey("scheduler")  # an apscheduler AsyncIOScheduler
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")

@@ -12,7 +12,7 @@ from eventd.feed import Hub
 from eventd.sketch import scaled, scaled_square, unscaled, unscaled_square
 from eventd.store.base import Change, Query
 from eventd.store.worker import RunQuery, StoreWorker
-from eventd.times import US, Clock, format_duration, format_us
+from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
 from eventd.windows import PERCENTILES, RollingStats
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,14 @@ class StatsService:
         self.clock = clock
         self.rolling = RollingStats(windows)
         self.labels = {label(seconds): seconds for seconds in self.rolling.window_seconds}
+
+    def window_name(self, given: str) -> str | None:
+        """Return the configured window that `given` ('1h', '60m', '3600s') names, or None."""
+        try:
+            seconds = parse_duration(given)
+        except TimeError:
+            return None
+        return label(seconds) if seconds in self.rolling.window_seconds else None
         self._held: list[Change] | None = None
         self.listeners: set[Callable[[StatsService], None]] = set()
 

@@ -31,12 +31,13 @@ async def stats(request: web.Request) -> web.Response:
             raise BadParameter("must not be after end", field="start")
         return json_response(await service.over_range(start, end, type))
     now = format_us(request.app[CLOCK]())
-    window = params.get("window")
-    if window is None:
+    given = params.get("window")
+    if given is None:
         return json_response(
             {"server_time": now, "type": type, "windows": service.snapshot(type=type)}
         )
-    if window not in service.labels:
+    window = service.window_name(given)
+    if window is None:
         known = ", ".join(service.labels)
         raise BadParameter(f"unknown window; configured: {known}", field="window")
     summary = service.snapshot([window], type)[window]

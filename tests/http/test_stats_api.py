@@ -1,0 +1,172 @@
+"""GET /stats over real HTTP, with an injected clock, on every engine."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from eventd.keys import STATS
+from eventd.store.base import Engine
+from tests.conftest import NOW, FakeClock, MakeClient, make_config
+
+Client = TestClient[Any, Any]
+MIN = 60
+
+
+def at(offset_seconds: float) -> float:
+    return NOW / 1_000_000 + offset_seconds
+
+
+async def settle(client: Client) -> None:
+    """Wait until the hub has handed every stored change to the stats windows."""
+    hub = client.app[STATS].hub
+    head = (await hub.engine.read_changes(0, 1)).head
+    for _ in range(200):
+        if hub.position >= head:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the feed hub did not catch up")
+
+
+async def get_stats(client: Client, **params: Any) -> Any:
+    await settle(client)
+    response = await client.get("/stats", params=params)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def test_windows_by_event_time(client: Client, clock: FakeClock) -> None:
+    await client.post(
+        "/events",
+        json=[
+            {"timestamp": at(-61 * MIN), "value": 1},
+            {"timestamp": at(-59 * MIN), "value": 2},
+            {"timestamp": at(-1 * MIN), "value": 3, "type": "x"},
+            {"timestamp": at(86400), "value": 100},  # a day ahead: in no window yet
+            {"timestamp": at(-1), "type": "no-value"},
+        ],
+    )
+    body = await get_stats(client)
+    windows = body["windows"]
+    assert list(windows) == ["5m", "15m", "1h", "1d"]  # 24h is named 1d; ?window=24h works
+    assert (windows["5m"]["count"], windows["1h"]["count"], windows["1d"]["count"]) == (1, 2, 3)
+    assert windows["1h"]["sum"] == 5.0 and windows["1h"]["mean"] == 2.5
+    assert windows["1h"]["percentiles"] == {"method": "exact", "relative_error": 0.0}
+    assert (await get_stats(client, window="24h"))["window"] == "1d"
+    one = await get_stats(client, window="1h", type="x")
+    assert (one["window"], one["type"], one["count"], one["max"]) == ("1h", "x", 1, 3.0)
+    clock.advance(86400)  # the future event's time comes; the others leave
+    assert (await get_stats(client, window="5m"))["max"] == 100.0
+
+
+async def test_updates_and_deletes_correct_the_windows(client: Client) -> None:
+    await client.post("/events", json={"id": "a", "timestamp": at(-MIN), "value": 1})
+    await client.post("/events", json={"id": "b", "timestamp": at(-MIN), "value": 7})
+    await client.patch("/events/a", json={"value": 4})
+    await client.delete("/events/b")
+    hour = await get_stats(client, window="1h")
+    assert (hour["count"], hour["sum"]) == (1, 4.0)
+    await client.delete("/events", params={"confirm": "true"})
+    assert (await get_stats(client, window="1h"))["count"] == 0
+
+
+async def test_exact_range_from_the_store(client: Client) -> None:
+    await client.post(
+        "/events",
+        json=[
+            {"timestamp": at(-3600 * 48), "value": 1, "type": "a"},
+            {"timestamp": at(-3600 * 47), "value": 2, "type": "b"},
+            {"timestamp": at(-3600 * 46), "value": 4, "type": "a"},
+        ],
+    )
+    body = await get_stats(client, start=at(-3600 * 48), end=at(-3600 * 46))
+    assert (body["count"], body["sum"], body["min"], body["max"]) == (3, 7.0, 1.0, 4.0)
+    typed = await get_stats(client, start=at(-3600 * 48), end=at(0), type="a")
+    assert (typed["count"], typed["mean"], typed["p50"]) == (2, 2.5, 1.0)
+
+
+async def test_bad_stats_parameters_are_400(client: Client) -> None:
+    for params, field in (
+        ({"window": "2h"}, "window"),
+        ({"start": "0"}, "end"),
+        ({"start": "10", "end": "5"}, "start"),
+        ({"start": "0", "end": "5", "window": "1h"}, "window"),
+        ({"bogus": "1"}, "bogus"),
+        ({"type": ""}, "type"),
+    ):
+        response = await client.get("/stats", params=params)
+        assert response.status == 400, params
+        assert (await response.json())["error"]["field"] == field
+
+
+async def test_windows_survive_a_restart(
+    make_client: MakeClient, redis_engine: Engine, request: Any
+) -> None:
+    from eventd.store.redis import RedisEngine
+
+    server = request.getfixturevalue("redis_server")
+    namespace = redis_engine._ns.strip("{}")  # type: ignore[attr-defined]
+    first = await make_client(engine=redis_engine)
+    await first.post(
+        "/events",
+        json=[
+            {"timestamp": at(-i * 97), "value": i * 1.5, "type": "t" if i % 2 else "u"}
+            for i in range(300)
+        ],
+    )
+    before = await get_stats(first)
+    await first.close()
+    second = await make_client(engine=RedisEngine(server.url, namespace=namespace))
+    assert await get_stats(second) == before
+    assert before["windows"]["1d"]["count"] == 300
+
+
+async def test_a_second_daemon_on_one_redis_gives_the_same_answer(
+    make_client: MakeClient, redis_engine: Engine, request: Any
+) -> None:
+    from eventd.store.redis import RedisEngine
+
+    server = request.getfixturevalue("redis_server")
+    namespace = redis_engine._ns.strip("{}")  # type: ignore[attr-defined]
+    a = await make_client(engine=redis_engine)
+    b = await make_client(engine=RedisEngine(server.url, namespace=namespace))
+    await a.post("/events", json=[{"timestamp": at(-i), "value": i} for i in range(50)])
+    await b.patch(
+        "/events/" + (await (await a.get("/events?limit=1")).json())["events"][0]["id"],
+        json={"value": 1000},
+    )
+    assert await get_stats(a) == await get_stats(b)
+
+
+async def test_retention_job_deletes_old_events(make_client: MakeClient, clock: FakeClock) -> None:
+    from eventd.retention import apply_retention
+
+    client = await make_client(make_config(retention={"max_age": "1d,debug=1h"}))
+    await client.post(
+        "/events",
+        json=[
+            {"id": "old", "timestamp": at(-2 * 86400)},
+            {"id": "recent", "timestamp": at(-3600 * 5)},
+            {"id": "old-debug", "timestamp": at(-3600 * 2), "type": "debug"},
+            {"id": "new-debug", "timestamp": at(-60), "type": "debug"},
+        ],
+    )
+    worker = client.app[STATS].worker
+    deleted = await apply_retention(worker, {None: 86400, "debug": 3600}, clock)
+    assert deleted == 2
+    listed = await (await client.get("/events")).json()
+    assert [e["id"] for e in listed["events"]] == ["recent", "new-debug"]
+
+
+async def test_jobs_have_fixed_ids(make_client: MakeClient) -> None:
+    from eventd.keys import SCHEDULER
+
+    plain = await make_client()
+    assert {job.id for job in plain.app[SCHEDULER].get_jobs()} == {"stats-tick", "window-cleanup"}
+    kept = await make_client(make_config(retention={"max_age": "30d"}))
+    jobs = {job.id: job for job in kept.app[SCHEDULER].get_jobs()}
+    assert set(jobs) == {"stats-tick", "window-cleanup", "retention"}
+    assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
+    assert jobs["retention"].misfire_grace_time == 3600
