@@ -33,6 +33,9 @@ class StatsService:
         self.clock = clock
         self.rolling = RollingStats(windows)
         self.labels = {label(seconds): seconds for seconds in self.rolling.window_seconds}
+        self._held: list[Change] | None = None
+        self.listeners: set[Callable[[StatsService], None]] = set()
+        self._cache: dict[str | None, dict[str, Any]] = {}
 
     def window_name(self, given: str) -> str | None:
         """Return the configured window that `given` ('1h', '60m', '3600s') names, or None."""
@@ -41,8 +44,6 @@ class StatsService:
         except TimeError:
             return None
         return label(seconds) if seconds in self.rolling.window_seconds else None
-        self._held: list[Change] | None = None
-        self.listeners: set[Callable[[StatsService], None]] = set()
 
     async def start(self) -> None:
         """Listen to the feed, then rebuild from the store; changes seen meanwhile follow."""
@@ -95,10 +96,16 @@ class StatsService:
         log.debug("window-cleanup: %d buckets dropped", dropped)
 
     async def tick(self) -> None:
-        """The stats-tick job: move the windows to now and push changed ones to listeners."""
-        self.rolling.advance(self.clock())
+        """The stats-tick job: move the windows to now and let listeners push what changed."""
+        self._cache.clear()
         for listener in list(self.listeners):
             listener(self)
+
+    def cached(self, type: str | None) -> dict[str, Any]:
+        """Return every window of `type` as of this tick, computed once for all listeners."""
+        if type not in self._cache:
+            self._cache[type] = self.snapshot(type=type)
+        return self._cache[type]
 
     async def over_range(self, start: int, end: int, type: str | None) -> dict[str, Any]:
         """Compute exact statistics over [start, end] from the store (reads every event)."""

@@ -7,13 +7,15 @@ import logging
 from contextlib import suppress
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from eventd.feed import Hub, Subscription, change_body, change_message
-from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS
+from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS, STATS
+from eventd.stats import StatsService
 from eventd.times import format_us
 from eventd.ws import protocol
 from eventd.ws.protocol import Ping, Subscribe, Unsubscribe
+from eventd.ws.stats_channel import StatsSubscription, stats_subscription
 
 log = logging.getLogger(__name__)
 _REPLAY_PAGE = 500
@@ -22,13 +24,17 @@ _REPLAY_PAGE = 500
 class Connection:
     """The state of one socket: its queue, its writer task and its subscriptions."""
 
-    def __init__(self, ws: web.WebSocketResponse, hub: Hub, queue_size: int) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, hub: Hub, stats: StatsService, queue_size: int
+    ) -> None:
         self.ws = ws
         self.hub = hub
+        self.stats = stats
         # (message, position of the change it carries, or 0 for replies)
         self.queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue(queue_size)
         self.queue_size = queue_size
         self.subscriptions: dict[str, Subscription] = {}
+        self.stats_subscriptions: dict[str, StatsSubscription] = {}
         self.delivered = 0  # position of the last change written to the socket
         self.slow = asyncio.Event()
 
@@ -49,19 +55,32 @@ class Connection:
             self.delivered = max(self.delivered, position)
             await self.ws.send_frame(message, WSMsgType.TEXT)
 
-    def close(self) -> None:
-        for subscription in self.subscriptions.values():
+    def drop(self, id: str) -> bool:
+        """End the subscription `id` on every channel; tell whether there was one."""
+        subscription = self.subscriptions.pop(id, None)
+        if subscription is not None:
             self.hub.unsubscribe(subscription)
-        self.subscriptions.clear()
+        stats = self.stats_subscriptions.pop(id, None)
+        if stats is not None:
+            self.stats.listeners.discard(stats.push)
+        return subscription is not None or stats is not None
+
+    def close(self) -> None:
+        for id in list(self.subscriptions) + list(self.stats_subscriptions):
+            self.drop(id)
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Serve one WebSocket connection until either side closes it."""
     config = request.app[CONFIG].feed
-    ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=protocol.MAX_MESSAGE_BYTES)
+    # No per-message compression: a change is serialised once for every subscriber, and
+    # compressing it again per socket would cost more than the bytes it saves on a LAN.
+    ws = web.WebSocketResponse(
+        heartbeat=config.heartbeat, max_msg_size=protocol.MAX_MESSAGE_BYTES, compress=False
+    )
     await ws.prepare(request)
     hub = request.app[HUB]
-    conn = Connection(ws, hub, config.send_queue)
+    conn = Connection(ws, hub, request.app[STATS], config.send_queue)
     request.app[SOCKETS].add(ws)
     writer = asyncio.create_task(conn.writer(), name="ws-writer")
     watchdog = asyncio.create_task(_close_when_slow(conn), name="ws-watchdog")
@@ -78,6 +97,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 await _handle(conn, frame.data)
             elif frame.type == WSMsgType.BINARY:
                 await _reply(conn, protocol.error("bad_message", "send JSON text frames"))
+    except Exception:
+        log.exception("WebSocket handler failed")
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
     finally:
         conn.close()
         writer.cancel()
@@ -118,24 +140,34 @@ async def _handle(conn: Connection, text: str) -> None:
         case Subscribe():
             await _subscribe(conn, message)
         case Unsubscribe(id=id):
-            subscription = conn.subscriptions.pop(id, None)
-            if subscription is None:
+            if not conn.drop(id):
                 await _reply(conn, protocol.error("unknown_subscription", "no such id", id))
                 return
-            conn.hub.unsubscribe(subscription)
             await _reply(conn, protocol.encode({"type": "unsubscribed", "id": id}))
         case Ping(id=id):
             await _reply(conn, protocol.encode({"type": "pong", "id": id}))
 
 
 async def _subscribe(conn: Connection, request: Subscribe) -> None:
-    if request.id in conn.subscriptions:
+    if request.id in conn.subscriptions or request.id in conn.stats_subscriptions:
         await _reply(conn, protocol.error("duplicate_subscription", "id in use", request.id))
         return
     unknown = set(request.channels) - protocol.CHANNELS
     if unknown or not request.channels:
         known = ", ".join(sorted(protocol.CHANNELS))
         await _reply(conn, protocol.error("bad_message", f"channels: use {known}", request.id))
+        return
+    stats: StatsSubscription | None = None
+    if "stats" in request.channels:
+        made = stats_subscription(request.id, conn.offer, conn.stats, request)
+        if isinstance(made, str):
+            await _reply(conn, protocol.error("bad_message", made, request.id))
+            return
+        stats = made
+    if "events" not in request.channels:
+        assert stats is not None
+        await _reply(conn, protocol.encode({"type": "subscribed", "id": request.id}))
+        _start_stats(conn, stats)
         return
     filter = request.filter or protocol.Filter()
     subscription = Subscription(
@@ -152,8 +184,17 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
     await _reply(
         conn, protocol.encode({"type": "subscribed", "id": request.id, "position": live_from})
     )
+    if stats is not None:
+        _start_stats(conn, stats)
     if request.since is not None:
         await _replay(conn, subscription, request.since, live_from)
+
+
+def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
+    """Send the snapshot now; later ticks send what changed."""
+    conn.stats_subscriptions[stats.id] = stats
+    stats.push(conn.stats, conn.stats.snapshot(type=stats.type))
+    conn.stats.listeners.add(stats.push)
 
 
 async def _replay(conn: Connection, subscription: Subscription, since: int, until: int) -> None:

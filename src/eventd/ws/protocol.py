@@ -8,7 +8,7 @@ import msgspec
 
 CLOSE_GOING_AWAY = 1001  # the daemon stops
 CLOSE_SLOW_CONSUMER = 4008  # the subscriber fell `feed.send_queue` messages behind
-CHANNELS = frozenset({"events"})
+CHANNELS = frozenset({"events", "stats"})
 MAX_MESSAGE_BYTES = 64 * 1024
 
 
@@ -22,6 +22,7 @@ class Subscribe(msgspec.Struct, tag="subscribe", forbid_unknown_fields=True):
     channels: list[str] = msgspec.field(default_factory=lambda: ["events"])
     filter: Filter | None = None
     since: int | None = None
+    windows: list[str] | None = None  # stats: the windows wanted (default: all)
 
 
 class Unsubscribe(msgspec.Struct, tag="unsubscribe", forbid_unknown_fields=True):
