@@ -13,7 +13,7 @@ from eventd.sketch import scaled, scaled_square, unscaled, unscaled_square
 from eventd.store.base import Change, Query
 from eventd.store.worker import RunQuery, StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
-from eventd.windows import PERCENTILES, RollingStats
+from eventd.windows import PERCENTILES, RollingStats, history_point
 
 log = logging.getLogger(__name__)
 PAGE = 1000
@@ -106,6 +106,23 @@ class StatsService:
         if type not in self._cache:
             self._cache[type] = self.snapshot(type=type)
         return self._cache[type]
+
+    def history(
+        self, window: str, step: int, start: int, end: int, type: str | None
+    ) -> list[dict[str, Any]]:
+        """Return the window's value at start, start+step, ... up to end (seconds)."""
+        self.rolling.advance(self.clock())
+        series = self.rolling.all if type is None else self.rolling.by_type.get(type)
+        seconds = self.labels[window]
+        return [
+            {"time": format_us(t * US)} | history_point(series, t, seconds)
+            for t in range(start, end + 1, step)
+        ]
+
+    def horizon(self) -> int:
+        """Return the first second whose values the windows still hold."""
+        now_second = self.clock() // US
+        return now_second - self.rolling.window_seconds[-1] + 1
 
     async def over_range(self, start: int, end: int, type: str | None) -> dict[str, Any]:
         """Compute exact statistics over [start, end] from the store (reads every event)."""

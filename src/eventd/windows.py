@@ -241,3 +241,21 @@ class RollingStats:
         if series is None:
             return summary(Series((seconds,)), Window(seconds))
         return summary(series, series.windows[seconds])
+
+
+def history_point(series: Series | None, end_second: int, seconds: int) -> dict[str, Any]:
+    """Return count, sum, min, max and mean of the window of `seconds` ending at `end_second`."""
+    values: list[float] = []
+    if series is not None:
+        for second in series.buckets.irange(end_second - seconds + 1, end_second):
+            values.extend(series.buckets[second].values)
+    if not values:
+        return {"count": 0, "sum": 0.0, "min": None, "max": None, "mean": None}
+    total = math.fsum(values)
+    return {
+        "count": len(values),
+        "sum": total,
+        "min": min(values),
+        "max": max(values),
+        "mean": total / len(values),
+    }

@@ -170,3 +170,47 @@ async def test_jobs_have_fixed_ids(make_client: MakeClient) -> None:
     assert set(jobs) == {"stats-tick", "window-cleanup", "retention"}
     assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
     assert jobs["retention"].misfire_grace_time == 3600
+
+
+async def test_history_backfills_a_chart(client: Client, clock: FakeClock) -> None:
+    await client.post("/events", json=[{"timestamp": at(-i * 60), "value": 1} for i in range(30)])
+    await settle(client)
+    response = await client.get(
+        "/stats/history", params={"window": "5m", "step": "5m", "start": at(-1800), "end": at(0)}
+    )
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert (body["window"], body["step"]) == ("5m", "5m")
+    counts = [point["count"] for point in body["points"]]
+    assert counts == [0, 5, 5, 5, 5, 5, 5]  # 30 events a minute apart, 5 per window
+    too_old = await client.get(
+        "/stats/history", params={"window": "1h", "step": "1h", "start": at(-86400), "end": at(0)}
+    )
+    assert too_old.status == 400
+    assert (await too_old.json())["error"]["field"] == "start"
+    missing = await client.get("/stats/history", params={"window": "5m"})
+    assert (await missing.json())["error"]["field"] == "step"
+
+
+async def test_the_older_services_interface(client: Client) -> None:
+    empty = await (await client.get("/statistics")).json()
+    assert empty == {"count": 0, "min": None, "max": None, "mean": None}
+    response = await client.post("/event", json={"timestamp": at(-30), "value": 4})
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "success"
+    assert body["received_timestamp"] == body["event"]["timestamp"]
+    assert body["server_time"] == "2025-06-01T12:00:00.000000Z"
+    await client.post("/event", json={"timestamp": at(-7200), "value": 100})
+    missing = await client.post("/event", json={"timestamp": at(0)})
+    assert missing.status == 422 and (await missing.json())["error"]["field"] == "value"
+    nan = await client.post("/event", data='{"timestamp": 0, "value": NaN}')
+    assert nan.status == 400
+    await settle(client)
+    stats = await (await client.get("/statistics")).json()
+    assert stats == {"count": 1, "min": 4.0, "max": 4.0, "mean": 4.0}
+    debug = await (await client.get("/debug/events")).json()
+    assert [(e["age_seconds"], e["in_window"]) for e in debug["events"]] == [
+        (30.0, True),
+        (7200.0, False),
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from eventd.http import events, health, stats
+from eventd.http import events, health, legacy, stats
 from eventd.ws.handler import websocket
 
 
@@ -21,3 +21,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/health", health.health)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/stats", stats.stats)
+    app.router.add_get("/stats/history", stats.history)
+    # The older statistics service's interface.
+    app.router.add_post("/event", legacy.post_event)
+    app.router.add_get("/statistics", legacy.statistics)
+    app.router.add_get("/debug/events", legacy.debug_events)

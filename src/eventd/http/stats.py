@@ -8,7 +8,7 @@ from eventd.errors import BadParameter
 from eventd.http.params import single_values, time_param
 from eventd.http.responses import json_response
 from eventd.keys import CLOCK, NAIVE_TZ, STATS
-from eventd.times import format_us
+from eventd.times import US, TimeError, format_duration, format_us, parse_duration
 
 _PARAMS = {"window", "type", "start", "end", "event_type"}
 
@@ -42,3 +42,41 @@ async def stats(request: web.Request) -> web.Response:
         raise BadParameter(f"unknown window; configured: {known}", field="window")
     summary = service.snapshot([window], type)[window]
     return json_response({"server_time": now, "type": type, "window": window} | summary)
+
+
+_HISTORY_PARAMS = {"window", "step", "start", "end", "type", "event_type"}
+MAX_POINTS = 1000
+
+
+async def history(request: web.Request) -> web.Response:
+    """GET /stats/history: past values of one window, for charts to backfill."""
+    service = request.app[STATS]
+    params = single_values(request, _HISTORY_PARAMS)
+    for name in ("window", "step", "start", "end"):
+        if name not in params:
+            raise BadParameter("is required", field=name)
+    window = service.window_name(params["window"])
+    if window is None:
+        known = ", ".join(service.labels)
+        raise BadParameter(f"unknown window; configured: {known}", field="window")
+    try:
+        step = parse_duration(params["step"])
+    except TimeError as exc:
+        raise BadParameter(str(exc), field="step") from None
+    start = time_param(params, "start", request.app[NAIVE_TZ])
+    end = time_param(params, "end", request.app[NAIVE_TZ])
+    assert start is not None and end is not None
+    first, last = start // US, end // US
+    if first > last:
+        raise BadParameter("must not be after end", field="start")
+    if first - service.labels[window] + 1 < service.horizon():
+        raise BadParameter(
+            f"reaches back before {format_us(service.horizon() * US)}, the longest window",
+            field="start",
+        )
+    if (last - first) // step + 1 > MAX_POINTS:
+        raise BadParameter(f"gives more than {MAX_POINTS} points; raise step", field="step")
+    type = params.get("type") or None
+    points = service.history(window, step, first, last, type)
+    body = {"window": window, "step": format_duration(step), "type": type, "points": points}
+    return json_response(body)
