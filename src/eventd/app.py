@@ -120,3 +120,4 @@ async def _stats_and_jobs(app: web.Application) -> AsyncIterator[None]:
     app[SCHEDULER] = scheduler
     yield
     scheduler.shutdown(wait=False)
+    await stats.stop()

@@ -112,7 +112,7 @@ class StoreConfig:
 @dataclass(frozen=True)
 class FeedConfig:
     history: int = setting(
-        10_000, "Changes the feed keeps for subscribers that resume with `since`.", minimum=1
+        100_000, "Changes the feed keeps for subscribers that resume with `since`.", minimum=1
     )
     send_queue: int = setting(
         1000,

@@ -50,6 +50,7 @@ class Subscription:
     held: list[tuple[bytes, int]] | None = field(default=None)
     hold_limit: int = 1000
     overflowed: bool = False
+    lost: Callable[[], None] = lambda: None  # changes were lost: the subscriber must resume
 
     def matches(self, change: Change) -> bool:
         event = change.event
@@ -84,6 +85,7 @@ class Hub:
         self.position = 0  # the last position dispatched
         self._subscriptions: set[Subscription] = set()
         self._listeners: list[Callable[[Change], None]] = []
+        self._gap_listeners: list[Callable[[], None]] = []
         self._block = block
         self._task: asyncio.Task[None] | None = None
         self._started = False
@@ -113,9 +115,27 @@ class Hub:
         self._subscriptions.add(subscription)
         return self.position
 
-    def listen(self, listener: Callable[[Change], None]) -> None:
-        """Call `listener` with every change, in order, before the subscribers get it."""
+    def listen(
+        self, listener: Callable[[Change], None], on_gap: Callable[[], None] | None = None
+    ) -> None:
+        """Call `listener` with every change, in order, before the subscribers get it, and
+        `on_gap` when changes were lost to the hub (a burst larger than the feed's history)."""
         self._listeners.append(listener)
+        if on_gap is not None:
+            self._gap_listeners.append(on_gap)
+
+    def _gap(self, position: int) -> None:
+        log.warning(
+            "feed: changes %d to %d left the feed's history before they were read; "
+            "subscribers are closed to resume, listeners resynchronise",
+            self.position + 1,
+            position - 1,
+        )
+        for on_gap in self._gap_listeners:
+            on_gap()
+        for subscription in self._subscriptions:
+            subscription.overflowed = True
+            subscription.lost()
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
@@ -149,6 +169,8 @@ class Hub:
         for change in changes:
             if change.position <= self.position:
                 continue
+            if change.position > self.position + 1:
+                self._gap(change.position)
             self.position = change.position
             for listener in self._listeners:
                 try:

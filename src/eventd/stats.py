@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import math
@@ -34,6 +35,7 @@ class StatsService:
         self.rolling = RollingStats(windows)
         self.labels = {label(seconds): seconds for seconds in self.rolling.window_seconds}
         self._held: list[Change] | None = None
+        self._rebuilding: asyncio.Task[None] | None = None
         self.listeners: set[Callable[[StatsService], None]] = set()
         self._cache: dict[str | None, dict[str, Any]] = {}
 
@@ -46,9 +48,23 @@ class StatsService:
         return label(seconds) if seconds in self.rolling.window_seconds else None
 
     async def start(self) -> None:
-        """Listen to the feed, then rebuild from the store; changes seen meanwhile follow."""
+        """Listen to the feed, then build the windows from the store."""
+        self.hub.listen(self._on_change, on_gap=self._on_gap)
+        await self.rebuild()
+
+    async def stop(self) -> None:
+        if self._rebuilding is not None:
+            self._rebuilding.cancel()
+            await asyncio.gather(self._rebuilding, return_exceptions=True)
+
+    def _on_gap(self) -> None:
+        if self._rebuilding is None or self._rebuilding.done():
+            self._rebuilding = asyncio.create_task(self.rebuild(), name="stats-rebuild")
+
+    async def rebuild(self) -> None:
+        """Rebuild the windows from the store; changes seen meanwhile are applied after."""
         self._held = []
-        self.hub.listen(self._on_change)
+        self.rolling.clear()
         now = self.clock()
         self.rolling.advance(now)
         horizon = now - self.rolling.window_seconds[-1] * US

@@ -39,7 +39,7 @@ class MemoryEngine(Engine):
 
     name = "memory"
 
-    def __init__(self, *, first_seq: int = 1, history: int = 10_000) -> None:
+    def __init__(self, *, first_seq: int = 1, history: int = 100_000) -> None:
         self._next_seq = first_seq
         self._feed: deque[Change] = deque(maxlen=history)
         self._position = 0

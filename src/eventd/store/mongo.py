@@ -107,7 +107,7 @@ class MongoEngine(Engine):
         collection: str = "events",
         timeout: float = 2.0,
         first_seq: int = 1,
-        history: int = 10_000,
+        history: int = 100_000,
         client: Any = None,
     ) -> None:
         self._history = history

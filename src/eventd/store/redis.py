@@ -154,7 +154,7 @@ class RedisEngine(Engine):
         namespace: str = "eventd",
         timeout: float = 2.0,
         first_seq: int = 1,
-        history: int = 10_000,
+        history: int = 100_000,
     ) -> None:
         self._timeout = timeout
         self._history = history

@@ -83,7 +83,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     conn = Connection(ws, hub, request.app[STATS], config.send_queue)
     request.app[SOCKETS].add(ws)
     writer = asyncio.create_task(conn.writer(), name="ws-writer")
-    watchdog = asyncio.create_task(_close_when_slow(conn), name="ws-watchdog")
+    watchdog = asyncio.create_task(_close_when_slow(conn, writer), name="ws-watchdog")
     try:
         welcome = {
             "type": "welcome",
@@ -109,8 +109,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _close_when_slow(conn: Connection) -> None:
+async def _close_when_slow(conn: Connection, writer: asyncio.Task[None]) -> None:
     await conn.slow.wait()
+    # Stop the writer first: no data frame may follow the close frame.
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
     position = conn.delivered
     log.info("closing a slow WebSocket subscriber at position %d", position)
     conn.close()
@@ -178,6 +181,7 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
         after=request.since or 0,
         held=[] if request.since is not None else None,
         hold_limit=conn.queue_size,
+        lost=conn.slow.set,
     )
     live_from = conn.hub.subscribe(subscription)  # no await before the replay's end point
     conn.subscriptions[request.id] = subscription
