@@ -64,33 +64,43 @@ async def post_events(base: str, events: int, rate: float) -> float:
         return start
 
 
+def run_fanout(subscribers: int, events: int, rate: float) -> dict[str, float]:
+    """Run one fan-out measurement against a fresh daemon; return its figures."""
+    with daemon(free_port(), EVENTD_FEED_SEND_QUEUE="10000") as base:
+        asyncio.run(_wait(base))
+        ready, out = multiprocessing.Event(), multiprocessing.Queue()
+        proc = multiprocessing.Process(
+            target=subscriber_process, args=(base, subscribers, events, ready, out)
+        )
+        proc.start()
+        ready.wait(120)
+        start = asyncio.run(post_events(base, events, rate))
+        latencies, last = out.get(timeout=600)
+        proc.join()
+    seconds = last - start
+    ms = sorted(x * 1000 for x in latencies)
+    return {
+        "messages_per_s": len(latencies) / seconds,
+        "events_per_s": events / seconds,
+        "p50_ms": median(ms),
+        "p99_ms": quantiles(ms, n=100)[98] if len(ms) > 1 else ms[0],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=0.0, help="events/s; 0 = as fast as possible")
     args = parser.parse_args()
-    with daemon(free_port(), EVENTD_FEED_SEND_QUEUE="10000") as base:
-        asyncio.run(_wait(base))
-        ready, out = multiprocessing.Event(), multiprocessing.Queue()
-        proc = multiprocessing.Process(
-            target=subscriber_process, args=(base, args.subscribers, args.events, ready, out)
-        )
-        proc.start()
-        ready.wait(60)
-        start = asyncio.run(post_events(base, args.events, args.rate))
-        latencies, last = out.get(timeout=600)
-        proc.join()
-    delivered = len(latencies)
-    ms = sorted(x * 1000 for x in latencies)
+    figures = run_fanout(args.subscribers, args.events, args.rate)
     print(f"{args.subscribers} subscribers, {args.events} events posted ({args.rate or 'max'} /s)")
-    seconds = last - start
     print(
-        f"delivered {delivered:,} messages in {seconds:.2f} s: "
-        f"{args.events / seconds:,.0f} events/s to all, {delivered / seconds:,.0f} messages/s"
+        f"{figures['events_per_s']:,.0f} events/s to all, "
+        f"{figures['messages_per_s']:,.0f} messages/s delivered"
     )
     print(
-        f"POST-to-receipt latency: p50 {median(ms):.1f} ms, p99 {quantiles(ms, n=100)[98]:.1f} ms"
+        f"POST-to-receipt latency: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms"
     )
 
 

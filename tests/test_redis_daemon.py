@@ -187,3 +187,29 @@ async def test_feed_across_two_daemons_and_a_restart(
     ids = [change["event"]["id"] for change in received]
     assert ids == [f"before-{i}" for i in range(3)] + [f"during-{i}" for i in range(5)]
     assert subscriber.connections >= 2
+
+
+async def test_starts_while_redis_is_down_and_catches_up(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, durable=True)  # not started yet
+    async with aiohttp.ClientSession() as session, on_redis(server, tmp_path) as daemon:
+        async with session.get(f"{daemon.base}/health") as response:
+            assert response.status == 200
+        async with session.post(f"{daemon.base}/events", json={"value": 1}) as response:
+            assert response.status == 503
+        await asyncio.to_thread(server.start)
+        try:
+            for _ in range(200):  # bounded: reconnects by itself
+                async with session.post(f"{daemon.base}/events", json={"value": 2}) as response:
+                    if response.status == 201:
+                        break
+                await asyncio.sleep(0.05)
+            for _ in range(200):
+                async with session.get(f"{daemon.base}/stats", params={"window": "5m"}) as response:
+                    if (await response.json())["count"] == 1:
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the windows never counted the event")
+            assert await daemon.stop() == 0
+        finally:
+            server.stop()

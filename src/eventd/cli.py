@@ -65,6 +65,8 @@ def serve(config: Config, *, clear: bool = False) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # APScheduler logs every run at INFO: once a second for stats-tick is noise.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     log.info("eventd %s starting: engine %s", __version__, config.engine.name)
     web.run_app(
         create_app(config, clear=clear),

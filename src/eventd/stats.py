@@ -11,7 +11,7 @@ from typing import Any
 
 from eventd.feed import Hub
 from eventd.sketch import scaled, scaled_square, unscaled, unscaled_square
-from eventd.store.base import Change, Query
+from eventd.store.base import Change, Query, StorageError
 from eventd.store.worker import RunQuery, StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
 from eventd.windows import PERCENTILES, RollingStats, history_point
@@ -50,7 +50,11 @@ class StatsService:
     async def start(self) -> None:
         """Listen to the feed, then build the windows from the store."""
         self.hub.listen(self._on_change, on_gap=self._on_gap)
-        await self.rebuild()
+        try:
+            await self.rebuild()
+        except StorageError as exc:
+            log.warning("stats: cannot read the store yet (%s); will rebuild when it answers", exc)
+            self._on_gap()
 
     async def stop(self) -> None:
         if self._rebuilding is not None:
@@ -59,7 +63,19 @@ class StatsService:
 
     def _on_gap(self) -> None:
         if self._rebuilding is None or self._rebuilding.done():
-            self._rebuilding = asyncio.create_task(self.rebuild(), name="stats-rebuild")
+            self._rebuilding = asyncio.create_task(self._rebuild_until_done(), name="stats-rebuild")
+
+    async def _rebuild_until_done(self) -> None:
+        """Rebuild in the background, retrying with backoff while the store is away."""
+        delay = 0.5
+        while True:
+            try:
+                await self.rebuild()
+                return
+            except StorageError as exc:
+                log.warning("stats: rebuild failed (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def rebuild(self) -> None:
         """Rebuild the windows from the store; changes seen meanwhile are applied after."""

@@ -1,0 +1,455 @@
+"""eventd's benchmark suite: every scenario against real processes, next to its ceiling.
+
+    .venv/bin/python -m bench.run [--quick] [--engines memory,redis] [--only 1,3]
+
+Each scenario starts a real `eventd serve` (and a real `redis-server` for the redis engine)
+and drives it from separate processes: `wrk` with a Lua script for HTTP, the package's own
+client for WebSockets. Results go to docs/benchmarks.md (with a description of the machine)
+and bench/results.json. `--quick` runs every scenario at tiny sizes (the test suite runs it
+so the code cannot rot); figures from it mean nothing. Nothing here fails on a timing.
+
+Adding a scenario: write a function `(ctx) -> None` that calls `ctx.figure(...)`, and
+decorate it with `@scenario("N. title")`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import aiohttp
+
+from bench.engines import redis_server
+from bench.ingest import free_port
+
+ROOT = Path(__file__).parents[1]
+LUA = Path(__file__).parent / "lua"
+SCENARIOS: list[tuple[str, Callable[[Context], None]]] = []
+
+
+def scenario(title: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    def register(fn: Callable[[Context], None]) -> Callable[[Context], None]:
+        SCENARIOS.append((title, fn))
+        return fn
+
+    return register
+
+
+@dataclass
+class Figure:
+    scenario: str
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+
+@dataclass
+class Context:
+    quick: bool
+    engines: list[str]
+    figures: list[Figure] = field(default_factory=list)
+    current: str = ""
+
+    def size(self, full: int, quick: int) -> int:
+        return quick if self.quick else full
+
+    def figure(self, name: str, value: float, unit: str, target: str = "", **extra: object) -> None:
+        met = _meets(value, target) if target and not self.quick else None
+        self.figures.append(
+            Figure(self.current, name, value, unit, target, met, str(extra.get("note", "")))
+        )
+        print(
+            f"  {name}: {value:,.3f} {unit}"
+            + (f"  (target {target}: {'met' if met else 'missed'})" if met is not None else "")
+        )
+
+
+def _meets(value: float, target: str) -> bool:
+    """Check `value` against a target such as '>= 60 %' or '<= 2 ms'."""
+    op, bound = target.split()[:2]
+    limit = float(bound.replace(",", ""))
+    return value >= limit if op == ">=" else value <= limit
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+@contextmanager
+def serve(engine: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run `eventd serve` on `engine`; yield its base URL and process."""
+    with contextmanager_redis(engine) as redis_env:
+        port = free_port()
+        settings = {"EVENTD_SERVER_PORT": str(port), "EVENTD_LOG_LEVEL": "warning"}
+        settings |= {"EVENTD_ENGINE": engine} | redis_env | env
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "eventd", "serve"], env=os.environ | settings
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            asyncio.run(_wait_ready(base))
+            yield base, proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+@contextmanager
+def contextmanager_redis(engine: str) -> Iterator[dict[str, str]]:
+    if engine != "redis":
+        yield {}
+        return
+    with redis_server() as url:
+        yield {"EVENTD_ENGINE_REDIS_URL": url}
+
+
+async def _wait_ready(base: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            try:
+                async with session.get(f"{base}/health") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError("eventd did not start")
+
+
+def wrk(url: str, script: str, *, connections: int, seconds: float) -> dict[str, float]:
+    """Run wrk with one of bench/lua's scripts; return its JSON summary."""
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, int(seconds))}s",
+        "-s",
+        str(LUA / script),
+        url,
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("JSON "))
+    result: dict[str, float] = json.loads(line[5:])
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def rss_bytes(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) * 1024  # type: ignore[index]
+
+
+# --- loading data -------------------------------------------------------------------------
+
+
+def ndjson(count: int, rng: random.Random, *, spread: float = 86_000) -> bytes:
+    now = time.time()
+    lines = (
+        f'{{"timestamp": {now - rng.uniform(60, spread):.6f}, "type": "t{i % 5}", '
+        f'"key": "k{i % 100}", "value": {rng.lognormvariate(3, 1):.4f}}}'
+        for i in range(count)
+    )
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def fill(base: str, count: int, *, chunk: int = 100_000) -> float:
+    """Import `count` events in NDJSON chunks; return events/s."""
+    rng = random.Random(count)
+    headers = {"Content-Type": "application/x-ndjson"}
+    async with aiohttp.ClientSession() as session:
+        elapsed = 0.0
+        for start in range(0, count, chunk):
+            body = ndjson(min(chunk, count - start), rng)
+            began = time.perf_counter()
+            async with session.post(f"{base}/events", data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 201:
+                    raise RuntimeError(f"import answered {response.status}")
+            elapsed += time.perf_counter() - began
+    return count / elapsed
+
+
+async def cursors(base: str, count: int) -> dict[str, str]:
+    """Return the listing URLs of the first, middle and last page of 100."""
+    urls = {"start": f"{base}/events?limit=100"}
+    params: dict[str, str | int] = {"limit": 1000}
+    walked = 0
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(f"{base}/events", params=params) as response:
+                page = await response.json()
+            walked += len(page["events"])
+            if page["next_cursor"] is None:
+                break
+            params["cursor"] = page["next_cursor"]
+            if "middle" not in urls and walked >= count // 2:
+                urls["middle"] = f"{base}/events?limit=100&cursor={page['next_cursor']}"
+            if walked >= count - 1000:
+                if count - walked - 100 >= 1:
+                    params["limit"] = count - walked - 100
+                    async with session.get(f"{base}/events", params=params) as response:
+                        params["cursor"] = (await response.json())["next_cursor"]
+                urls["end"] = f"{base}/events?limit=100&cursor={params['cursor']}"
+                break
+    return urls
+
+
+# --- scenarios ----------------------------------------------------------------------------
+
+
+@scenario("1. single-event POST /events, 32 connections, next to a minimal aiohttp handler")
+def single_posts(ctx: Context) -> None:
+    seconds = ctx.size(10, 1)
+    port = free_port()
+    ceiling = subprocess.Popen([sys.executable, "-m", "bench.ceiling", str(port)])
+    try:
+        time.sleep(1.0)
+        top = wrk(
+            f"http://127.0.0.1:{port}/events", "post_event.lua", connections=32, seconds=seconds
+        )
+    finally:
+        ceiling.terminate()
+        ceiling.wait()
+    ctx.figure("ceiling: minimal aiohttp handler", top["rps"], "requests/s")
+    for engine in ctx.engines:
+        with serve(engine) as (base, _):
+            got = wrk(f"{base}/events", "post_event.lua", connections=32, seconds=seconds)
+        ctx.figure(f"{engine}: requests/s", got["rps"], "requests/s")
+        ctx.figure(f"{engine}: p50", got["p50_ms"], "ms")
+        ctx.figure(f"{engine}: p99", got["p99_ms"], "ms")
+        ctx.figure(f"{engine}: share of the ceiling", 100 * got["rps"] / top["rps"], "%", ">= 60 %")
+
+
+@scenario("2. bulk import: NDJSON and JSON arrays of 1,000")
+def bulk_import(ctx: Context) -> None:
+    count = ctx.size(100_000, 2_000)
+    targets = {"memory": ">= 100,000 events/s", "redis": ">= 50,000 events/s"}
+    for engine in ctx.engines:
+        with serve(engine) as (base, _):
+            rate = asyncio.run(fill(base, count))
+            ctx.figure(
+                f"{engine}: NDJSON, {count:,} events", rate, "events/s", targets.get(engine, "")
+            )
+            rate = asyncio.run(_arrays(base, count // 1000 or 1))
+            ctx.figure(f"{engine}: JSON arrays of 1,000", rate, "events/s")
+    if "redis" in ctx.engines and shutil.which("redis-benchmark"):
+        with redis_server() as url:
+            port = url.rsplit(":", 1)[1].split("/")[0]
+            out = subprocess.run(
+                ["redis-benchmark", "-p", port, "-q", "-P", "100", "-n", str(count), "-t", "zadd"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            zadd = float(re.search(r"ZADD: ([\d.]+) requests per second", out)[1])  # type: ignore[index]
+        ctx.figure("ceiling: redis-benchmark ZADD, pipelined 100", zadd, "commands/s")
+
+
+async def _arrays(base: str, batches: int) -> float:
+    rng = random.Random(7)
+    async with aiohttp.ClientSession() as session:
+        began = time.perf_counter()
+        for _ in range(batches):
+            body = [
+                {"timestamp": time.time() - rng.uniform(0, 3600), "value": rng.random()}
+                for _ in range(1000)
+            ]
+            async with session.post(f"{base}/events", json=body) as response:
+                assert response.status == 201
+        return batches * 1000 / (time.perf_counter() - began)
+
+
+@scenario("3 and 4. GET /events?limit=100 by depth and GET /stats, by store size")
+def reads(ctx: Context) -> None:
+    sizes = [ctx.size(10_000, 1_000), ctx.size(1_000_000, 5_000)]
+    seconds = ctx.size(5, 1)
+    page_target = {"memory": "<= 2 ms", "redis": "<= 5 ms"}
+    for engine in ctx.engines:
+        with serve(engine) as (base, _):
+            stored = 0
+            p50s = {}
+            for size in sizes:
+                asyncio.run(fill(base, size - stored))
+                stored = size
+                for depth, url in asyncio.run(cursors(base, size)).items():
+                    got = wrk(url, "get.lua", connections=4, seconds=seconds)
+                    p50s[(size, depth)] = got["p50_ms"]
+                    ctx.figure(
+                        f"{engine}: page at {depth} of {size:,}, p50",
+                        got["p50_ms"],
+                        "ms",
+                        page_target.get(engine, ""),
+                    )
+                    ctx.figure(f"{engine}: page at {depth} of {size:,}, p99", got["p99_ms"], "ms")
+                got = wrk(f"{base}/stats", "get.lua", connections=4, seconds=seconds)
+                ctx.figure(
+                    f"{engine}: GET /stats, {size:,} events in 24h, p50",
+                    got["p50_ms"],
+                    "ms",
+                    "<= 1 ms",
+                )
+                ctx.figure(
+                    f"{engine}: GET /stats, {size:,} events in 24h, p99", got["p99_ms"], "ms"
+                )
+            ratio = p50s[(sizes[1], "end")] / p50s[(sizes[0], "end")]
+            ctx.figure(
+                f"{engine}: last-page p50, {sizes[1]:,} vs {sizes[0]:,}", ratio, "x", "<= 1.5 x"
+            )
+
+
+@scenario("5. WebSocket fan-out at a fixed rate, and as fast as one poster goes")
+def fanout(ctx: Context) -> None:
+    from bench.fanout import run_fanout
+
+    counts = [1, 100, 1000] if not ctx.quick else [1, 10]
+    events = ctx.size(1000, 20)
+    for subscribers in counts:
+        figures = run_fanout(subscribers, events, rate=100)
+        target = "<= 50 ms" if subscribers == 1000 else ""
+        ctx.figure(
+            f"{subscribers} subscribers at 100 events/s: messages/s",
+            figures["messages_per_s"],
+            "messages/s",
+        )
+        ctx.figure(f"{subscribers} subscribers at 100 events/s: p50", figures["p50_ms"], "ms")
+        ctx.figure(
+            f"{subscribers} subscribers at 100 events/s: p99", figures["p99_ms"], "ms", target
+        )
+        top = run_fanout(subscribers, events, rate=0)
+        ctx.figure(
+            f"{subscribers} subscribers, posting flat out: events/s to all",
+            top["events_per_s"],
+            "events/s",
+        )
+
+
+@scenario("6. resident memory per stored event and per idle WebSocket (memory engine)")
+def memory(ctx: Context) -> None:
+    count = ctx.size(1_000_000, 5_000)
+    sockets = ctx.size(1000, 20)
+    with serve("memory") as (base, proc):
+        before = rss_bytes(proc.pid)
+        asyncio.run(fill(base, count))
+        time.sleep(1)
+        after = rss_bytes(proc.pid)
+        ctx.figure(
+            f"per stored event at {count:,} (store, feed, windows)",
+            (after - before) / count,
+            "bytes",
+            "<= 1024 bytes",
+        )
+        idle = asyncio.run(_idle_sockets(base, sockets, proc.pid))
+        ctx.figure(f"per idle WebSocket ({sockets:,} open)", idle, "bytes")
+
+
+async def _idle_sockets(base: str, count: int, pid: int) -> float:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        before = rss_bytes(pid)
+        sockets = [await session.ws_connect(f"{base}/ws") for _ in range(count)]
+        await asyncio.sleep(0.5)
+        after = rss_bytes(pid)
+        for ws in sockets:
+            await ws.close()
+    return (after - before) / count
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())[1]  # type: ignore[index]
+    versions = {
+        name: metadata.version(name) for name in ("aiohttp", "msgspec", "redis", "sortedcontainers")
+    }
+    redis_version = (
+        subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True
+        ).stdout.split()[2]
+        if shutil.which("redis-server")
+        else "absent"
+    )
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": f"{int(memory) / 2**20:.1f} GiB",
+        "python": platform.python_version(),
+        "packages": ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "redis-server": redis_version,
+        "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[
+            1
+        ],
+    }
+
+
+def report(ctx: Context, path: Path) -> str:
+    lines = [
+        "# eventd benchmarks",
+        "",
+        "Generated by `.venv/bin/python -m bench.run`"
+        + (" --quick (tiny sizes: these figures mean nothing)" if ctx.quick else "")
+        + f" on {time.strftime('%Y-%m-%d')}. The load generators share the machine's cores with",
+        "the daemon. Every figure comes from real processes over loopback.",
+        "",
+        "## Machine",
+        "",
+        *(f"- {k}: {v}" for k, v in machine().items()),
+        "",
+        "## Figures",
+        "",
+        "| scenario | measurement | value | target | met |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for f in ctx.figures:
+        met = "" if f.met is None else ("yes" if f.met else "**no**")
+        number = f.scenario.split(".")[0]
+        lines.append(f"| {number} | {f.name} | {f.value:,.2f} {f.unit} | {f.target} | {met} |")
+    text = "\n".join(lines) + "\n"
+    path.write_text(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the code runs")
+    parser.add_argument("--engines", default="memory,redis")
+    parser.add_argument("--only", default="", help="comma-separated scenario numbers")
+    parser.add_argument("--out", type=Path, default=None, help="directory for the report")
+    args = parser.parse_args()
+    ctx = Context(quick=args.quick, engines=args.engines.split(","))
+    wanted = {part.strip() for part in args.only.split(",") if part.strip()}
+    for title, run in SCENARIOS:
+        if wanted and not any(title.startswith(w) or f" {w}." in title for w in wanted):
+            continue
+        print(title)
+        ctx.current = title
+        run(ctx)
+    out = args.out or (ROOT / ("bench/results" if args.quick else "docs"))
+    out.mkdir(parents=True, exist_ok=True)
+    report(ctx, out / "benchmarks.md")
+    (out / "benchmarks.json").write_text(json.dumps([asdict(f) for f in ctx.figures], indent=1))
+    print(f"wrote {out / 'benchmarks.md'} and {out / 'benchmarks.json'}")
+
+
+if __name__ == "__main__":
+    main()
