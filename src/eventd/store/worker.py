@@ -135,7 +135,11 @@ class StoreWorker:
                 await asyncio.gather(task, return_exceptions=True)
         self._stopped = True
         self._fail_remaining()
-        await self.engine.close()
+        try:
+            async with asyncio.timeout(drain_timeout or 1.0):
+                await self.engine.close()
+        except TimeoutError:
+            log.warning("store worker: the %s engine did not close in time", self.engine.name)
 
     def _fail_remaining(self) -> None:
         dropped = 0
