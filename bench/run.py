@@ -186,9 +186,10 @@ async def fill(base: str, count: int, *, chunk: int = 100_000) -> float:
 
 
 async def cursors(base: str, count: int) -> dict[str, str]:
-    """Return the listing URLs of the first, middle and last page of 100."""
-    urls = {"start": f"{base}/events?limit=100"}
-    params: dict[str, str | int] = {"limit": 1000}
+    """Return the listing URLs of a page of 100 at the start, middle and end of the store."""
+    step = max(1, min(1000, count // 20))
+    marks: list[tuple[int, str]] = []  # (events before the cursor, cursor)
+    params: dict[str, str | int] = {"limit": step}
     walked = 0
     async with aiohttp.ClientSession() as session:
         while True:
@@ -197,17 +198,16 @@ async def cursors(base: str, count: int) -> dict[str, str]:
             walked += len(page["events"])
             if page["next_cursor"] is None:
                 break
+            marks.append((walked, page["next_cursor"]))
             params["cursor"] = page["next_cursor"]
-            if "middle" not in urls and walked >= count // 2:
-                urls["middle"] = f"{base}/events?limit=100&cursor={page['next_cursor']}"
-            if walked >= count - 1000:
-                if count - walked - 100 >= 1:
-                    params["limit"] = count - walked - 100
-                    async with session.get(f"{base}/events", params=params) as response:
-                        params["cursor"] = (await response.json())["next_cursor"]
-                urls["end"] = f"{base}/events?limit=100&cursor={params['cursor']}"
-                break
-    return urls
+    middle = next(cursor for seen, cursor in marks if seen >= count // 2)
+    end = [cursor for seen, cursor in marks if seen <= count - 100][-1]
+    listing = f"{base}/events?limit=100"
+    return {
+        "start": listing,
+        "middle": f"{listing}&cursor={middle}",
+        "end": f"{listing}&cursor={end}",
+    }
 
 
 # --- scenarios ----------------------------------------------------------------------------
