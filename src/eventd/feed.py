@@ -100,13 +100,13 @@ class Hub:
             log.warning("feed: cannot read the feed's head yet: %s", exc)
         self._task = asyncio.create_task(self._run(), name="feed-hub")
 
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Stop tailing; give up waiting after `timeout` seconds (and say so)."""
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop tailing; give up waiting after `grace` seconds (and say so)."""
         if self._task is not None:
             self._task.cancel()
-            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
             if not done:
-                log.warning("feed: the tailing task did not stop within %.1f s", timeout)
+                log.warning("feed: the tailing task did not stop within %.1f s", grace)
             self._task = None
 
     def subscribe(self, subscription: Subscription) -> int:

@@ -54,6 +54,7 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Event).decode
 _ID_OFFSET = 18 + 1 + 20 + 1  # where the id starts in a member
 _ATTEMPTS = 16
+_CHUNK = 2000  # events per insert script: Redis blocks for a few ms at most
 
 # Appends a change to the feed: KEYS[pos] counts positions, KEYS[feed] is the stream.
 _RECORD = """
@@ -233,18 +234,47 @@ class RedisEngine(Engine):
         raise StorageError(f"redis: ids kept changing; gave up after {_ATTEMPTS} tries")
 
     async def _try_insert(self, events: list[Event]) -> tuple[list[str], dict[str, Event]]:
-        """Insert all or none of `events`; return the ids that exist already, or the inserted."""
+        """Insert all or none of `events`; return the ids that exist already, or the inserted.
+
+        A large batch is written in chunks, so that Redis never blocks long on one script
+        and no reply outlasts the socket timeout. Its ids are checked all at once first; if
+        another writer stores one of them between two chunks, the chunks written are undone.
+        """
+        if len(events) > _CHUNK:
+            existing = await self._existing([event.id for event in events])
+            if existing:
+                return existing, {}
         last = await self._client.incrby(self._seq, len(events))
+        first = last - len(events) + 1
+        inserted = {
+            e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
+        }
+        ordered = list(inserted.values())
+        for start in range(0, len(ordered), _CHUNK):
+            existing = await self._insert_chunk(ordered[start : start + _CHUNK])
+            if existing:
+                for event in ordered[:start]:
+                    await self._swap_once(_encode(event), event, None)
+                return existing, {}
+        return [], inserted
+
+    async def _existing(self, ids: list[str]) -> list[str]:
+        found: list[str] = []
+        for start in range(0, len(ids), 10 * _CHUNK):
+            chunk = ids[start : start + 10 * _CHUNK]
+            raws = await self._client.hmget(self._events, chunk)
+            found += [id for id, raw in zip(chunk, raws, strict=True) if raw is not None]
+        return found
+
+    async def _insert_chunk(self, events: list[Event]) -> list[str]:
         keys = [self._events, self._all, self._pos, self._feed]
         position: dict[str, int] = {}
         args: list[Any] = [self._history]
-        inserted = {}
-        for seq, event in enumerate(events, start=last - len(events) + 1):
-            event = inserted[event.id] = msgspec.structs.replace(event, seq=seq)
+        for event in events:
             slots = [position.setdefault(k, len(position) + 5) for k in self._indexes(event)]
             args += [event.id, _encode(event), member(event), *slots, *[0] * (3 - len(slots))]
         existing = await self._insert(keys=keys + list(position), args=args)
-        return [id.decode() for id in existing], inserted
+        return [id.decode() for id in existing]
 
     async def get(self, id: str) -> Event | None:
         async with self._wrapped():

@@ -1,0 +1,35 @@
+"""Redis-specific behaviour: large batches go in chunks and stay all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from eventd.store.base import Engine, IdConflict, Query
+from tests.store.test_conformance import T0, ev
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def engine(redis_engine: Engine) -> AsyncIterator[Engine]:
+    await redis_engine.open()
+    yield redis_engine
+    await redis_engine.close()
+
+
+async def test_a_batch_larger_than_a_chunk_is_stored_whole(engine: Engine) -> None:
+    results = await engine.put_many([ev(f"e{i}", T0 + i) for i in range(4500)])
+    assert all(result.created for result in results)
+    assert await engine.count(Query()) == 4500
+    feed = await engine.read_changes(0, 10_000)
+    assert [c.position for c in feed.changes] == list(range(1, 4501))
+
+
+async def test_a_known_id_at_the_end_of_a_large_batch_stores_nothing(engine: Engine) -> None:
+    await engine.put_many([ev("known", value=1.0)])
+    batch = [ev(f"e{i}", T0 + i) for i in range(4500)] + [ev("known", value=2.0)]
+    with pytest.raises(IdConflict):
+        await engine.put_many(batch)
+    assert await engine.count(Query()) == 1
