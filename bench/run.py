@@ -346,7 +346,7 @@ def memory(ctx: Context) -> None:
     with serve("memory") as (base, proc):
         before = rss_bytes(proc.pid)
         asyncio.run(fill(base, count))
-        time.sleep(1)
+        asyncio.run(_windows_hold(base, count))  # the statistics have caught up
         after = rss_bytes(proc.pid)
         ctx.figure(
             f"per stored event at {count:,} (store, feed, windows)",
@@ -356,6 +356,16 @@ def memory(ctx: Context) -> None:
         )
         idle = asyncio.run(_idle_sockets(base, sockets, proc.pid))
         ctx.figure(f"per idle WebSocket ({sockets:,} open)", idle, "bytes")
+
+
+async def _windows_hold(base: str, count: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(1200):  # bounded: two minutes
+            async with session.get(f"{base}/stats", params={"window": "24h"}) as response:
+                if (await response.json())["count"] >= count:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the statistics did not catch up with the import")
 
 
 async def _idle_sockets(base: str, count: int, pid: int) -> float:
