@@ -34,7 +34,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.engines import redis_server
-from bench.ingest import free_port
+from bench.ingest import free_port, wait_ready
 
 ROOT = Path(__file__).parents[1]
 LUA = Path(__file__).parent / "lua"
@@ -121,15 +121,7 @@ def contextmanager_redis(engine: str) -> Iterator[dict[str, str]]:
 
 async def _wait_ready(base: str) -> None:
     async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            try:
-                async with session.get(f"{base}/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("eventd did not start")
+        await wait_ready(session, base)
 
 
 def wrk(url: str, script: str, *, connections: int, seconds: float) -> dict[str, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -60,11 +60,25 @@ def memory_engine(first_seq: int, history: int) -> Engine:
 
 
 @pytest.fixture
-def redis_engine(redis_server: RedisServer, first_seq: int, history: int) -> Iterator[Engine]:
-    namespace = f"test{next(_names)}"
-    yield RedisEngine(redis_server.url, namespace=namespace, first_seq=first_seq, history=history)
+def redis_namespace() -> str:
+    return f"test{next(_names)}"
+
+
+@pytest.fixture
+def redis_engine(
+    redis_server: RedisServer, redis_namespace: str, first_seq: int, history: int
+) -> Iterator[Engine]:
+    yield RedisEngine(
+        redis_server.url, namespace=redis_namespace, first_seq=first_seq, history=history
+    )
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushdb()
+
+
+@pytest.fixture
+def redis_twin(redis_server: RedisServer, redis_namespace: str) -> Callable[[], Engine]:
+    """Make another engine on the store of `redis_engine`: a second daemon's view of it."""
+    return lambda: RedisEngine(redis_server.url, namespace=redis_namespace)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -102,12 +103,8 @@ async def test_bad_stats_parameters_are_400(client: Client) -> None:
 
 
 async def test_windows_survive_a_restart(
-    make_client: MakeClient, redis_engine: Engine, request: Any
+    make_client: MakeClient, redis_engine: Engine, redis_twin: Callable[[], Engine]
 ) -> None:
-    from eventd.store.redis import RedisEngine
-
-    server = request.getfixturevalue("redis_server")
-    namespace = redis_engine._ns.strip("{}")  # type: ignore[attr-defined]
     first = await make_client(engine=redis_engine)
     await first.post(
         "/events",
@@ -118,20 +115,16 @@ async def test_windows_survive_a_restart(
     )
     before = await get_stats(first)
     await first.close()
-    second = await make_client(engine=RedisEngine(server.url, namespace=namespace))
+    second = await make_client(engine=redis_twin())
     assert await get_stats(second) == before
     assert before["windows"]["1d"]["count"] == 300
 
 
 async def test_a_second_daemon_on_one_redis_gives_the_same_answer(
-    make_client: MakeClient, redis_engine: Engine, request: Any
+    make_client: MakeClient, redis_engine: Engine, redis_twin: Callable[[], Engine]
 ) -> None:
-    from eventd.store.redis import RedisEngine
-
-    server = request.getfixturevalue("redis_server")
-    namespace = redis_engine._ns.strip("{}")  # type: ignore[attr-defined]
     a = await make_client(engine=redis_engine)
-    b = await make_client(engine=RedisEngine(server.url, namespace=namespace))
+    b = await make_client(engine=redis_twin())
     await a.post("/events", json=[{"timestamp": at(-i), "value": i} for i in range(50)])
     await b.patch(
         "/events/" + (await (await a.get("/events?limit=1")).json())["events"][0]["id"],

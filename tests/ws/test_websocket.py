@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -190,14 +191,10 @@ async def test_race_replay_and_live_join_exactly(client: Client) -> None:
 
 
 async def test_two_daemons_on_one_redis_see_each_others_writes(
-    make_client: MakeClient, redis_engine: Engine, request: pytest.FixtureRequest
+    make_client: MakeClient, redis_engine: Engine, redis_twin: Callable[[], Engine]
 ) -> None:
-    from eventd.store.redis import RedisEngine
-
-    server = request.getfixturevalue("redis_server")
-    namespace = redis_engine._ns.strip("{}")  # type: ignore[attr-defined]
     a = await make_client(engine=redis_engine)
-    b = await make_client(engine=RedisEngine(server.url, namespace=namespace))
+    b = await make_client(engine=redis_twin())
     ws = await connect(b)
     await subscribe(ws)
     created = await post(a, {"id": "from-a"})
@@ -208,12 +205,8 @@ async def test_two_daemons_on_one_redis_see_each_others_writes(
 
 
 async def test_resume_across_a_restart_on_redis(
-    make_client: MakeClient, redis_engine: Engine, request: pytest.FixtureRequest
+    make_client: MakeClient, redis_engine: Engine, redis_twin: Callable[[], Engine]
 ) -> None:
-    from eventd.store.redis import RedisEngine
-
-    server = request.getfixturevalue("redis_server")
-    namespace = redis_engine._ns.strip("{}")  # type: ignore[attr-defined]
     first = await make_client(engine=redis_engine)
     ws = await connect(first)
     await subscribe(ws)
@@ -221,7 +214,7 @@ async def test_resume_across_a_restart_on_redis(
     [seen] = await changes(ws, 1)
     await first.close()  # the daemon stops: its sockets close with 1001
     assert (await ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-    second = await make_client(engine=RedisEngine(server.url, namespace=namespace))
+    second = await make_client(engine=redis_twin())
     await post(second, [{"id": "after-1"}, {"id": "after-2"}])
     ws = await connect(second)
     await subscribe(ws, since=seen["position"])
