@@ -180,6 +180,9 @@ class RollingStats:
         self.by_type: dict[str, Series] = {}
         self.points: dict[str, tuple[int, float, str]] = {}  # id -> (second, value, type)
         self.now_second: int | None = None
+        # Bumped by every change; a summary is computed once per version and reused.
+        self.version = 0
+        self._summaries: dict[tuple[int, str | None], tuple[int, dict[str, Any]]] = {}
 
     def _series(self, type: str) -> Series:
         series = self.by_type.get(type)
@@ -194,6 +197,7 @@ class RollingStats:
         self.remove(id)
         if value is None or not math.isfinite(value):
             return
+        self.version += 1
         second = ts // US
         self.points[id] = (second, value, type)
         self.all.change(second, value, +1)
@@ -203,6 +207,7 @@ class RollingStats:
         known = self.points.pop(id, None)
         if known is None:
             return
+        self.version += 1
         second, value, type = known
         self.all.change(second, value, -1)
         series = self.by_type[type]
@@ -211,7 +216,9 @@ class RollingStats:
             del self.by_type[type]
 
     def clear(self) -> None:
+        version = self.version
         self.__init__(self.window_seconds)  # type: ignore[misc]
+        self.version = version + 1
 
     def advance(self, now: int) -> None:
         """Slide every window to end at `now` (microseconds)."""
@@ -219,6 +226,7 @@ class RollingStats:
         if second == self.now_second:
             return
         self.now_second = second
+        self.version += 1
         self.all.advance(second)
         for series in self.by_type.values():
             series.advance(second)
@@ -234,13 +242,23 @@ class RollingStats:
             if not series.buckets:
                 del self.by_type[type]
         self.points = {id: p for id, p in self.points.items() if p[0] >= horizon}
+        self.version += 1
         return dropped
 
     def summary(self, seconds: int, type: str | None = None) -> dict[str, Any]:
+        """Return one window's statistics; the same dict until something changes."""
+        cached = self._summaries.get((seconds, type))
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
         series = self.all if type is None else self.by_type.get(type)
         if series is None:
-            return summary(Series((seconds,)), Window(seconds))
-        return summary(series, series.windows[seconds])
+            result = summary(Series((seconds,)), Window(seconds))
+        else:
+            result = summary(series, series.windows[seconds])
+        if len(self._summaries) > 1024:  # one entry per (window, type) asked for
+            self._summaries.clear()
+        self._summaries[(seconds, type)] = (self.version, result)
+        return result
 
 
 def history_point(series: Series | None, end_second: int, seconds: int) -> dict[str, Any]:
