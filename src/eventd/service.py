@@ -16,9 +16,22 @@ from eventd.store.worker import Clear, Delete, Get, PutMany, RunQuery, StoreWork
 from eventd.times import Clock
 
 
-def new_id() -> str:
-    """Return a fresh server-assigned id."""
-    return os.urandom(16).hex()
+class _IdSource:
+    """128 random bits per id from the OS, read 256 ids at a time to spare a system call each."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def __call__(self) -> str:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(16 * 256), 0
+        self._at += 16
+        return self._pool[self._at - 16 : self._at].hex()
+
+
+new_id = _IdSource()
+"""Return a fresh server-assigned id: 32 hex digits."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -89,7 +90,14 @@ def _localise(naive: datetime, naive_tz: tzinfo | None) -> datetime:
 
 def format_us(us: int) -> str:
     """Format microseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
-    return (_EPOCH + timedelta(microseconds=us)).isoformat(timespec="microseconds") + "Z"
+    seconds, micros = divmod(us, 1_000_000)
+    return f"{_format_second(seconds)}.{micros:06d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_second(seconds: int) -> str:
+    # Events cluster in time, so most answers reuse a recently formatted second.
+    return (_EPOCH + timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
 def parse_duration(value: object) -> int:

@@ -281,6 +281,17 @@ async def test_every_mutation_is_in_the_feed_in_order(engine: Engine) -> None:
     assert [c.position for c in await engine.wait_changes(start + 4, 1)] == [start + 5]
 
 
+async def test_feed_reads_from_any_point_with_any_limit(engine: Engine) -> None:
+    start = (await engine.read_changes(0, 1)).head
+    await engine.put_many([ev(str(i)) for i in range(40)])
+    positions = list(range(start + 1, start + 41))
+    for after in (start, start + 1, start + 19, start + 20, start + 21, start + 38, start + 40):
+        for limit in (1, 3, 25, 100):
+            page = await engine.read_changes(after, limit)
+            want = [p for p in positions if p > after][:limit]
+            assert [c.position for c in page.changes] == want, (after, limit)
+
+
 async def test_wait_changes_wakes_up_on_a_write(engine: Engine) -> None:
     head = (await engine.read_changes(0, 1)).head
     waiter = asyncio.create_task(engine.wait_changes(head, 5))

@@ -114,7 +114,16 @@ class MemoryEngine(Engine):
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         oldest = self._feed[0].position if self._feed else self._position + 1
         skip = max(after + 1, oldest) - oldest
-        changes = list(islice(self._feed, skip, skip + limit))
+        newer = len(self._feed) - skip
+        if newer <= 0 or limit <= 0:
+            changes: list[Change] = []
+        elif skip <= newer:
+            changes = list(islice(self._feed, skip, skip + limit))
+        else:
+            # Readers mostly follow the head: walk in from the newer end, O(changes after `after`).
+            tail = list(islice(reversed(self._feed), newer))
+            tail.reverse()
+            changes = tail[:limit]
         return FeedPage(changes, oldest=oldest, head=self._position)
 
     async def wait_changes(self, after: int, block: float) -> list[Change]:

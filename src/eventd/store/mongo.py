@@ -196,9 +196,8 @@ class MongoEngine(Engine):
 
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         async with self._ready_and_wrapped():
-            docs = (
-                await self._feed.find({"_id": {"$gt": after}}).sort("_id", ASCENDING).to_list(limit)
-            )
+            found = self._feed.find({"_id": {"$gt": after}}).sort("_id", ASCENDING).limit(limit)
+            docs = await found.to_list(None)
             first = await self._feed.find_one({}, sort=[("_id", ASCENDING)])
             counter = await self._counters.find_one({"_id": "feed"})
         head = counter["value"] if counter else 0
