@@ -14,15 +14,17 @@ is never yielded twice. When the server no longer holds that history it raises
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
+import msgspec
 
 log = logging.getLogger(__name__)
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
 
 
 class FeedError(Exception):
@@ -67,40 +69,44 @@ class Subscriber:
 
     async def changes(self) -> AsyncIterator[dict[str, Any]]:
         """Yield change messages in position order, reconnecting as needed."""
+        # One generator, not one per connection: a wide fan-out pays for every resume.
         delay = self.first_delay
         while True:
             try:
-                async for change in self._one_connection():
-                    delay = self.first_delay
-                    yield change
+                async with self.session.ws_connect(self.url) as ws:
+                    await self._subscribe(ws)
+                    async for frame in ws:
+                        if frame.type != aiohttp.WSMsgType.TEXT:
+                            break
+                        message = _decode(frame.data)
+                        if message["type"] != "change":
+                            self._control(message)
+                        elif self.position is None or message["position"] > self.position:
+                            self.position = message["position"]
+                            delay = self.first_delay
+                            yield message
+                    log.info("eventd feed: connection closed with code %s", ws.close_code)
             except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
                 log.info("eventd feed: connection failed: %s", exc)
             self.connected.clear()
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
             delay = min(delay * 2, self.max_delay)
 
-    async def _one_connection(self) -> AsyncIterator[dict[str, Any]]:
-        async with self.session.ws_connect(self.url) as ws:
-            self.connections += 1
-            request: dict[str, Any] = {"type": "subscribe", "id": "feed", "since": self.position}
-            if self.filter:
-                request["filter"] = self.filter
-            await ws.send_json(request)
-            async for frame in ws:
-                if frame.type != aiohttp.WSMsgType.TEXT:
-                    break
-                message = json.loads(frame.data)
-                kind = message["type"]
-                if kind == "change":
-                    if self.position is None or message["position"] > self.position:
-                        self.position = message["position"]
-                        yield message
-                elif kind == "subscribed":
-                    if self.position is None:
-                        self.position = message["position"]
-                    self.connected.set()
-                elif kind == "history_truncated":
-                    raise HistoryTruncated(message)
-                elif kind == "error":
-                    raise FeedError(f"{message['code']}: {message['message']}")
-            log.info("eventd feed: connection closed with code %s", ws.close_code)
+    async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.connections += 1
+        request: dict[str, Any] = {"type": "subscribe", "id": "feed", "since": self.position}
+        if self.filter:
+            request["filter"] = self.filter
+        await ws.send_str(_encode(request).decode())
+
+    def _control(self, message: dict[str, Any]) -> None:
+        """Act on a message that is not a change."""
+        kind = message["type"]
+        if kind == "subscribed":
+            if self.position is None:
+                self.position = message["position"]
+            self.connected.set()
+        elif kind == "history_truncated":
+            raise HistoryTruncated(message)
+        elif kind == "error":
+            raise FeedError(f"{message['code']}: {message['message']}")

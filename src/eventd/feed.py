@@ -29,11 +29,6 @@ def change_body(change: Change) -> bytes:
     return body[1:]  # '"position":…}' without the opening brace
 
 
-def change_message(subscription_id: str, body: bytes) -> bytes:
-    """Return the `change` message of one subscription."""
-    return b'{"type":"change","sub":' + _encode(subscription_id) + b"," + body
-
-
 @dataclass(eq=False)
 class Subscription:
     """What one subscriber wants, and where its messages go.
@@ -51,6 +46,14 @@ class Subscription:
     hold_limit: int = 1000
     overflowed: bool = False
     lost: Callable[[], None] = lambda: None  # changes were lost: the subscriber must resume
+    _head: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._head = b'{"type":"change","sub":' + _encode(self.id) + b","
+
+    def message(self, body: bytes) -> bytes:
+        """Return the `change` message of this subscription for a `change_body`."""
+        return self._head + body
 
     def matches(self, change: Change) -> bool:
         event = change.event
@@ -184,4 +187,4 @@ class Hub:
             for subscription in self._subscriptions:
                 if subscription.matches(change):
                     body = body or change_body(change)
-                    subscription.offer(change_message(subscription.id, body), change.position)
+                    subscription.offer(subscription.message(body), change.position)

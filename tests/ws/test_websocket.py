@@ -77,6 +77,19 @@ async def test_changes_arrive_in_order_with_their_event(client: Client) -> None:
     assert got[2]["event"]["id"] == "a"  # the last known event
 
 
+async def test_frames_of_every_length_class_arrive_intact(make_client: MakeClient) -> None:
+    # Live changes are framed by eventd itself; lengths cross the 7-bit, 16-bit and 64-bit
+    # header forms of RFC 6455.
+    client = await make_client(make_config(limits={"max_data_bytes": 200_000}))
+    ws = await connect(client)
+    await subscribe(ws)
+    sizes = [0, 1, 10, 60, 100, 65_300, 65_600, 150_000]
+    for size in sizes:
+        await post(client, {"type": "frame", "data": {"pad": "x" * size}})
+    got = await changes(ws, len(sizes))
+    assert [len(m["event"]["data"]["pad"]) for m in got] == sizes
+
+
 async def test_filters_by_type_and_key(client: Client) -> None:
     ws = await connect(client)
     await subscribe(ws, "deploys", filter={"type": "deploy", "key": ["web", "db"]})

@@ -111,12 +111,15 @@ class StoreWorker:
         if not self._accepting:
             raise Unavailable("the store is shutting down", retry_after=self._retry_after)
         try:
-            async with asyncio.timeout(self._enqueue_timeout):
-                await self._queue.put(command)
-        except TimeoutError:
-            raise Unavailable(
-                "the store is overloaded: its queue stayed full", retry_after=self._retry_after
-            ) from None
+            self._queue.put_nowait(command)
+        except asyncio.QueueFull:
+            try:
+                async with asyncio.timeout(self._enqueue_timeout):
+                    await self._queue.put(command)
+            except TimeoutError:
+                raise Unavailable(
+                    "the store is overloaded: its queue stayed full", retry_after=self._retry_after
+                ) from None
         if self._stopped:  # queued after the worker drained its queue for good
             _settle(command, exc=Unavailable("the store stopped", retry_after=self._retry_after))
         return await command.reply
