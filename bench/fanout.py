@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.ingest import daemon, free_port, wait_ready
+from bench.ingest import cpu_seconds, daemon_process, free_port, wait_ready
 from eventd.client import Subscriber
 
 
@@ -65,8 +65,15 @@ async def post_events(base: str, events: int, rate: float) -> float:
 
 
 def run_fanout(subscribers: int, events: int, rate: float) -> dict[str, float]:
-    """Run one fan-out measurement against a fresh daemon; return its figures."""
-    with daemon(free_port(), EVENTD_FEED_SEND_QUEUE="10000") as base:
+    """Run one fan-out measurement against a fresh daemon; return its figures.
+
+    Besides rates and latencies, it reports the share of one core that the daemon and the
+    subscribers' process each used while the events flowed: near 100 % means that side is
+    the bound.
+    """
+    port = free_port()
+    with daemon_process(port, EVENTD_FEED_SEND_QUEUE="10000") as daemon:
+        base = f"http://127.0.0.1:{port}"
         asyncio.run(_wait(base))
         ready, out = multiprocessing.Event(), multiprocessing.Queue()
         proc = multiprocessing.Process(
@@ -74,8 +81,11 @@ def run_fanout(subscribers: int, events: int, rate: float) -> dict[str, float]:
         )
         proc.start()
         ready.wait(120)
+        assert proc.pid is not None
+        cpu_before = cpu_seconds(daemon.pid), cpu_seconds(proc.pid)
         start = asyncio.run(post_events(base, events, rate))
         latencies, last = out.get(timeout=600)
+        cpu_after = cpu_seconds(daemon.pid), cpu_seconds(proc.pid)
         proc.join()
     seconds = last - start
     ms = sorted(x * 1000 for x in latencies)
@@ -84,6 +94,8 @@ def run_fanout(subscribers: int, events: int, rate: float) -> dict[str, float]:
         "events_per_s": events / seconds,
         "p50_ms": median(ms),
         "p99_ms": quantiles(ms, n=100)[98] if len(ms) > 1 else ms[0],
+        "daemon_cpu_pct": 100 * (cpu_after[0] - cpu_before[0]) / seconds,
+        "subscribers_cpu_pct": 100 * (cpu_after[1] - cpu_before[1]) / seconds,
     }
 
 
@@ -101,6 +113,10 @@ def main() -> None:
     )
     print(
         f"POST-to-receipt latency: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms"
+    )
+    print(
+        f"CPU while events flowed: daemon {figures['daemon_cpu_pct']:.0f} %, "
+        f"subscribers' process {figures['subscribers_cpu_pct']:.0f} % of one core"
     )
 
 

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import aiohttp
 
@@ -30,13 +31,26 @@ def free_port() -> int:
 @contextmanager
 def daemon(port: int, **settings: str) -> Iterator[str]:
     """Run `eventd serve` on `port` (memory engine unless `settings` say) until the block ends."""
+    with daemon_process(port, **settings):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def daemon_process(port: int, **settings: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Like `daemon`, yielding the process."""
     env = os.environ | {"EVENTD_SERVER_PORT": str(port), "EVENTD_LOG_LEVEL": "warning"} | settings
     proc = subprocess.Popen([sys.executable, "-m", "eventd", "serve"], env=env)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:

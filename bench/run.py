@@ -323,6 +323,16 @@ def fanout(ctx: Context) -> None:
         ctx.figure(
             f"{subscribers} subscribers at 100 events/s: p99", figures["p99_ms"], "ms", target
         )
+        ctx.figure(
+            f"{subscribers} subscribers at 100 events/s: daemon CPU",
+            figures["daemon_cpu_pct"],
+            "% of a core",
+        )
+        ctx.figure(
+            f"{subscribers} subscribers at 100 events/s: subscribers' process CPU",
+            figures["subscribers_cpu_pct"],
+            "% of a core",
+        )
         top = run_fanout(subscribers, events, rate=0)
         ctx.figure(
             f"{subscribers} subscribers, posting flat out: events/s to all",
