@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eventd.times import (
     MAX_US,
@@ -176,6 +178,12 @@ def test_time_error_is_value_error() -> None:
 )
 def test_format_us(value: int, expected: str) -> None:
     assert format_us(value) == expected
+
+
+@given(st.integers(min_value=MIN_US, max_value=MAX_US))
+def test_format_us_agrees_with_datetime(value: int) -> None:
+    expected = datetime(1970, 1, 1) + timedelta(microseconds=value)
+    assert format_us(value) == expected.isoformat(timespec="microseconds") + "Z"
 
 
 @pytest.mark.parametrize(

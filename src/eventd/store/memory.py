@@ -9,7 +9,7 @@ from itertools import islice
 from typing import Any, TypeAlias
 
 import msgspec
-from sortedcontainers import SortedDict, SortedList
+from sortedcontainers import SortedList
 
 from eventd.model import Event
 from eventd.store.base import (
@@ -18,7 +18,6 @@ from eventd.store.base import (
     FeedPage,
     Op,
     Page,
-    Position,
     PutResult,
     Query,
     check_batch,
@@ -26,15 +25,22 @@ from eventd.store.base import (
     put_results,
 )
 
-# SortedDict and SortedList share the irange/bisect_left interface the scans use.
-Index: TypeAlias = Any
+Index: TypeAlias = SortedList
+# An event's place (ts, seq) as one int, ts * 2**48 + seq: ints compare several times faster
+# than tuples, and sorted inserts are most of a bulk import's cost. seq stays below 2**48.
+_SEQ_SPAN = 1 << 48
+
+
+def _key(ts: int, seq: int = 0) -> int:
+    return ts * _SEQ_SPAN + seq
 
 
 class MemoryEngine(Engine):
-    """Events in a `SortedDict` keyed by `(ts, seq)`, with sorted indexes per type and key.
+    """Events by id and by key (see `_key`), in a sorted timeline and sorted indexes per type
+    and key.
 
-    Each event's position tuple is shared by every index it is in, so an extra index
-    costs a pointer per event.
+    Each event's key (see `_key`) is one object shared by every index it is in, so an extra
+    index costs a pointer per event.
     """
 
     name = "memory"
@@ -45,7 +51,8 @@ class MemoryEngine(Engine):
         self._position = 0
         self._appended = asyncio.Event()
         self._by_id: dict[str, Event] = {}
-        self._timeline: SortedDict = SortedDict()
+        self._at: dict[int, Event] = {}  # the event at each key
+        self._timeline = SortedList()  # every event's key
         self._by_type: dict[str, SortedList] = {}
         self._by_key: dict[str, SortedList] = {}
         self._by_type_key: dict[tuple[str, str], SortedList] = {}
@@ -57,11 +64,14 @@ class MemoryEngine(Engine):
         inserted = {}
         for id, event in fresh.items():
             if id not in stored:
-                event = msgspec.structs.replace(event, seq=self._next_seq)
+                inserted[id] = msgspec.structs.replace(event, seq=self._next_seq)
                 self._next_seq += 1
-                self._insert(event)
-                self._record("created", event)
-                inserted[id] = event
+        if len(inserted) == 1:
+            self._insert(*inserted.values())
+        else:
+            self._insert_many(list(inserted.values()))
+        for event in inserted.values():
+            self._record("created", event)
         return put_results(events, inserted, stored)
 
     async def get(self, id: str) -> Event | None:
@@ -88,22 +98,23 @@ class MemoryEngine(Engine):
         index = self._index_for(query)
         if index is None:
             return Page([], more=False)
-        positions = list(islice(_scan(index, query), query.limit + 1))
-        more = len(positions) > query.limit
-        events = [self._timeline[pos] for pos in positions[: query.limit]]
+        keys = list(islice(_scan(index, query), query.limit + 1))
+        more = len(keys) > query.limit
+        events = [self._at[key] for key in keys[: query.limit]]
         return Page(events, more=more)
 
     async def count(self, query: Query) -> int:
         index = self._index_for(query)
         if index is None:
             return 0
-        lo = 0 if query.start is None else index.bisect_left((query.start,))
-        hi = len(index) if query.end is None else index.bisect_left((query.end + 1,))
+        lo = 0 if query.start is None else index.bisect_left(_key(query.start))
+        hi = len(index) if query.end is None else index.bisect_left(_key(query.end + 1))
         return max(0, hi - lo)
 
     async def clear(self) -> int:
         count = len(self._by_id)
         self._by_id.clear()
+        self._at.clear()
         self._timeline.clear()
         self._by_type.clear()
         self._by_key.clear()
@@ -157,19 +168,40 @@ class MemoryEngine(Engine):
             yield self._by_type_key, (event.type, event.key)
 
     def _insert(self, event: Event) -> None:
-        pos = event.position
+        pos = _key(event.ts, event.seq)
         self._by_id[event.id] = event
-        self._timeline[pos] = event
+        self._at[pos] = event
+        self._timeline.add(pos)
         for index, name in self._secondary(event):
             members = index.get(name)
             if members is None:
                 members = index[name] = SortedList()
             members.add(pos)
 
+    def _insert_many(self, events: list[Event]) -> None:
+        # Keys go into each index at once through SortedList.update (sorted, then merged or
+        # added in order): several times faster than adding a large batch one by one.
+        keys = []
+        added: dict[tuple[int, Any], tuple[dict[Any, SortedList], list[int]]] = {}
+        for event in events:
+            pos = _key(event.ts, event.seq)
+            self._by_id[event.id] = event
+            self._at[pos] = event
+            keys.append(pos)
+            for index, name in self._secondary(event):
+                added.setdefault((id(index), name), (index, []))[1].append(pos)
+        self._timeline.update(keys)
+        for (_, name), (index, members) in added.items():
+            if name in index:
+                index[name].update(members)
+            else:
+                index[name] = SortedList(members)
+
     def _remove(self, event: Event) -> None:
-        pos = event.position
+        pos = _key(event.ts, event.seq)
         del self._by_id[event.id]
-        del self._timeline[pos]
+        del self._at[pos]
+        self._timeline.remove(pos)
         for index, name in self._secondary(event):
             members = index[name]
             members.remove(pos)
@@ -177,12 +209,12 @@ class MemoryEngine(Engine):
                 del index[name]
 
 
-def _scan(index: Index, query: Query) -> Iterator[Position]:
-    """Iterate positions in `index` within the query's range, after its cursor."""
-    lo: tuple[int, ...] | None = None if query.start is None else (query.start,)
-    hi: tuple[int, ...] | None = None if query.end is None else (query.end + 1,)
+def _scan(index: Index, query: Query) -> Iterator[int]:
+    """Iterate event keys in `index` within the query's range, after its cursor."""
+    lo = None if query.start is None else _key(query.start)
+    hi = None if query.end is None else _key(query.end + 1)
     lo_inclusive = True
-    after = query.after
+    after = None if query.after is None else _key(*query.after)
     if query.order == "asc":
         if after is not None and (lo is None or after >= lo):
             lo, lo_inclusive = after, False
