@@ -45,7 +45,7 @@ def parse_timestamp(value: object, naive_tz: tzinfo | None) -> int:
     """Parse an RFC 3339 string or epoch seconds into microseconds since the epoch."""
     if isinstance(value, bool):
         raise TimeError("expected an RFC 3339 string or epoch seconds, got a boolean")
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):  # a tuple: faster than a union here
         return _from_epoch_seconds(value)
     if isinstance(value, str):
         return _from_string(value, naive_tz)
