@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ CONTENT_FIELDS = ("ts", "type", "key", "title", "description", "value", "data", 
 
 def to_out(event: Event) -> EventOut:
     """Return the answered form of a stored event."""
-    created_at = format_us(event.created)
+    created_at = _format_created(event.created)
     return EventOut(
         id=event.id,
         timestamp=format_us(event.ts),
@@ -126,6 +127,10 @@ def to_out(event: Event) -> EventOut:
         created_at=created_at,
         updated_at=created_at if event.updated == event.created else format_us(event.updated),
     )
+
+
+# The events of one batch share their creation time: format it once.
+_format_created = functools.lru_cache(maxsize=16)(format_us)
 
 
 @dataclass(frozen=True, slots=True)
