@@ -24,17 +24,27 @@ EXACT_PERCENTILES_UP_TO = 1000  # windows this small answer percentiles exactly
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
 
 
-@dataclass
 class Bucket:
-    values: list[float] = field(default_factory=list)
+    """The values of one second, with their extremes kept as values come and go."""
 
-    @property
-    def low(self) -> float:
-        return min(self.values)
+    __slots__ = ("high", "low", "values")
 
-    @property
-    def high(self) -> float:
-        return max(self.values)
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.low = math.inf
+        self.high = -math.inf
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+        self.low = min(self.low, value)
+        self.high = max(self.high, value)
+
+    def discard(self, value: float) -> None:
+        self.values.remove(value)
+        if value == self.low:
+            self.low = min(self.values, default=math.inf)
+        if value == self.high:
+            self.high = max(self.values, default=-math.inf)
 
 
 @dataclass
@@ -73,6 +83,17 @@ class Window:
             self.highs.remove(bucket.high)
 
 
+def _extremes(bucket: Bucket) -> tuple[float | None, float | None]:
+    return (bucket.low, bucket.high) if bucket.values else (None, None)
+
+
+def _replace(members: SortedList, old: float | None, new: float | None) -> None:
+    if old is not None:
+        members.remove(old)
+    if new is not None:
+        members.add(new)
+
+
 class Series:
     """The buckets of one series and its windows."""
 
@@ -101,23 +122,24 @@ class Series:
     def change(self, second: int, value: float, weight: int) -> None:
         """Add (weight 1) or remove (weight -1) one value at `second`."""
         bucket = self.buckets.get(second)
-        inside = [w for w in self.windows.values() if w.covers(second)]
-        if bucket is not None:
-            for window in inside:
-                window.lows.remove(bucket.low)
-                window.highs.remove(bucket.high)
-        else:
+        if bucket is None:
             bucket = self.buckets[second] = Bucket()
+        old_low, old_high = _extremes(bucket)
         if weight > 0:
-            bucket.values.append(value)
+            bucket.add(value)
         else:
-            bucket.values.remove(value)
-        for window in inside:
-            window.add_value(value, weight)
-            if bucket.values:
-                window.lows.add(bucket.low)
-                window.highs.add(bucket.high)
-        if not bucket.values:
+            bucket.discard(value)
+        new_low, new_high = _extremes(bucket)
+        # A window's extremes change only where its bucket's do: mostly they do not.
+        for window in self.windows.values():
+            if window.covers(second):
+                window.add_value(value, weight)
+                if new_low != old_low:
+                    _replace(window.lows, old_low, new_low)
+                if new_high != old_high:
+                    _replace(window.highs, old_high, new_high)
+        empty = not bucket.values
+        if empty:
             del self.buckets[second]
 
     def drop_before(self, second: int) -> int:

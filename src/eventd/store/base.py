@@ -68,8 +68,9 @@ class FeedPage:
     head: int
 
 
-@dataclass(frozen=True, slots=True)
-class PutResult:
+class PutResult(msgspec.Struct, frozen=True, gc=False):
+    """The stored event for one event of a put, and whether the put created it."""
+
     event: Event
     created: bool
 
