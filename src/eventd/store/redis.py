@@ -75,6 +75,8 @@ for i = 2, #ARGV, 6 do
   if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then failed[#failed + 1] = ARGV[i] end
 end
 if #failed > 0 then return failed end
+-- One INCRBY reserves the chunk's feed positions.
+local position = redis.call('INCRBY', KEYS[3], (#ARGV - 1) / 6) - (#ARGV - 1) / 6
 for i = 2, #ARGV, 6 do
   local member = ARGV[i + 2]
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
@@ -83,7 +85,9 @@ for i = 2, #ARGV, 6 do
     local k = tonumber(ARGV[i + j])
     if k > 0 then redis.call('ZADD', KEYS[k], 0, member) end
   end
-  record(KEYS[3], KEYS[4], ARGV[1], 'created', ARGV[i + 1])
+  position = position + 1
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[1], position .. '-0',
+             'op', 'created', 'event', ARGV[i + 1])
 end
 return failed
 """
