@@ -38,6 +38,8 @@ from bench.ingest import free_port, wait_ready
 
 ROOT = Path(__file__).parents[1]
 LUA = Path(__file__).parent / "lua"
+# What was changed for the targets and what bounds the rest: appended to the full report.
+ANALYSIS = Path(__file__).parent / "analysis.md"
 SCENARIOS: list[tuple[str, Callable[[Context], None]]] = []
 
 
@@ -436,6 +438,8 @@ def report(ctx: Context, path: Path) -> str:
         met = "" if f.met is None else ("yes" if f.met else "**no**")
         number = f.scenario.split(".")[0]
         lines.append(f"| {number} | {f.name} | {f.value:,.2f} {f.unit} | {f.target} | {met} |")
+    if not ctx.quick and ANALYSIS.exists():
+        lines += ["", ANALYSIS.read_text().rstrip()]
     text = "\n".join(lines) + "\n"
     path.write_text(text)
     return text
@@ -447,8 +451,20 @@ def main() -> None:
     parser.add_argument("--engines", default="memory,redis")
     parser.add_argument("--only", default="", help="comma-separated scenario numbers")
     parser.add_argument("--out", type=Path, default=None, help="directory for the report")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only write benchmarks.md again from the directory's benchmarks.json",
+    )
     args = parser.parse_args()
     ctx = Context(quick=args.quick, engines=args.engines.split(","))
+    if args.render:
+        out = args.out or ROOT / "docs"
+        figures = json.loads((out / "benchmarks.json").read_text())
+        ctx.figures = [Figure(**figure) for figure in figures]
+        report(ctx, out / "benchmarks.md")
+        print(f"wrote {out / 'benchmarks.md'}")
+        return
     wanted = {part.strip() for part in args.only.split(",") if part.strip()}
     for title, run in SCENARIOS:
         if wanted and not any(title.startswith(w) or f" {w}." in title for w in wanted):
