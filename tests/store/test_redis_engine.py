@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -33,3 +33,22 @@ async def test_a_known_id_at_the_end_of_a_large_batch_stores_nothing(engine: Eng
     with pytest.raises(IdConflict):
         await engine.put_many(batch)
     assert await engine.count(Query()) == 1
+
+
+async def test_two_engines_on_one_store_never_share_a_seq(
+    engine: Engine, redis_twin: Callable[[], Engine]
+) -> None:
+    twin = redis_twin()
+    await twin.open()
+    try:
+        results = []
+        for i in range(30):  # interleaved single puts and batches from both
+            results += await engine.put_many([ev(f"a{i}")])
+            results += await twin.put_many([ev(f"b{i}.{j}") for j in range(i % 4 + 1)])
+    finally:
+        await twin.close()
+    seqs = [result.event.seq for result in results]
+    assert len(set(seqs)) == len(seqs)
+    page = await engine.query(Query(limit=1000))
+    assert [(e.ts, e.seq) for e in page.events] == sorted((e.ts, e.seq) for e in page.events)
+    assert len(page.events) == len(seqs)
