@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sortedcontainers import SortedDict, SortedList
+from sortedcontainers import SortedDict
 
 from eventd.sketch import DDSketch, scaled, scaled_square, unscaled, unscaled_square
 
@@ -58,8 +58,12 @@ class Window:
     total: int = 0  # exact sum, scaled
     squares: int = 0  # exact sum of squares, scaled twice
     sketch: DDSketch = field(default_factory=DDSketch)
-    lows: SortedList = field(default_factory=SortedList)
-    highs: SortedList = field(default_factory=SortedList)
+    # Extremes grow in O(1) as values come; when one leaves, they are recomputed from the
+    # buckets at the next read (`Series.refresh`), which is rare: a window's minimum or
+    # maximum seldom sits in the second that slides out.
+    low: float = math.inf
+    high: float = -math.inf
+    stale: bool = False
 
     def covers(self, second: int) -> bool:
         return (
@@ -71,27 +75,17 @@ class Window:
         self.total += weight * scaled(value)
         self.squares += weight * scaled_square(value)
         self.sketch.add(value, weight)
+        if weight > 0:
+            self.low = min(self.low, value)
+            self.high = max(self.high, value)
+        elif self.count == 0:
+            self.low, self.high, self.stale = math.inf, -math.inf, False
+        elif value <= self.low or value >= self.high:
+            self.stale = True
 
     def add_bucket(self, bucket: Bucket, weight: int) -> None:
         for value in bucket.values:
             self.add_value(value, weight)
-        if weight > 0:
-            self.lows.add(bucket.low)
-            self.highs.add(bucket.high)
-        else:
-            self.lows.remove(bucket.low)
-            self.highs.remove(bucket.high)
-
-
-def _extremes(bucket: Bucket) -> tuple[float | None, float | None]:
-    return (bucket.low, bucket.high) if bucket.values else (None, None)
-
-
-def _replace(members: SortedList, old: float | None, new: float | None) -> None:
-    if old is not None:
-        members.remove(old)
-    if new is not None:
-        members.add(new)
 
 
 class Series:
@@ -124,20 +118,13 @@ class Series:
         bucket = self.buckets.get(second)
         if bucket is None:
             bucket = self.buckets[second] = Bucket()
-        old_low, old_high = _extremes(bucket)
         if weight > 0:
             bucket.add(value)
         else:
             bucket.discard(value)
-        new_low, new_high = _extremes(bucket)
-        # A window's extremes change only where its bucket's do: mostly they do not.
         for window in self.windows.values():
             if window.covers(second):
                 window.add_value(value, weight)
-                if new_low != old_low:
-                    _replace(window.lows, old_low, new_low)
-                if new_high != old_high:
-                    _replace(window.highs, old_high, new_high)
         empty = not bucket.values
         if empty:
             del self.buckets[second]
@@ -152,6 +139,16 @@ class Series:
                     window.add_bucket(bucket, -1)
         return len(old)
 
+    def refresh(self, window: Window) -> None:
+        """Recompute the window's extremes if one of them left it."""
+        if window.stale:
+            buckets = [
+                self.buckets[second] for second in self.buckets.irange(window.first, window.last)
+            ]
+            window.low = min((bucket.low for bucket in buckets), default=math.inf)
+            window.high = max((bucket.high for bucket in buckets), default=-math.inf)
+            window.stale = False
+
     def values_in(self, window: Window) -> Iterator[float]:
         for second in self.buckets.irange(window.first, window.last):
             yield from self.buckets[second].values
@@ -165,13 +162,14 @@ def summary(series: Series, window: Window) -> dict[str, Any]:
         out |= {name: None for name, _ in PERCENTILES}
         out["percentiles"] = {"method": "exact", "relative_error": 0.0}
         return out
+    series.refresh(window)
     total = unscaled(window.total)
     mean = total / window.count
     variance = unscaled_square(window.squares) / window.count - mean * mean
     out |= {
         "sum": float(total),
-        "min": window.lows[0],
-        "max": window.highs[-1],
+        "min": window.low,
+        "max": window.high,
         "mean": float(mean),
         "stddev": math.sqrt(max(float(variance), 0.0)),
     }
