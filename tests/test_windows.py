@@ -113,6 +113,12 @@ def test_exact_statistics_match_brute_force(
         now += step * US
         stats.advance(now)
     kept = points[deletes:]
+    before = {seconds: stats.summary(seconds) for seconds in (300, 86400)}
+    stats.cleanup()  # forgets only what every window has left
+    assert {seconds: stats.summary(seconds) for seconds in (300, 86400)} == before
+    horizon = now // US - 86400 + 1
+    assert {id for id, (second, _, _) in stats.points.items() if second < horizon} == set()
+    assert len(stats.points) == sum(1 for off, _ in kept if NOW // US + off >= horizon)
     for seconds in (300, 900, 3600, 86400):
         inside = [v for off, v in kept if now // US - seconds < (NOW // US + off) <= now // US]
         got = stats.summary(seconds)

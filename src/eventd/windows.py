@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sortedcontainers import SortedDict
-
 from eventd.sketch import DDSketch, scaled, scaled_square, unscaled, unscaled_square
 
 US = 1_000_000
@@ -25,22 +23,25 @@ PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
 
 
 class Bucket:
-    """The values of one second, with their extremes kept as values come and go."""
+    """The values of one second and the ids they came with; extremes kept as they change."""
 
-    __slots__ = ("high", "low", "values")
+    __slots__ = ("high", "ids", "low", "values")
 
     def __init__(self) -> None:
         self.values: list[float] = []
+        self.ids: list[str] = []
         self.low = math.inf
         self.high = -math.inf
 
-    def add(self, value: float) -> None:
+    def add(self, value: float, id: str) -> None:
         self.values.append(value)
+        self.ids.append(id)
         self.low = min(self.low, value)
         self.high = max(self.high, value)
 
-    def discard(self, value: float) -> None:
-        self.values.remove(value)
+    def discard(self, value: float, id: str) -> None:
+        at = self.ids.index(id)
+        del self.values[at], self.ids[at]
         if value == self.low:
             self.low = min(self.values, default=math.inf)
         if value == self.high:
@@ -92,7 +93,9 @@ class Series:
     """The buckets of one series and its windows."""
 
     def __init__(self, windows: tuple[int, ...]) -> None:
-        self.buckets: SortedDict = SortedDict()  # second -> Bucket
+        # second -> Bucket. A plain dict: inserting into a sorted one cost more than all the
+        # rest of a change, and ranges are walked by second or by bucket, whichever is fewer.
+        self.buckets: dict[int, Bucket] = {}
         self.windows = {seconds: Window(seconds) for seconds in windows}
 
     def advance(self, now_second: int) -> None:
@@ -101,27 +104,27 @@ class Series:
             first = now_second - window.seconds + 1
             if window.last is None or window.first is None:
                 window.first, window.last = first, now_second
-                for second in self.buckets.irange(first, now_second):
-                    window.add_bucket(self.buckets[second], +1)
+                for bucket in self.between(first, now_second):
+                    window.add_bucket(bucket, +1)
                 continue
             if now_second == window.last:
                 continue
             # Leave: buckets before the new start; enter: buckets after the old end.
-            for second in list(self.buckets.irange(window.first, min(first - 1, window.last))):
-                window.add_bucket(self.buckets[second], -1)
-            for second in list(self.buckets.irange(max(window.last + 1, first), now_second)):
-                window.add_bucket(self.buckets[second], +1)
+            for bucket in self.between(window.first, min(first - 1, window.last)):
+                window.add_bucket(bucket, -1)
+            for bucket in self.between(max(window.last + 1, first), now_second):
+                window.add_bucket(bucket, +1)
             window.first, window.last = first, now_second
 
-    def change(self, second: int, value: float, weight: int) -> None:
-        """Add (weight 1) or remove (weight -1) one value at `second`."""
+    def change(self, second: int, value: float, weight: int, id: str) -> None:
+        """Add (weight 1) or remove (weight -1) the value of event `id` at `second`."""
         bucket = self.buckets.get(second)
         if bucket is None:
             bucket = self.buckets[second] = Bucket()
         if weight > 0:
-            bucket.add(value)
+            bucket.add(value, id)
         else:
-            bucket.discard(value)
+            bucket.discard(value, id)
         for window in self.windows.values():
             if window.covers(second):
                 window.add_value(value, weight)
@@ -129,29 +132,39 @@ class Series:
         if empty:
             del self.buckets[second]
 
-    def drop_before(self, second: int) -> int:
-        """Forget buckets before `second` (outside every window); return how many."""
-        old = list(self.buckets.irange(maximum=second, inclusive=(True, False)))
+    def drop_before(self, second: int) -> list[Bucket]:
+        """Forget buckets before `second` (outside every window); return them."""
+        old = [key for key in self.buckets if key < second]
+        dropped = []
         for key in old:
             bucket = self.buckets.pop(key)
+            dropped.append(bucket)
             for window in self.windows.values():
                 if window.covers(key):
                     window.add_bucket(bucket, -1)
-        return len(old)
+        return dropped
 
     def refresh(self, window: Window) -> None:
         """Recompute the window's extremes if one of them left it."""
-        if window.stale:
-            buckets = [
-                self.buckets[second] for second in self.buckets.irange(window.first, window.last)
-            ]
+        if window.stale and window.first is not None and window.last is not None:
+            buckets = self.between(window.first, window.last)
             window.low = min((bucket.low for bucket in buckets), default=math.inf)
             window.high = max((bucket.high for bucket in buckets), default=-math.inf)
             window.stale = False
 
     def values_in(self, window: Window) -> Iterator[float]:
-        for second in self.buckets.irange(window.first, window.last):
-            yield from self.buckets[second].values
+        if window.first is not None and window.last is not None:
+            for bucket in self.between(window.first, window.last):
+                yield from bucket.values
+
+    def between(self, first: int, last: int) -> list[Bucket]:
+        """Return the buckets from second `first` to `last`, both included, in no order."""
+        buckets = self.buckets
+        if last < first:
+            return []
+        if last - first < len(buckets):
+            return [bucket for second in range(first, last + 1) if (bucket := buckets.get(second))]
+        return [bucket for second, bucket in buckets.items() if first <= second <= last]
 
 
 def summary(series: Series, window: Window) -> dict[str, Any]:
@@ -220,8 +233,8 @@ class RollingStats:
         self.version += 1
         second = ts // US
         self.points[id] = (second, value, type)
-        self.all.change(second, value, +1)
-        self._series(type).change(second, value, +1)
+        self.all.change(second, value, +1, id)
+        self._series(type).change(second, value, +1, id)
 
     def remove(self, id: str) -> None:
         known = self.points.pop(id, None)
@@ -229,9 +242,9 @@ class RollingStats:
             return
         self.version += 1
         second, value, type = known
-        self.all.change(second, value, -1)
+        self.all.change(second, value, -1, id)
         series = self.by_type[type]
-        series.change(second, value, -1)
+        series.change(second, value, -1, id)
         if not series.buckets:
             del self.by_type[type]
 
@@ -261,9 +274,12 @@ class RollingStats:
             series.drop_before(horizon)
             if not series.buckets:
                 del self.by_type[type]
-        self.points = {id: p for id, p in self.points.items() if p[0] >= horizon}
-        self.version += 1
-        return dropped
+        for bucket in dropped:  # what the buckets still held is current: forget it
+            for id in bucket.ids:
+                del self.points[id]
+        if dropped:
+            self.version += 1
+        return len(dropped)
 
     def summary(self, seconds: int, type: str | None = None) -> dict[str, Any]:
         """Return one window's statistics; the same dict until something changes."""
@@ -285,8 +301,8 @@ def history_point(series: Series | None, end_second: int, seconds: int) -> dict[
     """Return count, sum, min, max and mean of the window of `seconds` ending at `end_second`."""
     values: list[float] = []
     if series is not None:
-        for second in series.buckets.irange(end_second - seconds + 1, end_second):
-            values.extend(series.buckets[second].values)
+        for bucket in series.between(end_second - seconds + 1, end_second):
+            values.extend(bucket.values)
     if not values:
         return {"count": 0, "sum": 0.0, "min": None, "max": None, "mean": None}
     total = math.fsum(values)
