@@ -36,6 +36,7 @@ class StatsService:
         self.labels = {label(seconds): seconds for seconds in self.rolling.window_seconds}
         self._held: list[Change] | None = None
         self._rebuilding: asyncio.Task[None] | None = None
+        self._gap_again = False  # a gap came while a rebuild ran
         self.listeners: set[Callable[[StatsService], None]] = set()
         self._cache: dict[str | None, dict[str, Any]] = {}
 
@@ -64,14 +65,21 @@ class StatsService:
     def _on_gap(self) -> None:
         if self._rebuilding is None or self._rebuilding.done():
             self._rebuilding = asyncio.create_task(self._rebuild_until_done(), name="stats-rebuild")
+        else:
+            # Changes were lost while a rebuild ran: its scan may have missed them too.
+            self._gap_again = True
 
     async def _rebuild_until_done(self) -> None:
-        """Rebuild in the background, retrying with backoff while the store is away."""
+        """Rebuild in the background, retrying with backoff while the store is away, and
+        again if changes were lost meanwhile."""
         delay = 0.5
         while True:
+            self._gap_again = False
             try:
                 await self.rebuild()
-                return
+                if not self._gap_again:
+                    return
+                log.info("stats: changes were lost during the rebuild; rebuilding again")
             except StorageError as exc:
                 log.warning("stats: rebuild failed (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)

@@ -231,3 +231,19 @@ async def test_a_burst_beyond_the_feed_history_resynchronises_the_windows(
         if message.type.name in ("CLOSE", "CLOSED"):
             break
     assert (message.data, message.extra) == (4008, "slow consumer; last position 0")
+
+
+async def test_a_gap_during_a_rebuild_rebuilds_again(client: Client) -> None:
+    stats = client.app[STATS]
+    calls = []
+
+    async def rebuild() -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            stats._on_gap()  # changes lost while this scan ran: it may have missed them
+
+    stats.rebuild = rebuild  # type: ignore[method-assign]
+    stats._on_gap()
+    assert stats._rebuilding is not None
+    await asyncio.wait_for(stats._rebuilding, 5)
+    assert calls == [0, 1]
