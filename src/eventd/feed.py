@@ -92,10 +92,12 @@ class Hub:
         self._block = block
         self._task: asyncio.Task[None] | None = None
         self._started = False
+        self._stopping = False
 
     async def start(self) -> None:
         """Start tailing from the feed's current head (once the store can tell it)."""
         self._started = False
+        self._stopping = False
         try:
             self.position = (await self.engine.read_changes(0, 1)).head
             self._started = True
@@ -106,6 +108,9 @@ class Hub:
     async def stop(self, grace: float = 5.0) -> None:
         """Stop tailing; give up waiting after `grace` seconds (and say so)."""
         if self._task is not None:
+            # The flag ends the loop even if a client library swallows the cancellation of a
+            # blocking read (redis-py can: redis/redis-py#2028); then it ends within `block`.
+            self._stopping = True
             self._task.cancel()
             done, _ = await asyncio.wait({self._task}, timeout=grace)
             if not done:
@@ -148,7 +153,7 @@ class Hub:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 if not self._started:  # history before the start is for replays, not pushing
                     self.position = (await self.engine.read_changes(0, 1)).head
