@@ -19,7 +19,9 @@ event is never visible in one index and missing from another.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -255,13 +257,46 @@ class RedisEngine(Engine):
             e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
         }
         ordered = list(inserted.values())
-        for start in range(0, len(ordered), _CHUNK):
-            existing = await self._insert_chunk(ordered[start : start + _CHUNK])
-            if existing:
-                for event in ordered[:start]:
-                    await self._swap_once(_encode(event), event, None)
-                return existing, {}
+        chunks = [ordered[start : start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
+        if len(chunks) == 1:
+            existing = await self._insert_chunk(chunks[0])
+            return (existing, {}) if existing else ([], inserted)
+        written, existing = await self._insert_chunks(chunks)
+        if existing:
+            for event in written:
+                await self._swap_once(_encode(event), event, None)
+            return existing, {}
         return [], inserted
+
+    async def _insert_chunks(self, chunks: list[list[Event]]) -> tuple[list[Event], list[str]]:
+        """Insert chunks with two scripts in flight, so that eventd prepares the next one
+        while Redis runs the current one; stop at the first that finds a stored id.
+
+        Return the events written and the ids found stored (if any).
+        """
+        written: list[Event] = []
+        existing: list[str] = []
+        in_flight: deque[tuple[list[Event], asyncio.Task[list[str]]]] = deque()
+        try:
+            for chunk in chunks:
+                if existing:
+                    break
+                in_flight.append((chunk, asyncio.ensure_future(self._insert_chunk(chunk))))
+                if len(in_flight) == 2:
+                    done, task = in_flight.popleft()
+                    found = await task
+                    existing = existing or found
+                    written += [] if found else done
+            while in_flight:
+                done, task = in_flight.popleft()
+                found = await task
+                existing = existing or found
+                written += [] if found else done
+        finally:
+            # On an error, let the other script finish: as with a single chunk, what was
+            # written before the error stays written.
+            await asyncio.gather(*(task for _, task in in_flight), return_exceptions=True)
+        return written, existing
 
     async def _reserve_seqs(self, count: int) -> int:
         """Return the first of `count` fresh seqs, taken from a block reserved ahead.
