@@ -45,7 +45,7 @@ class Connection:
         hub: Hub,
         stats: StatsService,
         queue_size: int,
-        transport: asyncio.WriteTransport | None = None,
+        transport: asyncio.WriteTransport | None,
     ) -> None:
         self.ws = ws
         self.hub = hub
