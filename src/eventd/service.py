@@ -30,8 +30,7 @@ class _IdSource:
         return self._pool[self._at - 16 : self._at].hex()
 
 
-new_id = _IdSource()
-"""Return a fresh server-assigned id: 32 hex digits."""
+new_id = _IdSource()  # new_id() returns a fresh server-assigned id: 32 hex digits
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

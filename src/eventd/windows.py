@@ -39,9 +39,10 @@ class Bucket:
         self.low = min(self.low, value)
         self.high = max(self.high, value)
 
-    def discard(self, value: float, id: str) -> None:
+    def discard(self, id: str) -> None:
         at = self.ids.index(id)
-        del self.values[at], self.ids[at]
+        value = self.values.pop(at)
+        del self.ids[at]
         if value == self.low:
             self.low = min(self.values, default=math.inf)
         if value == self.high:
@@ -124,7 +125,7 @@ class Series:
         if weight > 0:
             bucket.add(value, id)
         else:
-            bucket.discard(value, id)
+            bucket.discard(id)
         for window in self.windows.values():
             if window.covers(second):
                 window.add_value(value, weight)

@@ -60,10 +60,13 @@ _CHUNK = 2000  # events per insert script: Redis blocks for a few ms at most
 _SEQ_BLOCK = 1024  # seqs reserved at once
 
 # Appends a change to the feed: KEYS[pos] counts positions, KEYS[feed] is the stream.
+# `append` writes the entry of a position already taken from the counter.
 _RECORD = """
-local function record(pos, feed, maxlen, op, event)
-  local position = redis.call('INCR', pos)
+local function append(feed, maxlen, position, op, event)
   redis.call('XADD', feed, 'MAXLEN', '~', maxlen, position .. '-0', 'op', op, 'event', event)
+end
+local function record(pos, feed, maxlen, op, event)
+  append(feed, maxlen, redis.call('INCR', pos), op, event)
 end
 """
 
@@ -89,8 +92,7 @@ for i = 2, #ARGV, 6 do
     if k > 0 then redis.call('ZADD', KEYS[k], 0, member) end
   end
   position = position + 1
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[1], position .. '-0',
-             'op', 'created', 'event', ARGV[i + 1])
+  append(KEYS[4], ARGV[1], position, 'created', ARGV[i + 1])
 end
 return failed
 """
@@ -277,21 +279,18 @@ class RedisEngine(Engine):
         written: list[Event] = []
         existing: list[str] = []
         in_flight: deque[tuple[list[Event], asyncio.Task[list[str]]]] = deque()
+        waiting = iter(chunks)
         try:
-            for chunk in chunks:
-                if existing:
+            while True:
+                while len(in_flight) < 2 and not existing and (chunk := next(waiting, None)):
+                    in_flight.append((chunk, asyncio.ensure_future(self._insert_chunk(chunk))))
+                if not in_flight:
                     break
-                in_flight.append((chunk, asyncio.ensure_future(self._insert_chunk(chunk))))
-                if len(in_flight) == 2:
-                    done, task = in_flight.popleft()
-                    found = await task
-                    existing = existing or found
-                    written += [] if found else done
-            while in_flight:
                 done, task = in_flight.popleft()
-                found = await task
-                existing = existing or found
-                written += [] if found else done
+                if found := await task:
+                    existing = existing or found
+                else:
+                    written += done
         finally:
             # On an error, let the other script finish: as with a single chunk, what was
             # written before the error stays written.
