@@ -60,42 +60,84 @@ _CHUNK = 2000  # events per insert script: Redis blocks for a few ms at most
 _SEQ_BLOCK = 1024  # seqs reserved at once
 
 # Appends a change to the feed: KEYS[pos] counts positions, KEYS[feed] is the stream.
-# `append` writes the entry of a position already taken from the counter.
+# `append` writes the entry of a position already taken from the counter; `trim` then keeps
+# the stream near its length, once for all the entries a script appends.
 _RECORD = """
-local function append(feed, maxlen, position, op, event)
-  redis.call('XADD', feed, 'MAXLEN', '~', maxlen, position .. '-0', 'op', op, 'event', event)
+local function append(feed, position, op, event)
+  redis.call('XADD', feed, position .. '-0', 'op', op, 'event', event)
+end
+local function trim(feed, maxlen)
+  redis.call('XTRIM', feed, 'MAXLEN', '~', maxlen)
 end
 local function record(pos, feed, maxlen, op, event)
-  append(feed, maxlen, redis.call('INCR', pos), op, event)
+  append(feed, redis.call('INCR', pos), op, event)
+  trim(feed, maxlen)
 end
 """
 
 # KEYS: events hash, the all-events zset, position counter, feed stream, then per-event index
-# keys. ARGV: feed length, then per event six values: id, JSON, member, and three KEYS
-# positions (0 = none). Returns the ids that already exist (and then writes nothing).
+# keys. ARGV: feed length, then per event five values: member (which ends with the id), JSON,
+# and three KEYS positions (0 = none). Returns the ids that already exist (and then writes
+# nothing). Each hash and sorted set gets one variadic command for the whole chunk: a command
+# costs Redis about as much to dispatch as to apply, so one per event and index would double
+# the script's time.
 _INSERT = (
     _RECORD
     + """
+local count = (#ARGV - 1) / 5
+local ids = {}
+local fields = {}
+local members = {}  -- KEYS position -> {0, member, 0, member, ...}
+local function add(k, member)
+  local group = members[k]
+  if not group then
+    group = {}
+    members[k] = group
+  end
+  local size = #group
+  group[size + 1] = 0
+  group[size + 2] = member
+end
+for n = 1, count do
+  local i = 2 + (n - 1) * 5
+  local member = ARGV[i]
+  local id = string.sub(member, ID_START)
+  ids[n] = id
+  fields[2 * n - 1] = id
+  fields[2 * n] = ARGV[i + 1]
+  add(2, member)
+  for j = 2, 4 do
+    local k = tonumber(ARGV[i + j])
+    if k > 0 then add(k, member) end
+  end
+end
+-- unpack() takes fewer than 8,000 values, hence the slices.
+local function sliced(command, key, values)
+  local replies = {}
+  for first = 1, #values, 7000 do
+    local reply = redis.call(command, key, unpack(values, first, math.min(first + 6999, #values)))
+    if type(reply) == 'table' then
+      for _, value in ipairs(reply) do replies[#replies + 1] = value end
+    end
+  end
+  return replies
+end
 local failed = {}
-for i = 2, #ARGV, 6 do
-  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then failed[#failed + 1] = ARGV[i] end
+local stored = sliced('HMGET', KEYS[1], ids)
+for n = 1, count do
+  if stored[n] then failed[#failed + 1] = ids[n] end
 end
 if #failed > 0 then return failed end
+sliced('HSET', KEYS[1], fields)
+for k, group in pairs(members) do sliced('ZADD', KEYS[k], group) end
 -- One INCRBY reserves the chunk's feed positions.
-local position = redis.call('INCRBY', KEYS[3], (#ARGV - 1) / 6) - (#ARGV - 1) / 6
-for i = 2, #ARGV, 6 do
-  local member = ARGV[i + 2]
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[2], 0, member)
-  for j = 3, 5 do
-    local k = tonumber(ARGV[i + j])
-    if k > 0 then redis.call('ZADD', KEYS[k], 0, member) end
-  end
-  position = position + 1
-  append(KEYS[4], ARGV[1], position, 'created', ARGV[i + 1])
+local position = redis.call('INCRBY', KEYS[3], count) - count
+for n = 1, count do
+  append(KEYS[4], position + n, 'created', ARGV[2 + (n - 1) * 5 + 1])
 end
+trim(KEYS[4], ARGV[1])
 return failed
-"""
+""".replace("ID_START", str(_ID_OFFSET + 1))
 )
 
 # Compare-and-set of one event. KEYS: events hash, position counter, feed, then index keys.
@@ -325,7 +367,7 @@ class RedisEngine(Engine):
         args: list[Any] = [self._history]
         for event in events:
             slots = [position.setdefault(k, len(position) + 5) for k in self._indexes(event)]
-            args += [event.id, _encode(event), member(event), *slots, *[0] * (3 - len(slots))]
+            args += [member(event), _encode(event), *slots, *[0] * (3 - len(slots))]
         existing = await self._insert(keys=keys + list(position), args=args)
         return [id.decode() for id in existing]
 
