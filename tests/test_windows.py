@@ -79,11 +79,26 @@ def test_nan_and_infinity_never_enter() -> None:
 
 def test_cleanup_forgets_what_left_every_window() -> None:
     stats = stats_at()
-    stats.upsert("a", NOW - 2 * 86400 * US, 1.0, "t")
+    stats.upsert("a", NOW - 86000 * US, 1.0, "t")
     stats.upsert("b", NOW, 2.0, "t")
+    stats.advance(NOW + 1000 * US)
     assert stats.cleanup() == 1
     assert set(stats.points) == {"b"}
     assert stats.summary(86400)["count"] == 1
+
+
+def test_values_before_every_window_are_not_kept() -> None:
+    stats = stats_at()
+    stats.upsert("old", NOW - 86400 * US, 1.0, "t")  # one second before the 24h window
+    stats.upsert("edge", NOW - 86399 * US, 2.0, "t")  # its first second
+    assert set(stats.points) == {"edge"}
+    assert stats.summary(86400)["count"] == 1
+    # Moved back in time, an event leaves the windows; deleting an unkept one is no error.
+    stats.upsert("edge", NOW - 2 * 86400 * US, 2.0, "t")
+    stats.remove("old")
+    assert stats.points == {}
+    assert stats.summary(86400)["count"] == 0
+    assert stats.by_type == {} and stats.all.buckets == {}
 
 
 points = st.lists(

@@ -229,10 +229,13 @@ class RollingStats:
     def upsert(self, id: str, ts: int, value: float | None, type: str) -> None:
         """Record the event's current value (None: it has none), replacing what was known."""
         self.remove(id)
-        if value is None or not math.isfinite(value):
+        second = ts // US
+        horizon = self.horizon()
+        if value is None or not math.isfinite(value) or (horizon is not None and second < horizon):
+            # Before the longest window, a value can never enter one (windows only move
+            # forward): an import of old events costs the windows nothing.
             return
         self.version += 1
-        second = ts // US
         self.points[id] = (second, value, type)
         self.all.change(second, value, +1, id)
         self._series(type).change(second, value, +1, id)
@@ -265,11 +268,17 @@ class RollingStats:
         for series in self.by_type.values():
             series.advance(second)
 
+    def horizon(self) -> int | None:
+        """Return the first second of the longest window; None before the first advance."""
+        if self.now_second is None:
+            return None
+        return self.now_second - self.window_seconds[-1] + 1
+
     def cleanup(self) -> int:
         """Forget values that have left the longest window; return how many buckets went."""
-        if self.now_second is None:
+        horizon = self.horizon()
+        if horizon is None:
             return 0
-        horizon = self.now_second - self.window_seconds[-1] + 1
         dropped = self.all.drop_before(horizon)
         for type, series in list(self.by_type.items()):
             series.drop_before(horizon)
