@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from redis.asyncio.connection import Connection
+from redis.exceptions import DataError
 
 from eventd.store.base import Engine, IdConflict, Query
+from eventd.store.redis import RedisEngine, _CPacking
+from tests.redis_server import RedisServer
 from tests.store.test_conformance import T0, ev
 
 pytestmark = pytest.mark.redis
@@ -73,3 +77,43 @@ async def test_chunks_written_before_a_late_conflict_are_undone(
     assert await engine.count(Query(type="event")) == 1
     for id in ("e0", "e3999", "e4000", "e6001", "e8999"):  # every chunk: none is left
         assert await engine.get(id) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("EVALSHA", "0" * 40, 2, "{ns}:a", b"raw", "\u00e9t\u00e9", 7, -3),
+        ("SCRIPT LOAD", "return 1"),
+        ("GET", b""),
+    ],
+)
+def test_commands_are_packed_as_redis_py_packs_them(args: tuple[object, ...]) -> None:
+    # The engine packs commands with hiredis (C); redis-py's Python packer is the reference.
+    reference = b"".join(Connection().pack_command(*args))
+    assert b"".join(_CPacking().pack_command(*args)) == reference
+
+
+def test_an_argument_of_no_redis_type_is_a_data_error() -> None:
+    with pytest.raises(DataError):
+        _CPacking().pack_command("SET", "k", None)
+
+
+async def test_the_feed_reads_the_same_over_resp3(
+    redis_server: RedisServer, redis_namespace: str
+) -> None:
+    # Feed entries are read without redis-py's parsing, so each protocol's shape is handled.
+    engine = RedisEngine(f"{redis_server.url}?protocol=3", namespace=redis_namespace)
+    await engine.open()
+    try:
+        await engine.put_many([ev("a", value=1.0), ev("b")])
+        await engine.update("a", {"value": 2.0}, updated=T0)
+        await engine.delete("b")
+        feed = await engine.read_changes(0, 10)
+        waited = await engine.wait_changes(0, block=0.1)
+    finally:
+        await engine.close()
+    expected = [(1, "created", "a"), (2, "created", "b"), (3, "updated", "a"), (4, "deleted", "b")]
+    for changes in (feed.changes, waited):
+        assert [(c.position, c.op, c.event and c.event.id) for c in changes] == expected
+    assert feed.changes[2].event is not None and feed.changes[2].event.value == 2.0
+    assert (feed.oldest, feed.head) == (1, 4)
