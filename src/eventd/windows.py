@@ -27,17 +27,18 @@ class Bucket:
 
     __slots__ = ("high", "ids", "low", "values")
 
-    def __init__(self) -> None:
-        self.values: list[float] = []
-        self.ids: list[str] = []
-        self.low = math.inf
-        self.high = -math.inf
+    def __init__(self, value: float, id: str) -> None:
+        self.values = [value]
+        self.ids = [id]
+        self.low = self.high = value
 
     def add(self, value: float, id: str) -> None:
         self.values.append(value)
         self.ids.append(id)
-        self.low = min(self.low, value)
-        self.high = max(self.high, value)
+        if value < self.low:
+            self.low = value
+        if value > self.high:
+            self.high = value
 
     def discard(self, id: str) -> None:
         at = self.ids.index(id)
@@ -120,18 +121,19 @@ class Series:
     def change(self, second: int, value: float, weight: int, id: str) -> None:
         """Add (weight 1) or remove (weight -1) the value of event `id` at `second`."""
         bucket = self.buckets.get(second)
-        if bucket is None:
-            bucket = self.buckets[second] = Bucket()
-        if weight > 0:
-            bucket.add(value, id)
-        else:
+        if weight < 0:
+            assert bucket is not None, "a removed value was in its bucket"
             bucket.discard(id)
+            if not bucket.values:
+                del self.buckets[second]
+        elif bucket is None:
+            self.buckets[second] = Bucket(value, id)
+        else:
+            bucket.add(value, id)
         for window in self.windows.values():
-            if window.covers(second):
+            first, last = window.first, window.last  # Window.covers, inline: the hot path
+            if first is not None and last is not None and first <= second <= last:
                 window.add_value(value, weight)
-        empty = not bucket.values
-        if empty:
-            del self.buckets[second]
 
     def drop_before(self, second: int) -> list[Bucket]:
         """Forget buckets before `second` (outside every window); return them."""
