@@ -310,6 +310,7 @@ def reads(ctx: Context) -> None:
 @scenario("5. WebSocket fan-out at a fixed rate, and as fast as one poster goes")
 def fanout(ctx: Context) -> None:
     from bench.fanout import run_fanout
+    from bench.wire import run_wire
 
     counts = [1, 100, 1000] if not ctx.quick else [1, 10]
     events = ctx.size(1000, 20)
@@ -341,6 +342,14 @@ def fanout(ctx: Context) -> None:
             top["events_per_s"],
             "events/s",
         )
+    # The floor under the widest case: the same message sizes over bare asyncio sockets.
+    wire = run_wire(counts[-1], events, rate=100)
+    name = f"ceiling: bare asyncio sockets, {counts[-1]} receivers at 100 messages/s"
+    ctx.figure(f"{name}: messages/s", wire["messages_per_s"], "messages/s")
+    ctx.figure(f"{name}: p50", wire["p50_ms"], "ms")
+    ctx.figure(f"{name}: p99", wire["p99_ms"], "ms")
+    ctx.figure(f"{name}: sender CPU", wire["sender_cpu_pct"], "% of a core")
+    ctx.figure(f"{name}: receiver CPU", wire["receiver_cpu_pct"], "% of a core")
 
 
 @scenario("6. resident memory per stored event and per idle WebSocket (memory engine)")
