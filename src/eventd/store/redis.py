@@ -57,6 +57,7 @@ _decode = msgspec.json.Decoder(Event).decode
 _ID_OFFSET = 18 + 1 + 20 + 1  # where the id starts in a member
 _ATTEMPTS = 16
 _CHUNK = 2000  # events per insert script: Redis blocks for a few ms at most
+assert 2 * _CHUNK < 8000, "the insert script unpacks 2 values per event of a chunk"
 _SEQ_BLOCK = 1024  # seqs reserved at once
 
 # Appends a change to the feed: KEYS[pos] counts positions, KEYS[feed] is the stream.
@@ -111,25 +112,16 @@ for n = 1, count do
     if k > 0 then add(k, member) end
   end
 end
--- unpack() takes fewer than 8,000 values, hence the slices.
-local function sliced(command, key, values)
-  local replies = {}
-  for first = 1, #values, 7000 do
-    local reply = redis.call(command, key, unpack(values, first, math.min(first + 6999, #values)))
-    if type(reply) == 'table' then
-      for _, value in ipairs(reply) do replies[#replies + 1] = value end
-    end
-  end
-  return replies
-end
+-- Chunks are small enough (_CHUNK in Python) that no command below gets more values than
+-- the 8,000 unpack() can pass.
 local failed = {}
-local stored = sliced('HMGET', KEYS[1], ids)
+local stored = redis.call('HMGET', KEYS[1], unpack(ids))
 for n = 1, count do
   if stored[n] then failed[#failed + 1] = ids[n] end
 end
 if #failed > 0 then return failed end
-sliced('HSET', KEYS[1], fields)
-for k, group in pairs(members) do sliced('ZADD', KEYS[k], group) end
+redis.call('HSET', KEYS[1], unpack(fields))
+for k, group in pairs(members) do redis.call('ZADD', KEYS[k], unpack(group)) end
 -- One INCRBY reserves the chunk's feed positions.
 local position = redis.call('INCRBY', KEYS[3], count) - count
 for n = 1, count do
