@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
@@ -157,19 +156,3 @@ def test_serve_and_stop(tmp_path: Path, sig: signal.Signals) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-
-
-def test_serve_raises_the_collectors_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aiohttp import web
-
-    from eventd import cli
-    from eventd.config import load
-
-    monkeypatch.setattr(web, "run_app", lambda *args, **kwargs: None)
-    before = gc.get_threshold()
-    try:
-        assert cli.serve(load(None, env={}, overrides={})) == 0
-        assert gc.get_threshold() == cli.GC_THRESHOLDS
-        assert cli.GC_THRESHOLDS[0] > before[0]
-    finally:
-        gc.set_threshold(*before)

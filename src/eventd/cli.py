@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import sys
@@ -22,12 +21,6 @@ from eventd.store.base import StorageError
 from eventd.times import TimeError, parse_duration
 
 log = logging.getLogger("eventd")
-
-# The cyclic garbage collector's thresholds for the daemon. Python's default collects the
-# youngest generation every 700 new containers; a daemon that keeps hundreds of thousands of
-# events and window buckets then spends most of an import collecting (6 containers: 0.7 µs
-# without collection, 4.7 µs with). Every 50,000 keeps cyclic garbage bounded all the same.
-GC_THRESHOLDS = (50_000, 20, 10)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,7 +68,6 @@ def serve(config: Config, *, clear: bool = False) -> int:
     # APScheduler logs every run at INFO: once a second for stats-tick is noise.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     log.info("eventd %s starting: engine %s", __version__, config.engine.name)
-    gc.set_threshold(*GC_THRESHOLDS)
     web.run_app(
         create_app(config, clear=clear),
         host=config.server.host,
