@@ -79,9 +79,8 @@ end
 # KEYS: events hash, the all-events zset, position counter, feed stream, then per-event index
 # keys. ARGV: feed length, then per event five values: member (which ends with the id), JSON,
 # and three KEYS positions (0 = none). Returns the ids that already exist (and then writes
-# nothing). Each hash and sorted set gets one variadic command for the whole chunk: a command
-# costs Redis about as much to dispatch as to apply, so one per event and index would double
-# the script's time.
+# nothing). Each hash and sorted set gets one variadic command for the whole chunk, which
+# costs Redis far less than a command per event and index (docs/benchmarks.md, scenario 2).
 _INSERT = (
     _RECORD
     + """
@@ -483,7 +482,7 @@ def _as_sent(response: Any, **options: Any) -> Any:
 
 class _CPacking:
     """Packs commands with hiredis' packer, written in C: redis-py's own, in Python, took
-    a tenth of the daemon's time in a large import (six arguments per event)."""
+    about a tenth of the daemon's time in a large import (five arguments per event)."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         if isinstance(args[0], str) and " " in args[0]:  # as redis-py: "SCRIPT LOAD", ...
