@@ -161,8 +161,7 @@ class StatsService:
 
     def horizon(self) -> int:
         """Return the first second whose values the windows still hold."""
-        now_second = self.clock() // US
-        return now_second - self.rolling.window_seconds[-1] + 1
+        return self.rolling.horizon_at(self.clock() // US)
 
     async def over_range(self, start: int, end: int, type: str | None) -> dict[str, Any]:
         """Compute exact statistics over [start, end] from the store (reads every event)."""

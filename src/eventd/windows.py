@@ -272,9 +272,11 @@ class RollingStats:
 
     def horizon(self) -> int | None:
         """Return the first second of the longest window; None before the first advance."""
-        if self.now_second is None:
-            return None
-        return self.now_second - self.window_seconds[-1] + 1
+        return None if self.now_second is None else self.horizon_at(self.now_second)
+
+    def horizon_at(self, now_second: int) -> int:
+        """Return the first second of the longest window when it ends at `now_second`."""
+        return now_second - self.window_seconds[-1] + 1
 
     def cleanup(self) -> int:
         """Forget values that have left the longest window; return how many buckets went."""
