@@ -98,14 +98,20 @@ def run_fanout(subscribers: int, events: int, rate: float, processes: int = 1) -
             proc.join()
     latencies = [x for got, _ in results for x in got]
     seconds = max(last for _, last in results) - start
+    return delivery(latencies, seconds) | {
+        "events_per_s": events / seconds,
+        "daemon_cpu_pct": 100 * cpu[0] / seconds,
+        "subscribers_cpu_pct": 100 * sum(cpu[1:]) / seconds,
+    }
+
+
+def delivery(latencies: list[float], seconds: float) -> dict[str, float]:
+    """Return messages/s and the p50 and p99 latency (ms) of messages received in `seconds`."""
     ms = sorted(x * 1000 for x in latencies)
     return {
         "messages_per_s": len(latencies) / seconds,
-        "events_per_s": events / seconds,
         "p50_ms": median(ms),
         "p99_ms": quantiles(ms, n=100)[98] if len(ms) > 1 else ms[0],
-        "daemon_cpu_pct": 100 * cpu[0] / seconds,
-        "subscribers_cpu_pct": 100 * sum(cpu[1:]) / seconds,
     }
 
 

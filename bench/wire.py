@@ -16,9 +16,9 @@ import asyncio
 import multiprocessing
 import struct
 import time
-from statistics import median, quantiles
 from typing import Any
 
+from bench.fanout import delivery
 from bench.ingest import cpu_seconds
 
 SIZE = 300  # bytes: an eventd change message of the fan-out scenario, framed, is about this
@@ -114,11 +114,7 @@ def run_wire(receivers: int, events: int, rate: float) -> dict[str, float]:
     sender.join()
     receiver.join()
     seconds = last - start
-    ms = sorted(x * 1000 for x in latencies)
-    return {
-        "messages_per_s": len(latencies) / seconds,
-        "p50_ms": median(ms),
-        "p99_ms": quantiles(ms, n=100)[98] if len(ms) > 1 else ms[0],
+    return delivery(latencies, seconds) | {
         "sender_cpu_pct": 100 * cpu[0] / seconds,
         "receiver_cpu_pct": 100 * cpu[1] / seconds,
     }
