@@ -192,3 +192,62 @@ def test_a_window_holds_exactly_its_last_seconds() -> None:
     stats.upsert("now", NOW + US - 1, 3.0, "t")  # later within the current second
     stats.upsert("next", NOW + US, 4.0, "t")
     assert stats.summary(3600)["sum"] == 5.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    points=points,
+    steps=st.lists(st.integers(0, 4000), max_size=4),
+    changes=st.lists(
+        st.tuples(st.integers(0, 59), st.sampled_from([None, 0.0, -0.0, 7.5])), max_size=20
+    ),
+)
+def test_every_window_sketch_counts_exactly_the_values_inside(
+    points: list[tuple[int, float]],
+    steps: list[int],
+    changes: list[tuple[int, float | None]],
+) -> None:
+    # The sketch, sums and extremes are kept incrementally through adds, updates, removals
+    # and slides; they must equal what a fresh computation over the window's values gives.
+    stats = stats_at()
+    for i, (offset, value) in enumerate(points):
+        stats.upsert(str(i), NOW + offset * US, value, "t" if i % 2 else "u")
+    for i, value in changes:  # updates (a new value, or None: removed) of existing ids
+        if i < len(points):
+            stats.upsert(str(i), NOW + points[i][0] * US, value, "t")
+    now = NOW
+    for step in steps:
+        now += step * US
+        stats.advance(now)
+    for series in (stats.all, *stats.by_type.values()):
+        for window in series.windows.values():
+            inside = list(series.values_in(window))
+            fresh = DDSketch(0.01)
+            for value in inside:
+                fresh.add(value)
+            assert window.count == len(inside) == window.sketch.count
+            assert sorted(window.sketch._ordered()) == sorted(fresh._ordered())
+            series.refresh(window)
+            assert (window.low, window.high) == (
+                min(inside, default=math.inf),
+                max(inside, default=-math.inf),
+            )
+            assert _signed(inside) == _signed(_kept_values(stats, series, window))
+
+
+def _signed(values: list[float]) -> list[tuple[float, float]]:
+    """Sort values telling 0.0 from -0.0, which compare equal."""
+    return sorted((value, math.copysign(1.0, value)) for value in values)
+
+
+def _kept_values(stats: RollingStats, series: object, window: object) -> list[float]:
+    """The values the points say are in `window` of `series`, signs of zero included."""
+    first, last = window.first, window.last  # type: ignore[attr-defined]
+    wanted = (
+        None if series is stats.all else next(t for t, s in stats.by_type.items() if s is series)
+    )
+    return [
+        value
+        for second, value, type in stats.points.values()
+        if first <= second <= last and wanted in (None, type)
+    ]

@@ -27,6 +27,13 @@ def scaled_square(value: float) -> int:
     return (numerator * numerator) << (2 * (_SCALE_BITS - denominator.bit_length() + 1))
 
 
+def scaled_both(value: float) -> tuple[int, int]:
+    """Return `scaled(value)` and `scaled_square(value)`, sharing their work."""
+    numerator, denominator = value.as_integer_ratio()
+    shift = _SCALE_BITS - denominator.bit_length() + 1
+    return numerator << shift, (numerator * numerator) << (2 * shift)
+
+
 def unscaled_square(total: int) -> Fraction:
     """Return the exact value of a sum of `scaled_square` numbers."""
     return Fraction(total, 1 << (2 * _SCALE_BITS))
@@ -38,33 +45,44 @@ class DDSketch:
     A value v > 0 lands in bucket ceil(log_gamma(v)); every value of a bucket is within
     `relative_error` of the bucket's representative. Negative values mirror positive ones;
     zero has its own count. Removing a value decrements its bucket, so windows can slide.
+
+    `key(value)` names a value's bucket, and `add_key` counts it: several sketches with the
+    same error can share one key computation (a rolling value enters several windows).
     """
 
     def __init__(self, relative_error: float = 0.01) -> None:
         self.relative_error = relative_error
         self._gamma = (1 + relative_error) / (1 - relative_error)
         self._log_gamma = math.log(self._gamma)
-        self._positive: dict[int, int] = {}
-        self._negative: dict[int, int] = {}
+        # Bucket k of positive values has key 2k, of negative values 2k+1; zero has None.
+        self._bins: dict[int, int] = {}
         self._zero = 0
         self.count = 0
 
-    def _key(self, value: float) -> int:
-        return math.ceil(math.log(value) / self._log_gamma)
+    def key(self, value: float) -> int | None:
+        """Return the key of the bucket that `value` falls in."""
+        if value > 0:
+            return 2 * math.ceil(math.log(value) / self._log_gamma)
+        if value < 0:
+            return 2 * math.ceil(math.log(-value) / self._log_gamma) + 1
+        return None
 
     def add(self, value: float, weight: int = 1) -> None:
         """Add `value` (`weight` < 0 removes it)."""
+        self.add_key(self.key(value), weight)
+
+    def add_key(self, key: int | None, weight: int) -> None:
+        """Add `weight` values (< 0 removes) to the bucket `key`, from `key()` of this error."""
         self.count += weight
-        if value == 0:
+        if key is None:
             self._zero += weight
             return
-        store = self._positive if value > 0 else self._negative
-        key = self._key(abs(value))
-        count = store.get(key, 0) + weight
+        bins = self._bins
+        count = bins.get(key, 0) + weight
         if count:
-            store[key] = count
+            bins[key] = count
         else:
-            del store[key]
+            del bins[key]
 
     def quantile(self, q: float) -> float | None:
         """Return the q-quantile (0 <= q <= 1) within the relative error, or None if empty."""
@@ -72,19 +90,22 @@ class DDSketch:
             return None
         rank = q * (self.count - 1)
         seen = 0
-        for key, count in self._ordered():
+        for value, count in self._ordered():
             seen += count
             if seen > rank:
-                if key is None:
-                    return 0.0
-                sign, k = key
-                return sign * 2 * self._gamma**k / (self._gamma + 1)
+                return value
         return None  # unreachable while counts are consistent
 
-    def _ordered(self) -> Iterable[tuple[tuple[int, int] | None, int]]:
-        for k in sorted(self._negative, reverse=True):
-            yield (-1, k), self._negative[k]
+    def _ordered(self) -> Iterable[tuple[float, int]]:
+        """Yield each bucket's representative value and count, from the lowest value up."""
+        negative = sorted((key >> 1 for key in self._bins if key & 1), reverse=True)
+        positive = sorted(key >> 1 for key in self._bins if not key & 1)
+        for k in negative:
+            yield -self._representative(k), self._bins[2 * k + 1]
         if self._zero:
-            yield None, self._zero
-        for k in sorted(self._positive):
-            yield (1, k), self._positive[k]
+            yield 0.0, self._zero
+        for k in positive:
+            yield self._representative(k), self._bins[2 * k]
+
+    def _representative(self, k: int) -> float:
+        return 2 * self._gamma**k / (self._gamma + 1)

@@ -11,46 +11,75 @@ a window costs the same at ten thousand events as at a million.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventd.sketch import DDSketch, scaled, scaled_square, unscaled, unscaled_square
+import msgspec
+
+from eventd.sketch import DDSketch, scaled_both, unscaled, unscaled_square
 
 US = 1_000_000
 EXACT_PERCENTILES_UP_TO = 1000  # windows this small answer percentiles exactly
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
+SKETCH_ERROR = 0.01  # the relative error of every window's percentiles
+_KEYS = DDSketch(SKETCH_ERROR)
+
+# What one value adds to a window: its exact scaled value and square, and its sketch key.
+# A value enters up to eight windows (four lengths, over all events and over its type), so
+# this is computed once per value and change.
+Part = tuple[int, int, int | None]
 
 
-class Bucket:
-    """The values of one second and the ids they came with; extremes kept as they change."""
+def part(value: float) -> Part:
+    total, square = scaled_both(value)
+    return total, square, _KEYS.key(value)
 
-    __slots__ = ("high", "ids", "low", "values")
 
-    def __init__(self, value: float, id: str) -> None:
-        self.values = [value]
-        self.ids = [id]
-        self.low = self.high = value
+class Bucket(msgspec.Struct, gc=False):
+    """The values of one second, their extremes, and (in the series of all events) their ids.
+
+    A bucket is not tracked by the garbage collector, and keeps its values in an array, which
+    is not either: there is one bucket per second and series, and collections that walk them
+    all cost imports of recent history more than the windows' own work.
+    """
+
+    values: array[float]
+    low: float
+    high: float
+    ids: list[str] | None  # the events whose values these are, in no particular order
+
+    @classmethod
+    def of(cls, value: float, id: str | None) -> Bucket:
+        return cls(array("d", (value,)), value, value, None if id is None else [id])
 
     def add(self, value: float, id: str) -> None:
         self.values.append(value)
-        self.ids.append(id)
+        if self.ids is not None:
+            self.ids.append(id)
         if value < self.low:
             self.low = value
         if value > self.high:
             self.high = value
 
-    def discard(self, id: str) -> None:
-        at = self.ids.index(id)
-        value = self.values.pop(at)
-        del self.ids[at]
+    def discard(self, value: float, id: str) -> None:
+        """Remove one of the values equal to `value` (equal floats are interchangeable)."""
+        values = self.values
+        at = values.index(value)
+        if value == 0:  # 0.0 == -0.0, but their sign shows: remove one with the same sign
+            sign = math.copysign(1.0, value)
+            at = next(i for i, v in enumerate(values) if v == 0 and math.copysign(1.0, v) == sign)
+        del values[at]
+        if self.ids is not None:
+            self.ids.remove(id)
         if value == self.low:
-            self.low = min(self.values, default=math.inf)
+            self.low = min(values, default=math.inf)
         if value == self.high:
-            self.high = max(self.values, default=-math.inf)
+            self.high = max(values, default=-math.inf)
 
 
-@dataclass
+@dataclass(slots=True)
 class Window:
     """Running state of one window over one series."""
 
@@ -60,7 +89,7 @@ class Window:
     count: int = 0
     total: int = 0  # exact sum, scaled
     squares: int = 0  # exact sum of squares, scaled twice
-    sketch: DDSketch = field(default_factory=DDSketch)
+    sketch: DDSketch = field(default_factory=lambda: DDSketch(SKETCH_ERROR))
     # Extremes grow in O(1) as values come; when one leaves, they are recomputed from the
     # buckets at the next read (`Series.refresh`), which is rare: a window's minimum or
     # maximum seldom sits in the second that slides out.
@@ -73,67 +102,89 @@ class Window:
             self.first is not None and self.last is not None and self.first <= second <= self.last
         )
 
-    def add_value(self, value: float, weight: int) -> None:
+    def add(self, value: float, parts: Part, weight: int) -> None:
+        """Add (weight 1) or remove (weight -1) one value, whose `part` is `parts`."""
+        total, square, key = parts
         self.count += weight
-        self.total += weight * scaled(value)
-        self.squares += weight * scaled_square(value)
-        self.sketch.add(value, weight)
+        self.sketch.add_key(key, weight)
         if weight > 0:
-            self.low = min(self.low, value)
-            self.high = max(self.high, value)
-        elif self.count == 0:
+            self.total += total
+            self.squares += square
+            if value < self.low:
+                self.low = value
+            if value > self.high:
+                self.high = value
+            return
+        self.total -= total
+        self.squares -= square
+        if self.count == 0:
             self.low, self.high, self.stale = math.inf, -math.inf, False
         elif value <= self.low or value >= self.high:
             self.stale = True
 
-    def add_bucket(self, bucket: Bucket, weight: int) -> None:
-        for value in bucket.values:
-            self.add_value(value, weight)
+    def add_bucket(self, bucket: Bucket, parts: list[Part], weight: int) -> None:
+        for value, value_parts in zip(bucket.values, parts, strict=True):
+            self.add(value, value_parts, weight)
 
 
 class Series:
     """The buckets of one series and its windows."""
 
-    def __init__(self, windows: tuple[int, ...]) -> None:
+    def __init__(self, windows: tuple[int, ...], *, keep_ids: bool = False) -> None:
+        self.keep_ids = keep_ids
         # second -> Bucket. A plain dict: inserting into a sorted one cost more than all the
         # rest of a change, and ranges are walked by second or by bucket, whichever is fewer.
         self.buckets: dict[int, Bucket] = {}
         self.windows = {seconds: Window(seconds) for seconds in windows}
+        # Every window ends at the same second (`advance` moves them together), so the
+        # windows that hold a second are a run of the longest ones.
+        self._longest_first = sorted(self.windows.values(), key=lambda w: w.seconds, reverse=True)
 
     def advance(self, now_second: int) -> None:
         """Slide every window so that it ends at `now_second`."""
+        # The buckets that enter are mostly the same for every window: their parts are
+        # computed once per call.
+        parts: dict[int, list[Part]] = {}
+
+        def parts_of(bucket: Bucket) -> list[Part]:
+            known = parts.get(id(bucket))
+            if known is None:
+                known = parts[id(bucket)] = [part(value) for value in bucket.values]
+            return known
+
         for window in self.windows.values():
             first = now_second - window.seconds + 1
             if window.last is None or window.first is None:
                 window.first, window.last = first, now_second
                 for bucket in self.between(first, now_second):
-                    window.add_bucket(bucket, +1)
+                    window.add_bucket(bucket, parts_of(bucket), +1)
                 continue
             if now_second == window.last:
                 continue
             # Leave: buckets before the new start; enter: buckets after the old end.
             for bucket in self.between(window.first, min(first - 1, window.last)):
-                window.add_bucket(bucket, -1)
+                window.add_bucket(bucket, parts_of(bucket), -1)
             for bucket in self.between(max(window.last + 1, first), now_second):
-                window.add_bucket(bucket, +1)
+                window.add_bucket(bucket, parts_of(bucket), +1)
             window.first, window.last = first, now_second
 
-    def change(self, second: int, value: float, weight: int, id: str) -> None:
+    def change(self, second: int, value: float, parts: Part, weight: int, id: str) -> None:
         """Add (weight 1) or remove (weight -1) the value of event `id` at `second`."""
         bucket = self.buckets.get(second)
         if weight < 0:
             assert bucket is not None, "a removed value was in its bucket"
-            bucket.discard(id)
+            bucket.discard(value, id)
             if not bucket.values:
                 del self.buckets[second]
         elif bucket is None:
-            self.buckets[second] = Bucket(value, id)
+            self.buckets[second] = Bucket.of(value, id if self.keep_ids else None)
         else:
             bucket.add(value, id)
-        for window in self.windows.values():
+        for window in self._longest_first:
             first, last = window.first, window.last  # Window.covers, inline: the hot path
-            if first is not None and last is not None and first <= second <= last:
-                window.add_value(value, weight)
+            if first is None or last is None or not first <= second <= last:
+                break
+            window.add(value, parts, weight)
 
     def drop_before(self, second: int) -> list[Bucket]:
         """Forget buckets before `second` (outside every window); return them."""
@@ -144,7 +195,7 @@ class Series:
             dropped.append(bucket)
             for window in self.windows.values():
                 if window.covers(key):
-                    window.add_bucket(bucket, -1)
+                    window.add_bucket(bucket, [part(value) for value in bucket.values], -1)
         return dropped
 
     def refresh(self, window: Window) -> None:
@@ -212,7 +263,7 @@ class RollingStats:
 
     def __init__(self, windows: tuple[int, ...]) -> None:
         self.window_seconds = tuple(sorted(windows))
-        self.all = Series(self.window_seconds)
+        self.all = Series(self.window_seconds, keep_ids=True)  # `cleanup` reads its ids
         self.by_type: dict[str, Series] = {}
         self.points: dict[str, tuple[int, float, str]] = {}  # id -> (second, value, type)
         self.now_second: int | None = None
@@ -230,7 +281,8 @@ class RollingStats:
 
     def upsert(self, id: str, ts: int, value: float | None, type: str) -> None:
         """Record the event's current value (None: it has none), replacing what was known."""
-        self.remove(id)
+        if id in self.points:
+            self.remove(id)
         second = ts // US
         horizon = self.horizon()
         if value is None or not math.isfinite(value) or (horizon is not None and second < horizon):
@@ -239,8 +291,10 @@ class RollingStats:
             return
         self.version += 1
         self.points[id] = (second, value, type)
-        self.all.change(second, value, +1, id)
-        self._series(type).change(second, value, +1, id)
+        parts = part(value)
+        self.all.change(second, value, parts, +1, id)
+        series = self.by_type.get(type) or self._series(type)
+        series.change(second, value, parts, +1, id)
 
     def remove(self, id: str) -> None:
         known = self.points.pop(id, None)
@@ -248,9 +302,10 @@ class RollingStats:
             return
         self.version += 1
         second, value, type = known
-        self.all.change(second, value, -1, id)
+        parts = part(value)
+        self.all.change(second, value, parts, -1, id)
         series = self.by_type[type]
-        series.change(second, value, -1, id)
+        series.change(second, value, parts, -1, id)
         if not series.buckets:
             del self.by_type[type]
 
@@ -289,7 +344,7 @@ class RollingStats:
             if not series.buckets:
                 del self.by_type[type]
         for bucket in dropped:  # what the buckets still held is current: forget it
-            for id in bucket.ids:
+            for id in bucket.ids or ():
                 del self.points[id]
         if dropped:
             self.version += 1
