@@ -122,9 +122,14 @@ class Window:
         elif value <= self.low or value >= self.high:
             self.stale = True
 
-    def add_bucket(self, bucket: Bucket, parts: list[Part], weight: int) -> None:
-        for value, value_parts in zip(bucket.values, parts, strict=True):
-            self.add(value, value_parts, weight)
+    def add_bucket(self, bucket: Bucket, weight: int, parts: list[Part] | None = None) -> None:
+        """Add or remove every value of `bucket`; `parts`, if given, are their `part`s."""
+        if parts is None:
+            for value in bucket.values:
+                self.add(value, part(value), weight)
+        else:
+            for value, value_parts in zip(bucket.values, parts, strict=True):
+                self.add(value, value_parts, weight)
 
 
 class Series:
@@ -142,8 +147,8 @@ class Series:
 
     def advance(self, now_second: int) -> None:
         """Slide every window so that it ends at `now_second`."""
-        # The buckets that enter are mostly the same for every window: their parts are
-        # computed once per call.
+        # The buckets that enter are mostly the same for every window (those that leave are
+        # not): their parts are computed once per call.
         parts: dict[int, list[Part]] = {}
 
         def parts_of(bucket: Bucket) -> list[Part]:
@@ -157,15 +162,15 @@ class Series:
             if window.last is None or window.first is None:
                 window.first, window.last = first, now_second
                 for bucket in self.between(first, now_second):
-                    window.add_bucket(bucket, parts_of(bucket), +1)
+                    window.add_bucket(bucket, +1, parts_of(bucket))
                 continue
             if now_second == window.last:
                 continue
             # Leave: buckets before the new start; enter: buckets after the old end.
             for bucket in self.between(window.first, min(first - 1, window.last)):
-                window.add_bucket(bucket, parts_of(bucket), -1)
+                window.add_bucket(bucket, -1)
             for bucket in self.between(max(window.last + 1, first), now_second):
-                window.add_bucket(bucket, parts_of(bucket), +1)
+                window.add_bucket(bucket, +1, parts_of(bucket))
             window.first, window.last = first, now_second
 
     def change(self, second: int, value: float, parts: Part, weight: int, id: str) -> None:
@@ -195,7 +200,7 @@ class Series:
             dropped.append(bucket)
             for window in self.windows.values():
                 if window.covers(key):
-                    window.add_bucket(bucket, [part(value) for value in bucket.values], -1)
+                    window.add_bucket(bucket, -1)
         return dropped
 
     def refresh(self, window: Window) -> None:
