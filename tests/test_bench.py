@@ -30,3 +30,11 @@ def test_quick_run_fills_every_scenario(tmp_path: Path) -> None:
     assert all(figure["met"] is None for figure in figures)  # quick figures judge nothing
     report = (tmp_path / "benchmarks.md").read_text()
     assert "## Machine" in report and "| 6 |" in report
+
+
+async def test_the_counted_import_path_stores_and_windows_every_event() -> None:
+    # bench.instructions counts this path under valgrind; here it runs bare, small.
+    from bench.instructions import import_path
+
+    stored, windowed = await import_path(300)
+    assert (stored, windowed) == (300, 300)
