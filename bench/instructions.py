@@ -7,8 +7,9 @@ executed instructions does not, so it is how two versions of eventd's own code c
 compared (docs/benchmarks.md cites it). The path runs in one process, without HTTP: an
 NDJSON body is parsed, validated and stored through the store worker into the memory
 engine, the answer is encoded, and every stored change is fed to the statistics windows.
-It runs under callgrind once with a small and once with a large body; their difference per
-event leaves out start-up and imports. Needs valgrind (Debian's `valgrind` package).
+It runs under callgrind once with a small and once with a large body, both made beforehand
+in another process; their difference per event leaves out start-up and imports. Needs
+valgrind (Debian's `valgrind` package).
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from eventd.times import resolve_timezone, wall_clock_us
 from eventd.windows import RollingStats
 
 
-async def import_path(count: int) -> tuple[int, int]:
-    """Import `count` generated events as the daemon does; return (stored, in the 24h window)."""
+async def import_path(body: bytes) -> tuple[int, int]:
+    """Import an NDJSON body as the daemon does; return (events stored, in the 24h window)."""
     config = load(None, env={}, overrides={})
-    body = ndjson(count, random.Random(count))
+    count = body.count(b"\n")
     worker = StoreWorker(MemoryEngine(history=count))
     await worker.start()
     try:
@@ -60,6 +61,8 @@ async def import_path(count: int) -> tuple[int, int]:
 def instructions(count: int) -> int:
     """Return the instructions a whole process importing `count` events executes."""
     with tempfile.TemporaryDirectory() as tmp:
+        body = Path(tmp) / "events.ndjson"
+        body.write_bytes(ndjson(count, random.Random(count)))
         done = subprocess.run(
             [
                 "valgrind",
@@ -69,7 +72,7 @@ def instructions(count: int) -> int:
                 "-m",
                 "bench.instructions",
                 "--path-only",
-                str(count),
+                str(body),
             ],
             capture_output=True,
             text=True,
@@ -82,10 +85,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", type=int, default=5_000, help="events of the small run")
     parser.add_argument("--large", type=int, default=25_000, help="events of the large run")
-    parser.add_argument("--path-only", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--path-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.path_only is not None:
-        asyncio.run(import_path(args.path_only))
+        asyncio.run(import_path(args.path_only.read_bytes()))
         return
     small, large = instructions(args.small), instructions(args.large)
     per_event = (large - small) / (args.large - args.small)

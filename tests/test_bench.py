@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ def test_quick_run_fills_every_scenario(tmp_path: Path) -> None:
 async def test_the_counted_import_path_stores_and_windows_every_event() -> None:
     # bench.instructions counts this path under valgrind; here it runs bare, small.
     from bench.instructions import import_path
+    from bench.run import ndjson
 
-    stored, windowed = await import_path(300)
+    stored, windowed = await import_path(ndjson(300, random.Random(1)))
     assert (stored, windowed) == (300, 300)
