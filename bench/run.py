@@ -281,16 +281,24 @@ def bulk_import(ctx: Context) -> None:
 
 
 async def _arrays(base: str, batches: int) -> float:
+    """POST `batches` JSON arrays of 1,000 events one after the other; return events/s."""
     rng = random.Random(7)
+    now = time.time()
+    # Made before the clock starts: the client's JSON encoding is not eventd's time.
+    bodies = [
+        json.dumps(
+            [{"timestamp": now - rng.uniform(0, 3600), "value": rng.random()} for _ in range(1000)]
+        ).encode()
+        for _ in range(batches)
+    ]
+    headers = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession() as session:
         began = time.perf_counter()
-        for _ in range(batches):
-            body = [
-                {"timestamp": time.time() - rng.uniform(0, 3600), "value": rng.random()}
-                for _ in range(1000)
-            ]
-            async with session.post(f"{base}/events", json=body) as response:
-                assert response.status == 201
+        for body in bodies:
+            async with session.post(f"{base}/events", data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 201:
+                    raise RuntimeError(f"a JSON array was answered {response.status}")
         return batches * 1000 / (time.perf_counter() - began)
 
 
