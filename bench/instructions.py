@@ -1,15 +1,18 @@
-"""Instructions that eventd's own import path executes per event, counted by valgrind.
+"""Instructions that eventd's own code executes per event, counted by valgrind.
 
     .venv/bin/python -m bench.instructions [--small 5000] [--large 25000]
 
 Wall-clock figures on a shared machine drift by tens of percent within minutes; a count of
 executed instructions does not, so it is how two versions of eventd's own code can be
-compared (docs/benchmarks.md cites it). The path runs in one process, without HTTP: an
-NDJSON body is parsed, validated and stored through the store worker into the memory
+compared (docs/benchmarks.md cites it). Two paths run in one process, without HTTP or
+aiohttp: events are parsed, validated and stored through the store worker into the memory
 engine, the answer is encoded, and every stored change is fed to the statistics windows.
-It runs under callgrind once with a small and once with a large body, both made beforehand
-in another process; their difference per event leaves out start-up and imports. Needs
-valgrind (Debian's `valgrind` package).
+`import` does it for one NDJSON body of scenario 2's events, as a bulk import; `single` for
+one event at a time, with scenario 1's bodies (no timestamp: the time of arrival), as
+single POSTs do (mirroring the handler of `POST /events`). Each path runs under callgrind
+once with a small and once with a large body, both made beforehand in another process;
+their difference per event leaves out start-up and imports. Needs valgrind (Debian's
+`valgrind` package).
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from eventd.store.worker import StoreWorker
 from eventd.times import resolve_timezone, wall_clock_us
 from eventd.windows import RollingStats
 
+PATHS = ("import", "single")
 
-async def import_path(body: bytes) -> tuple[int, int]:
-    """Import an NDJSON body as the daemon does; return (events stored, in the 24h window)."""
+
+async def run_path(path: str, body: bytes) -> tuple[int, int]:
+    """Store an NDJSON body as `path` does; return (events stored, in the 24h window)."""
     config = load(None, env={}, overrides={})
     count = body.count(b"\n")
     worker = StoreWorker(MemoryEngine(history=count))
@@ -46,23 +51,41 @@ async def import_path(body: bytes) -> tuple[int, int]:
         service = EventService(worker, validator, wall_clock_us)
         windows = RollingStats((300, 900, 3600, 86400))
         windows.advance(wall_clock_us())
-        items, batch = parse_events(body, ndjson=True, max_batch=count)
-        results = await service.create(items, batch=batch)
-        json_response({"events": [to_out(result.event) for result in results]}, status=201)
+        stored = 0
+        if path == "import":
+            items, batch = parse_events(body, ndjson=True, max_batch=count)
+            results = await service.create(items, batch=batch)
+            json_response({"events": [to_out(result.event) for result in results]}, status=201)
+            stored = len(results)
+        else:
+            for line in body.splitlines():
+                items, batch = parse_events(line, ndjson=False, max_batch=1)
+                results = await service.create(items, batch=batch)
+                json_response(to_out(results[0].event), status=201)
+                stored += len(results)
         for change in (await worker.engine.read_changes(0, count)).changes:
             event = change.event
             assert event is not None
             windows.upsert(event.id, event.ts, event.value, event.type)
-        return len(results), windows.summary(86400)["count"]
+        windows.advance(wall_clock_us())
+        return stored, windows.summary(86400)["count"]
     finally:
         await worker.stop(drain_timeout=1.0)
 
 
-def instructions(count: int) -> int:
-    """Return the instructions a whole process importing `count` events executes."""
+def events(path: str, count: int) -> bytes:
+    """Return `count` events for `path`, one JSON object per line."""
+    if path == "import":
+        return ndjson(count, random.Random(count))
+    lines = (f'{{"type":"bench","value":{n % 100},"data":{{"n":{n}}}}}\n' for n in range(count))
+    return "".join(lines).encode()
+
+
+def instructions(path: str, count: int) -> int:
+    """Return the instructions a whole process storing `count` events by `path` executes."""
     with tempfile.TemporaryDirectory() as tmp:
         body = Path(tmp) / "events.ndjson"
-        body.write_bytes(ndjson(count, random.Random(count)))
+        body.write_bytes(events(path, count))
         done = subprocess.run(
             [
                 "valgrind",
@@ -71,7 +94,8 @@ def instructions(count: int) -> int:
                 sys.executable,
                 "-m",
                 "bench.instructions",
-                "--path-only",
+                "--run",
+                path,
                 str(body),
             ],
             capture_output=True,
@@ -85,14 +109,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", type=int, default=5_000, help="events of the small run")
     parser.add_argument("--large", type=int, default=25_000, help="events of the large run")
-    parser.add_argument("--path-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--run", nargs=2, help=argparse.SUPPRESS)  # path, body file
     args = parser.parse_args()
-    if args.path_only is not None:
-        asyncio.run(import_path(args.path_only.read_bytes()))
+    if args.run is not None:
+        asyncio.run(run_path(args.run[0], Path(args.run[1]).read_bytes()))
         return
-    small, large = instructions(args.small), instructions(args.large)
-    per_event = (large - small) / (args.large - args.small)
-    print(f"import path: {per_event:,.0f} instructions per event")
+    for path in PATHS:
+        small, large = instructions(path, args.small), instructions(path, args.large)
+        per_event = (large - small) / (args.large - args.small)
+        print(f"{path} path: {per_event:,.0f} instructions per event", flush=True)
 
 
 if __name__ == "__main__":

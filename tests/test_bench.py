@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -33,10 +32,10 @@ def test_quick_run_fills_every_scenario(tmp_path: Path) -> None:
     assert "## Machine" in report and "| 6 |" in report
 
 
-async def test_the_counted_import_path_stores_and_windows_every_event() -> None:
-    # bench.instructions counts this path under valgrind; here it runs bare, small.
-    from bench.instructions import import_path
-    from bench.run import ndjson
+@pytest.mark.parametrize("path", ["import", "single"])
+async def test_the_counted_paths_store_and_window_every_event(path: str) -> None:
+    # bench.instructions counts these paths under valgrind; here they run bare, small.
+    from bench.instructions import events, run_path
 
-    stored, windowed = await import_path(ndjson(300, random.Random(1)))
+    stored, windowed = await run_path(path, events(path, 300))
     assert (stored, windowed) == (300, 300)
