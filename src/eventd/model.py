@@ -113,10 +113,12 @@ CONTENT_FIELDS = ("ts", "type", "key", "title", "description", "value", "data", 
 
 def to_out(event: Event) -> EventOut:
     """Return the answered form of a stored event."""
-    created_at = _format_created(event.created)
+    timestamp = format_us(event.ts)
+    # An event posted without a time of its own was created at its timestamp.
+    created_at = timestamp if event.created == event.ts else _format_created(event.created)
     return EventOut(
         id=event.id,
-        timestamp=format_us(event.ts),
+        timestamp=timestamp,
         type=event.type,
         key=event.key,
         title=event.title,

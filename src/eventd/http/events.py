@@ -21,9 +21,10 @@ async def create(request: web.Request) -> web.Response:
     ndjson = request.content_type in NDJSON_TYPES
     items, batch = parse_events(body, ndjson=ndjson, max_batch=limits.max_batch)
     results = await request.app[EVENTS].create(items, batch=batch)
-    status = 201 if any(result.created for result in results) else 200
     if not batch:
-        return json_response(to_out(results[0].event), status=status)
+        result = results[0]
+        return json_response(to_out(result.event), status=201 if result.created else 200)
+    status = 201 if any(result.created for result in results) else 200
     return json_response({"events": [to_out(r.event) for r in results]}, status=status)
 
 
