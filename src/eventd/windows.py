@@ -80,6 +80,33 @@ class Bucket(msgspec.Struct, gc=False):
 
 
 @dataclass(slots=True)
+class Entering:
+    """What a run of buckets adds to a window, summed once for every window it enters."""
+
+    count: int = 0
+    total: int = 0
+    squares: int = 0
+    keys: dict[int | None, int] = field(default_factory=dict)  # sketch key -> values
+    low: float = math.inf
+    high: float = -math.inf
+
+    @classmethod
+    def of(cls, buckets: list[Bucket]) -> Entering:
+        entering = cls()
+        keys = entering.keys
+        for bucket in buckets:
+            for value in bucket.values:
+                total, square, key = part(value)
+                entering.total += total
+                entering.squares += square
+                keys[key] = keys.get(key, 0) + 1
+            entering.count += len(bucket.values)
+            entering.low = min(entering.low, bucket.low)
+            entering.high = max(entering.high, bucket.high)
+        return entering
+
+
+@dataclass(slots=True)
 class Window:
     """Running state of one window over one series."""
 
@@ -122,14 +149,22 @@ class Window:
         elif value <= self.low or value >= self.high:
             self.stale = True
 
-    def add_bucket(self, bucket: Bucket, weight: int, parts: list[Part] | None = None) -> None:
-        """Add or remove every value of `bucket`; `parts`, if given, are their `part`s."""
-        if parts is None:
-            for value in bucket.values:
-                self.add(value, part(value), weight)
-        else:
-            for value, value_parts in zip(bucket.values, parts, strict=True):
-                self.add(value, value_parts, weight)
+    def add_bucket(self, bucket: Bucket, weight: int) -> None:
+        """Add or remove every value of `bucket`."""
+        for value in bucket.values:
+            self.add(value, part(value), weight)
+
+    def enter(self, entering: Entering) -> None:
+        """Add the values of buckets that slid in."""
+        if not entering.count:
+            return
+        self.count += entering.count
+        self.total += entering.total
+        self.squares += entering.squares
+        for key, count in entering.keys.items():
+            self.sketch.add_key(key, count)
+        self.low = min(self.low, entering.low)
+        self.high = max(self.high, entering.high)
 
 
 class Series:
@@ -148,29 +183,28 @@ class Series:
     def advance(self, now_second: int) -> None:
         """Slide every window so that it ends at `now_second`."""
         # The buckets that enter are mostly the same for every window (those that leave are
-        # not): their parts are computed once per call.
-        parts: dict[int, list[Part]] = {}
+        # not): they are summed once per range, and each window adds the sum. A live value
+        # enters all eight windows of its two series this way.
+        summed: dict[tuple[int, int], Entering] = {}
 
-        def parts_of(bucket: Bucket) -> list[Part]:
-            known = parts.get(id(bucket))
+        def entering(first: int, last: int) -> Entering:
+            known = summed.get((first, last))
             if known is None:
-                known = parts[id(bucket)] = [part(value) for value in bucket.values]
+                known = summed[(first, last)] = Entering.of(self.between(first, last))
             return known
 
         for window in self.windows.values():
             first = now_second - window.seconds + 1
             if window.last is None or window.first is None:
                 window.first, window.last = first, now_second
-                for bucket in self.between(first, now_second):
-                    window.add_bucket(bucket, +1, parts_of(bucket))
+                window.enter(entering(first, now_second))
                 continue
             if now_second == window.last:
                 continue
             # Leave: buckets before the new start; enter: buckets after the old end.
             for bucket in self.between(window.first, min(first - 1, window.last)):
                 window.add_bucket(bucket, -1)
-            for bucket in self.between(max(window.last + 1, first), now_second):
-                window.add_bucket(bucket, +1, parts_of(bucket))
+            window.enter(entering(max(window.last + 1, first), now_second))
             window.first, window.last = first, now_second
 
     def change(self, second: int, value: float, parts: Part, weight: int, id: str) -> None:
