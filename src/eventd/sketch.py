@@ -10,32 +10,20 @@ from fractions import Fraction
 _SCALE_BITS = 1074
 
 
-def scaled(value: float) -> int:
-    """Return `value * 2**1074` exactly, as an integer."""
-    numerator, denominator = value.as_integer_ratio()
-    return numerator << (_SCALE_BITS - denominator.bit_length() + 1)
-
-
-def unscaled(total: int) -> Fraction:
-    """Return the exact value of a sum of `scaled` numbers."""
-    return Fraction(total, 1 << _SCALE_BITS)
-
-
-def scaled_square(value: float) -> int:
-    """Return `value**2 * 2**2148` exactly, as an integer."""
-    numerator, denominator = value.as_integer_ratio()
-    return (numerator * numerator) << (2 * (_SCALE_BITS - denominator.bit_length() + 1))
-
-
 def scaled_both(value: float) -> tuple[int, int]:
-    """Return `scaled(value)` and `scaled_square(value)`, sharing their work."""
+    """Return `value * 2**1074` and `value**2 * 2**2148` exactly, as integers."""
     numerator, denominator = value.as_integer_ratio()
     shift = _SCALE_BITS - denominator.bit_length() + 1
     return numerator << shift, (numerator * numerator) << (2 * shift)
 
 
+def unscaled(total: int) -> Fraction:
+    """Return the exact value of a sum of first parts of `scaled_both`."""
+    return Fraction(total, 1 << _SCALE_BITS)
+
+
 def unscaled_square(total: int) -> Fraction:
-    """Return the exact value of a sum of `scaled_square` numbers."""
+    """Return the exact value of a sum of second parts of `scaled_both`."""
     return Fraction(total, 1 << (2 * _SCALE_BITS))
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eventd.feed import Hub
-from eventd.sketch import scaled, scaled_square, unscaled, unscaled_square
+from eventd.sketch import scaled_both, unscaled, unscaled_square
 from eventd.store.base import Change, Query, StorageError
 from eventd.store.worker import RunQuery, StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
@@ -190,9 +190,10 @@ def exact_summary(values: list[float]) -> dict[str, Any]:
     if not values:
         out |= {"sum": 0.0, "min": None, "max": None, "mean": None, "stddev": None}
         return out | {name: None for name, _ in PERCENTILES} | _exact()
-    total = unscaled(sum(scaled(v) for v in values))
+    scaled = [scaled_both(v) for v in values]
+    total = unscaled(sum(value for value, _ in scaled))
     mean = total / len(values)
-    variance = unscaled_square(sum(scaled_square(v) for v in values)) / len(values) - mean**2
+    variance = unscaled_square(sum(square for _, square in scaled)) / len(values) - mean**2
     ordered = sorted(values)
     out |= {
         "sum": float(total),
