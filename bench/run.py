@@ -84,6 +84,11 @@ class Context:
         )
 
 
+def rounds_note(values: list[float], form: str) -> str:
+    """Return the note that lists a figure's rounds, each written with `form`."""
+    return "rounds: " + ", ".join(form.format(value) for value in values)
+
+
 def _meets(value: float, target: str) -> bool:
     """Check `value` against a target such as '>= 60 %' or '<= 2 ms'."""
     op, bound = target.split()[:2]
@@ -242,7 +247,7 @@ def single_posts(ctx: Context) -> None:
             median(shares),
             "%",
             ">= 60 %",
-            note="rounds: " + ", ".join(f"{share:.1f} %" for share in shares),
+            note=rounds_note(shares, "{:.1f} %"),
         )
 
 
@@ -262,7 +267,7 @@ def bulk_import(ctx: Context) -> None:
             median(rates),
             "events/s",
             targets.get(engine, ""),
-            note="rounds: " + ", ".join(f"{rate:,.0f}" for rate in rates),
+            note=rounds_note(rates, "{:,.0f}"),
         )
         with serve(engine) as (base, _):
             rate = asyncio.run(_arrays(base, count // 1000 or 1))
@@ -331,7 +336,7 @@ def reads(ctx: Context) -> None:
             else:
                 name, target = f"page at {what} of {size:,}", page_target.get(engine, "")
             p50s = [run["p50_ms"] for run in got]
-            note = "rounds: " + ", ".join(f"{p50:.2f}" for p50 in p50s)
+            note = rounds_note(p50s, "{:.2f}")
             ctx.figure(f"{engine}: {name}, p50", median(p50s), "ms", target, note=note)
             ctx.figure(f"{engine}: {name}, p99", median(run["p99_ms"] for run in got), "ms")
         ratios = [
@@ -343,7 +348,7 @@ def reads(ctx: Context) -> None:
             median(ratios),
             "x",
             "<= 1.5 x",
-            note="rounds: " + ", ".join(f"{ratio:.2f} x" for ratio in ratios),
+            note=rounds_note(ratios, "{:.2f} x"),
         )
 
 
