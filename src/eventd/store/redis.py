@@ -481,8 +481,8 @@ def _as_sent(response: Any, **options: Any) -> Any:
 
 
 class _CPacking:
-    """Packs commands with hiredis' packer, written in C: redis-py's own, in Python, took
-    about a tenth of the daemon's time in a large import (five arguments per event)."""
+    """Packs commands with hiredis' packer, written in C: 0.9 µs per imported event (five
+    arguments), against 3.7 µs for redis-py's own packer, in Python, in a microbenchmark."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         if isinstance(args[0], str) and " " in args[0]:  # as redis-py: "SCRIPT LOAD", ...
