@@ -1,10 +1,13 @@
 """WebSocket fan-out: N subscribers on one daemon (memory engine), events POSTed at a rate.
 
     .venv/bin/python -m bench.fanout [--subscribers 200] [--events 2000] [--rate 0]
+                                     [--posters 1] [--search]
 
 Subscribers use eventd.client.Subscriber, in a process of their own; events are POSTed from
 this process, each carrying its send time, so POST-to-receipt latency is measured on one
-clock. `--rate 0` posts as fast as one connection allows. Prints figures; never asserts.
+clock. `--rate 0` posts as fast as the posters' connections allow. `--search` finds the
+highest rate that every subscriber receives in full, by runs of 4 s each (see
+`highest_sustained`). Prints figures; never asserts.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import argparse
 import asyncio
 import multiprocessing
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from statistics import median, quantiles
 from typing import Any
 
@@ -50,21 +55,32 @@ def subscriber_process(base: str, count: int, events: int, ready: Any, out: Any)
     asyncio.run(subscribe_all(base, count, events, ready, out))
 
 
-async def post_events(base: str, events: int, rate: float) -> float:
-    """POST events one by one (value = send time); return when the first was sent."""
+async def post_events(base: str, events: int, rate: float, posters: int = 1) -> tuple[float, float]:
+    """POST events (value = send time) at `rate` per second, over `posters` connections.
+
+    `rate` 0 posts as fast as the connections go. Return when the first was sent, and the
+    seconds from then until the last was answered.
+    """
     async with aiohttp.ClientSession() as session:
         await wait_ready(session, base)
         start = time.time()
-        for i in range(events):
-            if rate:
-                await asyncio.sleep(max(0.0, start + i / rate - time.time()))
-            body = {"type": "bench", "value": time.time()}
-            async with session.post(f"{base}/events", json=body) as response:
-                assert response.status == 201
-        return start
+        numbers = iter(range(events))  # shared: each poster takes the next event due
+
+        async def poster() -> None:
+            for i in numbers:
+                if rate:
+                    await asyncio.sleep(max(0.0, start + i / rate - time.time()))
+                body = {"type": "bench", "value": time.time()}
+                async with session.post(f"{base}/events", json=body) as response:
+                    assert response.status == 201
+
+        await asyncio.gather(*(poster() for _ in range(posters)))
+        return start, time.time() - start
 
 
-def run_fanout(subscribers: int, events: int, rate: float, processes: int = 1) -> dict[str, float]:
+def run_fanout(
+    subscribers: int, events: int, rate: float, processes: int = 1, posters: int = 1
+) -> dict[str, float]:
     """Run one fan-out measurement against a fresh daemon; return its figures.
 
     The subscribers are spread over `processes` processes: one Python process receiving
@@ -91,7 +107,7 @@ def run_fanout(subscribers: int, events: int, rate: float, processes: int = 1) -
             ready.wait(120)
         pids = [daemon.pid] + [proc.pid for proc in procs if proc.pid is not None]
         cpu_before = [cpu_seconds(pid) for pid in pids]
-        start = asyncio.run(post_events(base, events, rate))
+        start, posting = asyncio.run(post_events(base, events, rate, posters))
         results = [out.get(timeout=600) for _ in procs]
         cpu = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
         for proc in procs:
@@ -100,6 +116,7 @@ def run_fanout(subscribers: int, events: int, rate: float, processes: int = 1) -
     seconds = max(last for _, last in results) - start
     return delivery(latencies, seconds) | {
         "events_per_s": events / seconds,
+        "posted_per_s": events / posting,
         "daemon_cpu_pct": 100 * cpu[0] / seconds,
         "subscribers_cpu_pct": 100 * sum(cpu[1:]) / seconds,
     }
@@ -115,14 +132,90 @@ def delivery(latencies: list[float], seconds: float) -> dict[str, float]:
     }
 
 
+# A rate is sustained when the events reach every subscriber at no less than this share of
+# it, from the first POST to the last receipt.
+KEEPS_UP = 0.95
+
+
+@dataclass
+class Sustained:
+    """The highest posting rate found that every subscriber received in full."""
+
+    rate: float = 0.0  # events/s; 0 if even the lowest rate tried was not sustained
+    lost: float | None = None  # the lowest rate found not sustained; None if none was
+    # What fell short at `lost`: "delivery" (the events were posted at the rate and reached
+    # the subscribers late), "posting" (the POSTs themselves could not go at the rate, and
+    # delivery kept up with them), or "" when every rate tried was sustained.
+    bound: str = ""
+    probes: list[tuple[float, str]] = field(default_factory=list)  # (rate, "kept" or bound)
+
+
+def highest_sustained(
+    probe: Callable[[float], dict[str, float]],
+    first: float,
+    known: dict[str, float] | None = None,
+    *,
+    cap: float = 12_800.0,
+    floor: float = 1.0,
+    steps: int = 2,
+) -> Sustained:
+    """Find the highest rate that `probe(rate)` delivers in full, up to `cap`.
+
+    Starting at `first` (whose figures may be `known` already), the rate doubles while it is
+    sustained and halves while it is not, down to `floor`; then `steps` bisections narrow
+    the gap between the highest rate sustained and the lowest not.
+    """
+    found = Sustained()
+
+    def sustained(rate: float) -> bool:
+        got = known if (rate == first and known is not None) else probe(rate)
+        delivered = got["events_per_s"]
+        if delivered >= KEEPS_UP * rate:
+            found.rate = max(found.rate, rate)
+            found.probes.append((rate, "kept"))
+            return True
+        short = "posting" if delivered >= KEEPS_UP * got["posted_per_s"] else "delivery"
+        if found.lost is None or rate < found.lost:
+            found.lost, found.bound = rate, short
+        found.probes.append((rate, short))
+        return False
+
+    rate = first
+    # Bracket: double up to the first rate not sustained, or halve down to the first that is.
+    while floor <= rate <= cap:
+        kept = sustained(rate)
+        if found.lost is not None and found.rate:
+            break
+        rate = rate * 2 if kept else rate / 2
+    if found.lost is not None and found.rate:
+        for _ in range(steps):
+            sustained((found.rate + found.lost) / 2)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=0.0, help="events/s; 0 = as fast as possible")
     parser.add_argument("--processes", type=int, default=1, help="subscriber processes")
+    parser.add_argument("--posters", type=int, default=1, help="connections that POST")
+    parser.add_argument(
+        "--search", action="store_true", help="find the highest rate delivered in full"
+    )
     args = parser.parse_args()
-    figures = run_fanout(args.subscribers, args.events, args.rate, args.processes)
+    if args.search:
+        found = highest_sustained(
+            lambda rate: run_fanout(
+                args.subscribers, max(20, round(4 * rate)), rate, args.processes, posters=8
+            ),
+            100,
+        )
+        for rate, outcome in found.probes:
+            print(f"{rate:,.0f} events/s: {outcome}")
+        print(f"highest rate delivered in full: {found.rate:,.0f} events/s")
+        return
+    figures = run_fanout(args.subscribers, args.events, args.rate, args.processes, args.posters)
     print(f"{args.subscribers} subscribers, {args.events} events posted ({args.rate or 'max'} /s)")
     print(
         f"{figures['events_per_s']:,.0f} events/s to all, "
