@@ -467,11 +467,16 @@ async def _idle_sockets(base: str, count: int, pid: int) -> float:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
+    info: dict[str, str] = {}
     for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
+        if not line.strip():
+            break  # the first processor tells for all
+        key, _, value = line.partition(":")
+        info[key.strip()] = value.strip()
+    # A virtual machine's model name may be as vague as "AMD EPYC": family and model say more.
+    cpu = f"{info.get('model name', 'unknown')} (family {info.get('cpu family', '?')}, model "
+    cpu += f"{info.get('model', '?')}, stepping {info.get('stepping', '?')}"
+    cpu += "; a virtual machine)" if "hypervisor" in info.get("flags", "").split() else ")"
     memory = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())[1]  # type: ignore[index]
     versions = {
         name: metadata.version(name) for name in ("aiohttp", "msgspec", "redis", "sortedcontainers")
