@@ -387,9 +387,7 @@ def fanout(ctx: Context) -> None:
             "% of a core",
         )
         found = highest_sustained(
-            lambda rate, n=subscribers: run_fanout(
-                n, max(20, round(rate * probe_seconds)), rate, posters=8
-            ),
+            lambda rate, n=subscribers: run_fanout(n, max(20, round(rate * probe_seconds)), rate),
             100,
             figures,
             steps=0 if ctx.quick else 2,
@@ -420,7 +418,7 @@ def sustained_note(found: Sustained, subscribers: int) -> str:
     else:
         end = "every rate tried was delivered in full"
     tried = ", ".join(f"{rate:,.0f} {outcome}" for rate, outcome in found.probes)
-    return f"{found.rate * subscribers:,.0f} messages/s; {end} (tried: {tried})"
+    return f"{found.rate * subscribers:,.0f} messages/s; {end}; tried: {tried}"
 
 
 @scenario("6. resident memory per stored event and per idle WebSocket (memory engine)")
