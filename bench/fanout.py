@@ -6,7 +6,7 @@
 Subscribers use eventd.client.Subscriber, in a process of their own; events are POSTed from
 this process, each carrying its send time, so POST-to-receipt latency is measured on one
 clock. `--rate 0` posts as fast as the posters' connections allow. `--search` finds the
-highest rate that every subscriber receives in full, by runs of 4 s each (see
+highest rate that every subscriber receives in full, by runs of a few seconds each (see
 `highest_sustained`). Prints figures; never asserts.
 """
 
@@ -27,6 +27,7 @@ from bench.ingest import cpu_seconds, daemon_process, free_port, wait_ready
 from eventd.client import Subscriber
 
 POSTERS = 8  # connections that POST events, each waiting for its answers
+PROBE_SECONDS = 4.0  # how long each rate tried by a search posts
 
 
 async def subscribe_all(base: str, count: int, events: int, ready: Any, out: Any) -> None:
@@ -211,7 +212,11 @@ def main() -> None:
     if args.search:
         found = highest_sustained(
             lambda rate: run_fanout(
-                args.subscribers, max(20, round(4 * rate)), rate, args.processes, args.posters
+                args.subscribers,
+                max(20, round(PROBE_SECONDS * rate)),
+                rate,
+                args.processes,
+                args.posters,
             ),
             100,
         )

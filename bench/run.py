@@ -358,12 +358,12 @@ def reads(ctx: Context) -> None:
 
 @scenario("5. WebSocket fan-out at a fixed rate, and the rate where delivery falls behind")
 def fanout(ctx: Context) -> None:
-    from bench.fanout import highest_sustained, run_fanout
+    from bench.fanout import PROBE_SECONDS, highest_sustained, run_fanout
     from bench.wire import run_wire
 
     counts = [1, 100, 1000] if not ctx.quick else [1, 10]
     events = ctx.size(1000, 20)
-    probe_seconds = 4.0 if not ctx.quick else 0.25  # each rate tried in the search
+    probe_seconds = PROBE_SECONDS if not ctx.quick else 0.25  # each rate tried in the search
     for subscribers in counts:
         figures = run_fanout(subscribers, events, rate=100)
         target = "<= 50 ms" if subscribers == 1000 else ""
