@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import median, quantiles
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -151,7 +151,7 @@ class Sustained:
     # What fell short at `lost`: "delivery" (the events were posted at the rate and reached
     # the subscribers late), "posting" (the POSTs themselves could not go at the rate, and
     # delivery kept up with them), or "" when every rate tried was sustained.
-    bound: str = ""
+    bound: Literal["delivery", "posting", ""] = ""
     probes: list[tuple[float, str]] = field(default_factory=list)  # (rate, "kept" or bound)
 
 
@@ -179,7 +179,9 @@ def highest_sustained(
             found.rate = max(found.rate, rate)
             found.probes.append((rate, "kept"))
             return True
-        short = "posting" if delivered >= KEEPS_UP * got["posted_per_s"] else "delivery"
+        short: Literal["delivery", "posting"] = (
+            "posting" if delivered >= KEEPS_UP * got["posted_per_s"] else "delivery"
+        )
         if found.lost is None or rate < found.lost:
             found.lost, found.bound = rate, short
         found.probes.append((rate, short))
