@@ -10,6 +10,7 @@ from aiohttp import web
 
 from eventd.config import Config, parse_durations, parse_retention
 from eventd.feed import Hub
+from eventd.http import origin
 from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
 from eventd.keys import (
@@ -46,6 +47,7 @@ def create_app(
 ) -> web.Application:
     """Return the daemon's application; the store opens when the app starts."""
     app = web.Application(client_max_size=config.limits.max_body_bytes, middlewares=[errors])
+    origin.setup(app, config.http.cors_origins)
     app[CONFIG] = config
     app[CLOCK] = clock
     app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from eventd.http.origin import parse_origins
 from eventd.times import TimeError, parse_duration, resolve_timezone
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,14 @@ def setting(
     maximum: float | None = None,
     choices: tuple[str, ...] | None = None,
     check: Callable[[Any], None] | None = None,
+    comma_list: bool = False,
 ) -> Any:
-    """Declare a setting with its default, help text and constraints."""
+    """Declare a setting with its default, help text and constraints.
+
+    A `comma_list` string setting also accepts a TOML list of strings, joined with commas.
+    """
     meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
-    return field(default=default, metadata=meta | {"check": check})
+    return field(default=default, metadata=meta | {"check": check, "comma_list": comma_list})
 
 
 def _check_timezone(name: str) -> None:
@@ -211,9 +216,26 @@ class LogConfig:
     )
 
 
+def _check_origins(text: str) -> None:
+    parse_origins(text)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    cors_origins: str = setting(
+        "",
+        "Web origins (scheme://host[:port]) whose pages may call the API and open /ws, "
+        "with CORS answers: a list or a comma-separated string. A request with any other "
+        "Origin than the daemon's own is refused with 403; requests without Origin pass.",
+        check=_check_origins,
+        comma_list=True,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
@@ -321,8 +343,15 @@ def _parse_env(kind: type, text: str) -> Any:
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 
 
+def _join_list(setting_: Setting, value: Any) -> Any:
+    """Return a list of strings given to a `comma_list` setting as one comma-separated string."""
+    strings = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return ",".join(value) if strings and setting_.meta["comma_list"] else value
+
+
 def _check(setting_: Setting, value: Any) -> Any:
     kind, meta = setting_.type, setting_.meta
+    value = _join_list(setting_, value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
