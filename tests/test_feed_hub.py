@@ -19,7 +19,12 @@ class SwallowingEngine(MemoryEngine):
 
     swallowed = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocking = asyncio.Event()  # set when a blocking read begins
+
     async def wait_changes(self, after: int, block: float) -> list[Change]:
+        self.blocking.set()
         try:
             return await super().wait_changes(after, block)
         except asyncio.CancelledError:
@@ -35,7 +40,8 @@ async def test_stop_ends_the_hub_although_the_cancellation_was_swallowed(
     engine = SwallowingEngine()
     hub = Hub(engine, block=0.2)
     await hub.start()
-    await asyncio.sleep(0.05)  # the hub waits in the blocking read
+    async with asyncio.timeout(30):
+        await engine.blocking.wait()  # the hub waits in the blocking read
     task = hub._task
     await hub.stop(grace=2.0)
     assert engine.swallowed
