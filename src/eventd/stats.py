@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
 from eventd.feed import Hub
-from eventd.sketch import scaled_both, unscaled, unscaled_square
+from eventd.sketch import moments, scaled_both
 from eventd.store.base import Change, Query, StorageError
 from eventd.store.worker import RunQuery, StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
-from eventd.windows import PERCENTILES, RollingStats, history_point
+from eventd.windows import PERCENTILES, RollingStats, history_point, null_reasons
 
 log = logging.getLogger(__name__)
 PAGE = 1000
@@ -191,19 +190,18 @@ def exact_summary(values: list[float]) -> dict[str, Any]:
         out |= {"sum": 0.0, "min": None, "max": None, "mean": None, "stddev": None}
         return out | {name: None for name, _ in PERCENTILES} | _exact()
     scaled = [scaled_both(v) for v in values]
-    total = unscaled(sum(value for value, _ in scaled))
-    mean = total / len(values)
-    variance = unscaled_square(sum(square for _, square in scaled)) / len(values) - mean**2
+    total = sum(value for value, _ in scaled)
+    exact = moments(len(values), total, sum(square for _, square in scaled))
     ordered = sorted(values)
     out |= {
-        "sum": float(total),
+        "sum": exact.sum,
         "min": ordered[0],
         "max": ordered[-1],
-        "mean": float(mean),
-        "stddev": math.sqrt(float(variance)),
+        "mean": exact.mean,
+        "stddev": exact.stddev,
     }
     out |= {name: ordered[int(q * (len(ordered) - 1))] for name, q in PERCENTILES}
-    return out | _exact()
+    return out | _exact() | null_reasons(exact.sum)
 
 
 def _exact() -> dict[str, Any]:
