@@ -160,6 +160,14 @@ class Engine(ABC):
     async def clear(self) -> int:
         """Delete every event; return how many there were."""
 
+    @abstractmethod
+    async def cursor_secret(self) -> bytes:
+        """Return the store's secret for signing listing cursors, made once per store.
+
+        Every engine on the same store returns the same bytes, so that each daemon accepts
+        the others' cursors; `clear` keeps it.
+        """
+
     # The change feed. Every mutation above appends to it, in the order it was applied, with
     # positions 1, 2, 3, ... The two readers below are read-only and, unlike the methods
     # above, may run beside the worker's calls (the feed hub tails with them).

@@ -9,6 +9,7 @@ one Redis Cluster slot and a Lua script may touch all of it):
     {ns}:type:<type>            zset   events of one type
     {ns}:key:<key>              zset   events of one timeline key
     {ns}:tk:<len(type)>:<type>:<key>   events of one type and key
+    {ns}:cursor-secret          string the secret that signs listing cursors (kept by clear)
 
 Every sorted-set member has score 0 and reads `TTTTTTTTTTTTTTTTTT:SSSSSSSSSSSSSSSSSSSS:<id>`:
 the timestamp shifted to be non-negative and the seq, zero-padded, so that lexicographic
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -223,6 +225,8 @@ class RedisEngine(Engine):
         self._seq = f"{self._ns}:seq"
         self._pos = f"{self._ns}:pos"
         self._feed = f"{self._ns}:feed"
+        self._cursor_secret_key = f"{self._ns}:cursor-secret"
+        self._cursor_secret: bytes | None = None
         self._insert = self._client.register_script(_INSERT)
         self._swap = self._client.register_script(_SWAP)
         self._range = self._client.register_script(_RANGE)
@@ -435,7 +439,7 @@ class RedisEngine(Engine):
             batch: list[str] = []
             async for key in self._client.scan_iter(match=f"{self._ns}:*", count=1000):
                 # seq and the feed keep growing: cursors and positions stay unique.
-                if key.decode() not in (self._seq, self._pos, self._feed):
+                if key.decode() not in (self._seq, self._pos, self._feed, self._cursor_secret_key):
                     batch.append(key)
                 if len(batch) >= 1000:
                     await self._client.unlink(*batch)
@@ -444,6 +448,16 @@ class RedisEngine(Engine):
                 await self._client.unlink(*batch)
             await self._cleared(keys=[self._pos, self._feed], args=[self._history])
         return count
+
+    async def cursor_secret(self) -> bytes:
+        if self._cursor_secret is None:
+            # SET NX: the first daemon to ask makes the secret, every other one reads it.
+            async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:
+                pipe.set(self._cursor_secret_key, os.urandom(32), nx=True)
+                pipe.get(self._cursor_secret_key)
+                _, self._cursor_secret = await pipe.execute()
+        assert self._cursor_secret is not None
+        return self._cursor_secret
 
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:

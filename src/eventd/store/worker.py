@@ -65,6 +65,11 @@ class Clear(Command[int]):
 
 
 @dataclass(slots=True, frozen=True)
+class CursorSecret(Command[bytes]):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
 class Stop(Command[None]):
     """Ends the worker loop once everything queued before it is done."""
 
@@ -233,6 +238,8 @@ class StoreWorker:
                 return await engine.count(query)
             case Clear():
                 return await engine.clear()
+            case CursorSecret():
+                return await engine.cursor_secret()
         raise TypeError(f"unknown store command {command!r}")
 
 
