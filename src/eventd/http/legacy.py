@@ -8,6 +8,7 @@ from msgspec import UNSET
 from eventd.errors import BadParameter, InvalidField
 from eventd.http.bodies import parse_event
 from eventd.http.responses import json_response
+from eventd.http.stats import caught_up
 from eventd.keys import CLOCK, CONFIG, EVENTS, STATS
 from eventd.store.base import Query
 from eventd.store.worker import Count, RunQuery
@@ -45,6 +46,7 @@ async def statistics(request: web.Request) -> web.Response:
     service = request.app[STATS]
     now = request.app[CLOCK]()
     if (window := service.window_name("1h")) is not None:
+        await caught_up(service)
         summary = service.snapshot([window])[window]
     else:
         summary = await service.over_range(now - HOUR * US + 1, now, None)

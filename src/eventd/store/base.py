@@ -117,6 +117,9 @@ class Engine(ABC):
     """
 
     name: str
+    # The feed position of the last change this engine object appended (0: none yet), set
+    # before the write returns: what an acknowledged write's change is to be read up to.
+    written_position: int = 0
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect and prepare what the engine needs (indexes, scripts)."""

@@ -154,6 +154,7 @@ class MemoryEngine(Engine):
 
     def _record(self, op: Op, event: Event | None) -> None:
         self._position += 1
+        self.written_position = self._position
         self._feed.append(Change(self._position, op, event))
         self._appended.set()
 

@@ -194,6 +194,7 @@ class MongoEngine(Engine):
             ordered=True,
         )
         last = first + len(events) - 1
+        self.written_position = max(self.written_position, last)
         if last // 100 != (first - 1) // 100:  # now and then, not on every write
             await self._feed.delete_many({"_id": {"$lte": last - self._history}})
 

@@ -101,6 +101,11 @@ class StoreWorker:
         self._stopped = False
 
     @property
+    def written_position(self) -> int:
+        """Return the feed position of the last change this worker's engine applied."""
+        return self.engine.written_position
+
+    @property
     def backlog(self) -> int:
         """Return how many commands wait in the queue."""
         return self._queue.qsize()
