@@ -113,3 +113,20 @@ async def test_windows_that_do_not_catch_up_in_time_answer_503(make_client: Make
     # Exact range statistics read the store itself: they need no window.
     body = await get_json(client, "/stats", start=at(-3600), end=at(0))
     assert body["count"] == 10
+
+
+async def test_a_stats_subscription_gets_the_windows_when_they_do_not_catch_up(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(make_config(stats={"catch_up_timeout": 0.05}))
+    await client.app[HUB].stop()
+    await import_ndjson(client, 10)
+    ws = await client.ws_connect("/ws")
+    assert (await ws.receive_json())["type"] == "welcome"
+    await ws.send_json({"type": "subscribe", "id": "s", "channels": ["stats"]})
+    assert (await ws.receive_json(timeout=5))["type"] == "subscribed"
+    pushed = await ws.receive_json(timeout=5)  # as they stand; the socket stays open
+    assert pushed["windows"]["5m"]["count"] == 0
+    await ws.send_json({"type": "ping", "id": 1})
+    assert await ws.receive_json(timeout=5) == {"type": "pong", "id": 1}
+    await ws.close()
