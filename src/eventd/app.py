@@ -103,7 +103,13 @@ async def _close_sockets(app: web.Application) -> None:
 
 async def _stats_and_jobs(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    stats = StatsService(app[WORKER], app[HUB], app[CLOCK], parse_durations(config.stats.windows))
+    stats = StatsService(
+        app[WORKER],
+        app[HUB],
+        app[CLOCK],
+        parse_durations(config.stats.windows),
+        catch_up_timeout=config.stats.catch_up_timeout,
+    )
     await stats.start()
     app[STATS] = stats
     scheduler = make_scheduler()

@@ -173,6 +173,12 @@ class StatsConfig:
         "Seconds between window-cleanup runs (drop state older than the longest window).",
         minimum=1,
     )
+    catch_up_timeout: float = setting(
+        5.0,
+        "Seconds an answer from the windows waits for them to hold this daemon's last "
+        "acknowledged write (then 503).",
+        minimum=0.01,
+    )
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,9 @@ class Engine(ABC):
     """
 
     name: str
+    # The feed position of the last change this engine object appended (0: none yet), set
+    # before the write returns: what an acknowledged write's change is to be read up to.
+    written_position: int = 0
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect and prepare what the engine needs (indexes, scripts)."""
@@ -159,6 +162,14 @@ class Engine(ABC):
     @abstractmethod
     async def clear(self) -> int:
         """Delete every event; return how many there were."""
+
+    @abstractmethod
+    async def cursor_secret(self) -> bytes:
+        """Return the store's secret for signing listing cursors, made once per store.
+
+        Every engine on the same store returns the same bytes, so that each daemon accepts
+        the others' cursors; `clear` keeps it.
+        """
 
     # The change feed. Every mutation above appends to it, in the order it was applied, with
     # positions 1, 2, 3, ... The two readers below are read-only and, unlike the methods

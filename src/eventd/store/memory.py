@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
@@ -56,6 +57,7 @@ class MemoryEngine(Engine):
         self._by_type: dict[str, SortedList] = {}
         self._by_key: dict[str, SortedList] = {}
         self._by_type_key: dict[tuple[str, str], SortedList] = {}
+        self._cursor_secret = os.urandom(32)  # the store lives as long as this object
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
         fresh = check_batch(events)
@@ -122,6 +124,9 @@ class MemoryEngine(Engine):
         self._record("cleared", None)
         return count
 
+    async def cursor_secret(self) -> bytes:
+        return self._cursor_secret
+
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         oldest = self._feed[0].position if self._feed else self._position + 1
         skip = max(after + 1, oldest) - oldest
@@ -149,6 +154,7 @@ class MemoryEngine(Engine):
 
     def _record(self, op: Op, event: Event | None) -> None:
         self._position += 1
+        self.written_position = self._position
         self._feed.append(Change(self._position, op, event))
         self._appended.set()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -119,6 +120,8 @@ class MongoEngine(Engine):
         self._events = db[collection]
         self._counters = db[f"{collection}_counters"]
         self._feed = db[f"{collection}_feed"]
+        self._cursor_meta = db[f"{collection}_meta"]
+        self._cursor_secret: bytes | None = None
         self._first_seq = first_seq
         self._ready = False
 
@@ -191,8 +194,22 @@ class MongoEngine(Engine):
             ordered=True,
         )
         last = first + len(events) - 1
+        self.written_position = max(self.written_position, last)
         if last // 100 != (first - 1) // 100:  # now and then, not on every write
             await self._feed.delete_many({"_id": {"$lte": last - self._history}})
+
+    async def cursor_secret(self) -> bytes:
+        if self._cursor_secret is None:
+            async with self._ready_and_wrapped():
+                # An upsert that only inserts: the first daemon to ask makes the secret.
+                doc = await self._cursor_meta.find_one_and_update(
+                    {"_id": "cursor_secret"},
+                    {"$setOnInsert": {"value": os.urandom(32).hex()}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            self._cursor_secret = bytes.fromhex(doc["value"])
+        return self._cursor_secret
 
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         async with self._ready_and_wrapped():

@@ -9,6 +9,7 @@ one Redis Cluster slot and a Lua script may touch all of it):
     {ns}:type:<type>            zset   events of one type
     {ns}:key:<key>              zset   events of one timeline key
     {ns}:tk:<len(type)>:<type>:<key>   events of one type and key
+    {ns}:cursor-secret          string the secret that signs listing cursors (kept by clear)
 
 Every sorted-set member has score 0 and reads `TTTTTTTTTTTTTTTTTT:SSSSSSSSSSSSSSSSSSSS:<id>`:
 the timestamp shifted to be non-negative and the seq, zero-padded, so that lexicographic
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -71,16 +73,19 @@ local function trim(feed, maxlen)
   redis.call('XTRIM', feed, 'MAXLEN', '~', maxlen)
 end
 local function record(pos, feed, maxlen, op, event)
-  append(feed, redis.call('INCR', pos), op, event)
+  local position = redis.call('INCR', pos)
+  append(feed, position, op, event)
   trim(feed, maxlen)
+  return position
 end
 """
 
 # KEYS: events hash, the all-events zset, position counter, feed stream, then per-event index
 # keys. ARGV: feed length, then per event five values: member (which ends with the id), JSON,
 # and three KEYS positions (0 = none). Returns the ids that already exist (and then writes
-# nothing). Each hash and sorted set gets one variadic command for the whole chunk, which
-# costs Redis far less than a command per event and index (docs/benchmarks.md, scenario 2).
+# nothing), or else the feed position of its last change. Each hash and sorted set gets one
+# variadic command for the whole chunk, which costs Redis far less than a command per event
+# and index (docs/benchmarks.md, scenario 2).
 _INSERT = (
     _RECORD
     + """
@@ -127,14 +132,15 @@ for n = 1, count do
   append(KEYS[4], position + n, 'created', ARGV[2 + (n - 1) * 5 + 1])
 end
 trim(KEYS[4], ARGV[1])
-return failed
+return position + count
 """.replace("ID_START", str(_ID_OFFSET + 1))
 )
 
 # Compare-and-set of one event. KEYS: events hash, position counter, feed, then index keys.
 # ARGV: id, expected JSON, new JSON ('' deletes), old member, new member, feed length, then
 # the number of old index positions, those positions, and the new index positions.
-# Returns 1 when applied, 0 when the stored event is no longer the expected one.
+# Returns the feed position of its change when applied, 0 when the stored event is no longer
+# the expected one.
 _SWAP = (
     _RECORD
     + """
@@ -143,21 +149,19 @@ local old_count = tonumber(ARGV[7])
 for i = 8, 7 + old_count do redis.call('ZREM', KEYS[tonumber(ARGV[i])], ARGV[4]) end
 if ARGV[3] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  record(KEYS[2], KEYS[3], ARGV[6], 'deleted', ARGV[2])
-  return 1
+  return record(KEYS[2], KEYS[3], ARGV[6], 'deleted', ARGV[2])
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 for i = 8 + old_count, #ARGV do redis.call('ZADD', KEYS[tonumber(ARGV[i])], 0, ARGV[5]) end
-record(KEYS[2], KEYS[3], ARGV[6], 'updated', ARGV[3])
-return 1
+return record(KEYS[2], KEYS[3], ARGV[6], 'updated', ARGV[3])
 """
 )
 
-# KEYS: position counter, feed. ARGV: feed length.
+# KEYS: position counter, feed. ARGV: feed length. Returns the change's feed position.
 _CLEARED = (
     _RECORD
     + """
-record(KEYS[1], KEYS[2], ARGV[1], 'cleared', '')
+return record(KEYS[1], KEYS[2], ARGV[1], 'cleared', '')
 """
 )
 
@@ -223,6 +227,8 @@ class RedisEngine(Engine):
         self._seq = f"{self._ns}:seq"
         self._pos = f"{self._ns}:pos"
         self._feed = f"{self._ns}:feed"
+        self._cursor_secret_key = f"{self._ns}:cursor-secret"
+        self._cursor_secret: bytes | None = None
         self._insert = self._client.register_script(_INSERT)
         self._swap = self._client.register_script(_SWAP)
         self._range = self._client.register_script(_RANGE)
@@ -365,8 +371,14 @@ class RedisEngine(Engine):
         for event in events:
             slots = [position.setdefault(k, len(position) + 5) for k in self._indexes(event)]
             args += [member(event), _encode(event), *slots, *[0] * (3 - len(slots))]
-        existing = await self._insert(keys=keys + list(position), args=args)
-        return [id.decode() for id in existing]
+        result = await self._insert(keys=keys + list(position), args=args)
+        if isinstance(result, int):
+            self._written(result)
+            return []
+        return [id.decode() for id in result]
+
+    def _written(self, position: int) -> None:
+        self.written_position = max(self.written_position, position)
 
     async def get(self, id: str) -> Event | None:
         async with self._wrapped():
@@ -410,7 +422,9 @@ class RedisEngine(Engine):
             *[position[k] for k in old_keys],
             *[position[k] for k in new_keys],
         ]
-        return bool(await self._swap(keys=keys, args=args))
+        written = int(await self._swap(keys=keys, args=args))
+        self._written(written)
+        return written > 0
 
     async def query(self, query: Query) -> Page:
         low, high = _bounds(query)
@@ -435,15 +449,25 @@ class RedisEngine(Engine):
             batch: list[str] = []
             async for key in self._client.scan_iter(match=f"{self._ns}:*", count=1000):
                 # seq and the feed keep growing: cursors and positions stay unique.
-                if key.decode() not in (self._seq, self._pos, self._feed):
+                if key.decode() not in (self._seq, self._pos, self._feed, self._cursor_secret_key):
                     batch.append(key)
                 if len(batch) >= 1000:
                     await self._client.unlink(*batch)
                     batch = []
             if batch:
                 await self._client.unlink(*batch)
-            await self._cleared(keys=[self._pos, self._feed], args=[self._history])
+            self._written(await self._cleared(keys=[self._pos, self._feed], args=[self._history]))
         return count
+
+    async def cursor_secret(self) -> bytes:
+        if self._cursor_secret is None:
+            # SET NX: the first daemon to ask makes the secret, every other one reads it.
+            async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:
+                pipe.set(self._cursor_secret_key, os.urandom(32), nx=True)
+                pipe.get(self._cursor_secret_key)
+                _, self._cursor_secret = await pipe.execute()
+        assert self._cursor_secret is not None
+        return self._cursor_secret
 
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:

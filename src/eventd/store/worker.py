@@ -65,6 +65,11 @@ class Clear(Command[int]):
 
 
 @dataclass(slots=True, frozen=True)
+class CursorSecret(Command[bytes]):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
 class Stop(Command[None]):
     """Ends the worker loop once everything queued before it is done."""
 
@@ -94,6 +99,11 @@ class StoreWorker:
         self._in_flight: list[Command[Any]] = []
         self._accepting = False
         self._stopped = False
+
+    @property
+    def written_position(self) -> int:
+        """Return the feed position of the last change this worker's engine applied."""
+        return self.engine.written_position
 
     @property
     def backlog(self) -> int:
@@ -233,6 +243,8 @@ class StoreWorker:
                 return await engine.count(query)
             case Clear():
                 return await engine.clear()
+            case CursorSecret():
+                return await engine.cursor_secret()
         raise TypeError(f"unknown store command {command!r}")
 
 

@@ -217,7 +217,7 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
     if "events" not in request.channels:
         assert stats is not None
         await _reply(conn, protocol.encode({"type": "subscribed", "id": request.id}))
-        _start_stats(conn, stats)
+        await _start_stats(conn, stats)
         return
     filter = request.filter or protocol.Filter()
     subscription = Subscription(
@@ -236,13 +236,15 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
         conn, protocol.encode({"type": "subscribed", "id": request.id, "position": live_from})
     )
     if stats is not None:
-        _start_stats(conn, stats)
+        await _start_stats(conn, stats)
     if request.since is not None:
         await _replay(conn, subscription, request.since, live_from)
 
 
-def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
-    """Send the snapshot now; later ticks send what changed."""
+async def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
+    """Send the snapshot once the windows hold this daemon's acknowledged writes (or the
+    wait for them timed out: the ticks bring them later); later ticks send what changed."""
+    await conn.stats.caught_up()
     conn.stats_subscriptions[stats.id] = stats
     stats.push(conn.stats, conn.stats.snapshot(type=stats.type))
     conn.stats.listeners.add(stats.push)
