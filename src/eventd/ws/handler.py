@@ -13,6 +13,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from eventd.feed import Hub, Subscription, change_body
 from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS, STATS
 from eventd.stats import StatsService
+from eventd.store.base import FeedPage
 from eventd.times import format_us
 from eventd.ws import protocol
 from eventd.ws.protocol import Ping, Subscribe, Unsubscribe
@@ -46,6 +47,7 @@ class Connection:
         stats: StatsService,
         queue_size: int,
         transport: asyncio.WriteTransport | None,
+        max_subscriptions: int = 100,
     ) -> None:
         self.ws = ws
         self.hub = hub
@@ -53,6 +55,7 @@ class Connection:
         # (message, position of the change it carries, or 0 for replies)
         self.queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue(queue_size)
         self.queue_size = queue_size
+        self.max_subscriptions = max_subscriptions
         self.subscriptions: dict[str, Subscription] = {}
         self.stats_subscriptions: dict[str, StatsSubscription] = {}
         self.delivered = 0  # position of the last change written to the socket
@@ -127,7 +130,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     transport = request.transport
     direct = transport if isinstance(transport, asyncio.WriteTransport) else None
-    conn = Connection(ws, hub, request.app[STATS], config.send_queue, direct)
+    conn = Connection(
+        ws, hub, request.app[STATS], config.send_queue, direct, config.max_subscriptions_per_socket
+    )
     request.app[SOCKETS].add(ws)
     writer = asyncio.create_task(conn.writer(), name="ws-writer")
     watchdog = asyncio.create_task(_close_when_slow(conn, writer), name="ws-watchdog")
@@ -181,7 +186,7 @@ async def _handle(conn: Connection, text: str) -> None:
     try:
         message = protocol.decode_client(text)
     except msgspec.ValidationError as exc:
-        await _reply(conn, protocol.error("bad_message", str(exc)))
+        await _reply(conn, protocol.error("bad_message", str(exc), protocol.request_id(text)))
         return
     except msgspec.DecodeError as exc:
         await _reply(conn, protocol.error("bad_json", str(exc)))
@@ -199,13 +204,9 @@ async def _handle(conn: Connection, text: str) -> None:
 
 
 async def _subscribe(conn: Connection, request: Subscribe) -> None:
-    if request.id in conn.subscriptions or request.id in conn.stats_subscriptions:
-        await _reply(conn, protocol.error("duplicate_subscription", "id in use", request.id))
-        return
-    unknown = set(request.channels) - protocol.CHANNELS
-    if unknown or not request.channels:
-        known = ", ".join(sorted(protocol.CHANNELS))
-        await _reply(conn, protocol.error("bad_message", f"channels: use {known}", request.id))
+    refusal = _refusal(conn, request)
+    if refusal is not None:
+        await _reply(conn, refusal)
         return
     stats: StatsSubscription | None = None
     if "stats" in request.channels:
@@ -219,6 +220,30 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
         await _reply(conn, protocol.encode({"type": "subscribed", "id": request.id}))
         await _start_stats(conn, stats)
         return
+    await _subscribe_events(conn, request, stats)
+
+
+def _refusal(conn: Connection, request: Subscribe) -> bytes | None:
+    """Return the error that refuses `request` before anything is made, if any."""
+    id = request.id
+    if id in conn.subscriptions or id in conn.stats_subscriptions:
+        return protocol.error("duplicate_subscription", "id in use", id)
+    unknown = set(request.channels) - protocol.CHANNELS
+    if unknown or not request.channels:
+        known = ", ".join(sorted(protocol.CHANNELS))
+        return protocol.error("bad_message", f"channels: use {known}", id)
+    if request.windows is not None and "stats" not in request.channels:
+        return protocol.error("bad_message", "windows: only the stats channel has windows", id)
+    held = len(conn.subscriptions.keys() | conn.stats_subscriptions.keys())
+    if held >= conn.max_subscriptions:
+        message = f"a connection holds at most {conn.max_subscriptions} subscriptions"
+        return protocol.error("too_many_subscriptions", message, id)
+    return None
+
+
+async def _subscribe_events(
+    conn: Connection, request: Subscribe, stats: StatsSubscription | None
+) -> None:
     filter = request.filter or protocol.Filter()
     subscription = Subscription(
         request.id,
@@ -231,14 +256,27 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
         lost=conn.slow.set,
     )
     live_from = conn.hub.subscribe(subscription)  # no await before the replay's end point
-    conn.subscriptions[request.id] = subscription
-    await _reply(
-        conn, protocol.encode({"type": "subscribed", "id": request.id, "position": live_from})
-    )
+    conn.subscriptions[request.id] = subscription  # from here on, closing drops it
+    page: FeedPage | None = None
+    if request.since is not None:
+        page = await conn.hub.engine.read_changes(request.since, _REPLAY_PAGE)
+        if request.since > page.head or page.oldest > request.since + 1:
+            # Continuity is lost (history trimmed, or a store that restarted empty): say so,
+            # and make nothing.
+            conn.drop(request.id)
+            await _reply(conn, _truncated(request, page))
+            return
+    subscribed = {"type": "subscribed", "id": request.id, "position": live_from}
+    await _reply(conn, protocol.encode(subscribed))
     if stats is not None:
         await _start_stats(conn, stats)
-    if request.since is not None:
-        await _replay(conn, subscription, request.since, live_from)
+    if page is not None:
+        await _replay(conn, subscription, page, live_from)
+
+
+def _truncated(request: Subscribe, page: FeedPage) -> bytes:
+    truncated = {"type": "history_truncated", "id": request.id, "since": request.since}
+    return protocol.encode(truncated | {"oldest": page.oldest, "head": page.head})
 
 
 async def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
@@ -250,16 +288,8 @@ async def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
     conn.stats.listeners.add(stats.push)
 
 
-async def _replay(conn: Connection, subscription: Subscription, since: int, until: int) -> None:
-    """Send the matching changes in (since, until], then release the held live ones."""
-    page = await conn.hub.engine.read_changes(since, _REPLAY_PAGE)
-    if since > page.head or page.oldest > since + 1:
-        # Continuity is lost (history trimmed, or a store that restarted empty): say so.
-        conn.hub.unsubscribe(subscription)
-        conn.subscriptions.pop(subscription.id, None)
-        truncated = {"type": "history_truncated", "id": subscription.id, "since": since}
-        await _reply(conn, protocol.encode(truncated | {"oldest": page.oldest, "head": page.head}))
-        return
+async def _replay(conn: Connection, subscription: Subscription, page: FeedPage, until: int) -> None:
+    """Send the matching changes from `page` on up to `until`, then release the held live ones."""
     while page.changes and page.changes[0].position <= until:
         for change in page.changes:
             if change.position > until:
