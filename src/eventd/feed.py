@@ -34,7 +34,9 @@ class Subscription:
     """What one subscriber wants, and where its messages go.
 
     `deliver(message, position)` returns False when the subscriber's queue is full. While a
-    replay runs, live messages wait in `held` so that they follow the replay in order.
+    replay runs, live messages wait in `held` (at most `hold_limit` of them) so that they
+    follow the replay in order; one more, or a full queue, overflows the subscription: it gets
+    nothing more, and `lost()` tells its owner to close it so that it resumes.
     """
 
     id: str
@@ -46,6 +48,10 @@ class Subscription:
     hold_limit: int = 1000
     overflowed: bool = False
     lost: Callable[[], None] = lambda: None  # changes were lost: the subscriber must resume
+    live_from: int = 0  # the hub's position when it subscribed
+    # While its replay is being sent: the position up to which the subscriber has every
+    # change it asked for (its `since`, then each replayed one); None once it is live.
+    replayed: int | None = None
     _head: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,16 +74,16 @@ class Subscription:
             return
         if self.held is not None:
             if len(self.held) >= self.hold_limit:
-                self.overflowed = True
-            self.held.append((message, position))
+                self.overflow()
+            else:
+                self.held.append((message, position))
         elif not self.deliver(message, position):
-            self.overflowed = True
+            self.overflow()
 
-    def release(self) -> None:
-        """End the replay: deliver what was held, then go live."""
-        held, self.held = self.held or [], None
-        for message, position in held:
-            self.offer(message, position)
+    def overflow(self) -> None:
+        """Stop sending: changes are lost to this subscriber, which must resume."""
+        self.overflowed = True
+        self.lost()
 
 
 class Hub:
@@ -145,8 +151,7 @@ class Hub:
         for on_gap in self._gap_listeners:
             on_gap()
         for subscription in self._subscriptions:
-            subscription.overflowed = True
-            subscription.lost()
+            subscription.overflow()
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)

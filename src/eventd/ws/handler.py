@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 _REPLAY_PAGE = 500
 # Direct writes stop while this much is buffered for the socket (the writer task takes over).
 DIRECT_WRITE_LIMIT = 64 * 1024
+Entry = tuple[bytes, int, Subscription | None]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -52,13 +53,14 @@ class Connection:
         self.ws = ws
         self.hub = hub
         self.stats = stats
-        # (message, position of the change it carries, or 0 for replies)
-        self.queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue(queue_size)
+        # (message, position of the change it carries or 0, the subscription whose replay it
+        # belongs to or None for live messages and replies); see `writer`.
+        self.queue: asyncio.Queue[Entry] = asyncio.Queue(queue_size)
         self.queue_size = queue_size
         self.max_subscriptions = max_subscriptions
         self.subscriptions: dict[str, Subscription] = {}
         self.stats_subscriptions: dict[str, StatsSubscription] = {}
-        self.delivered = 0  # position of the last change written to the socket
+        self.delivered = 0  # position of the last live change written to the socket
         self.slow = asyncio.Event()
         self.transport = transport
         self.sending = False  # the writer task is inside send_frame
@@ -72,7 +74,7 @@ class Connection:
             self.delivered = max(self.delivered, position)
             return True
         try:
-            self.queue.put_nowait((message, position))
+            self.queue.put_nowait((message, position, None))
         except asyncio.QueueFull:
             self.slow.set()
             return False
@@ -93,15 +95,34 @@ class Connection:
 
     async def writer(self) -> None:
         while True:
-            message, position = await self.queue.get()
+            message, position, replaying = await self.queue.get()
             # send_frame hands the bytes to the transport before it waits for it to drain:
             # from there on the change counts as delivered.
-            self.delivered = max(self.delivered, position)
+            if replaying is None:
+                self.delivered = max(self.delivered, position)
+            elif message:
+                replaying.replayed = position
+            else:  # the end of a replay: the subscription has all up to `position`, is live
+                replaying.replayed = None
+                self.delivered = max(self.delivered, position)
+                continue
             self.sending = True
             try:
                 await self.ws.send_frame(message, WSMsgType.TEXT)
             finally:
                 self.sending = False
+
+    def resume_position(self) -> int:
+        """Return a position up to which every subscription got all of its changes."""
+        # Live messages are written in position order, so a live subscription has all of its
+        # changes up to `delivered`; a replaying one only up to what its replay wrote.
+        return min(
+            (
+                max(s.live_from, self.delivered) if s.replayed is None else s.replayed
+                for s in self.subscriptions.values()
+            ),
+            default=self.delivered,
+        )
 
     def drop(self, id: str) -> bool:
         """End the subscription `id` on every channel; tell whether there was one."""
@@ -166,7 +187,7 @@ async def _close_when_slow(conn: Connection, writer: asyncio.Task[None]) -> None
     # Stop the writer first: no data frame may follow the close frame.
     writer.cancel()
     await asyncio.gather(writer, return_exceptions=True)
-    position = conn.delivered
+    position = conn.resume_position()
     log.info("closing a slow WebSocket subscriber at position %d", position)
     conn.close()
     # What is still queued is dropped: the close reason tells the client where to resume.
@@ -179,7 +200,27 @@ async def _close_when_slow(conn: Connection, writer: asyncio.Task[None]) -> None
 
 async def _reply(conn: Connection, message: bytes) -> None:
     """Queue a reply behind what is already queued, waiting for room if need be."""
-    await conn.queue.put((message, 0))
+    await _enqueue(conn, (message, 0, None))
+
+
+async def _enqueue(conn: Connection, entry: Entry) -> bool:
+    """Queue `entry`, waiting for room; return False, without queueing, once the connection
+    is closed as slow (its writer stopped: waiting for room would wait for ever)."""
+    if conn.slow.is_set():
+        return False
+    try:
+        conn.queue.put_nowait(entry)
+        return True
+    except asyncio.QueueFull:
+        pass
+    put = asyncio.ensure_future(conn.queue.put(entry))
+    slow = asyncio.ensure_future(conn.slow.wait())
+    try:
+        await asyncio.wait({put, slow}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        slow.cancel()
+        put.cancel()  # a no-op once the entry is in
+    return put.done() and not put.cancelled()
 
 
 async def _handle(conn: Connection, text: str) -> None:
@@ -254,8 +295,9 @@ async def _subscribe_events(
         held=[] if request.since is not None else None,
         hold_limit=conn.queue_size,
         lost=conn.slow.set,
+        replayed=request.since,
     )
-    live_from = conn.hub.subscribe(subscription)  # no await before the replay's end point
+    live_from = subscription.live_from = conn.hub.subscribe(subscription)  # no await before
     conn.subscriptions[request.id] = subscription  # from here on, closing drops it
     page: FeedPage | None = None
     if request.since is not None:
@@ -289,13 +331,30 @@ async def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
 
 
 async def _replay(conn: Connection, subscription: Subscription, page: FeedPage, until: int) -> None:
-    """Send the matching changes from `page` on up to `until`, then release the held live ones."""
+    """Send the matching changes from `page` on up to `until`, then those held meanwhile."""
     while page.changes and page.changes[0].position <= until:
         for change in page.changes:
             if change.position > until:
                 break
             if subscription.matches(change):
                 message = subscription.message(change_body(change))
-                await conn.queue.put((message, change.position))
+                if subscription.overflowed or not await _enqueue(
+                    conn, (message, change.position, subscription)
+                ):
+                    return  # the connection closes: the close reason says where to resume
         page = await conn.hub.engine.read_changes(page.changes[-1].position, _REPLAY_PAGE)
-    subscription.release()
+    await _catch_up(conn, subscription)
+
+
+async def _catch_up(conn: Connection, subscription: Subscription) -> None:
+    """Send the live changes held during the replay, then let new ones go out directly."""
+    while subscription.held and not subscription.overflowed:
+        held, subscription.held = subscription.held, []
+        for message, position in held:
+            if not await _enqueue(conn, (message, position, subscription)):
+                return
+    if subscription.overflowed:
+        return
+    # No await since `held` was found empty: every change up to the hub's position is queued.
+    subscription.held = None
+    await _enqueue(conn, (b"", conn.hub.position, subscription))
