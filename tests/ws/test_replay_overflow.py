@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from eventd.keys import HUB
-from eventd.store.base import FeedPage
+from eventd.store.base import FeedPage, StorageError
 from eventd.store.memory import MemoryEngine
 from tests.conftest import MakeClient, make_config
 from tests.ws.test_websocket import connect, post, receive, subscribe
@@ -117,3 +117,30 @@ async def test_a_replay_without_overflow_then_goes_live(make_client: MakeClient)
     assert (await receive(ws))["position"] == 36
     await ws.send_json({"type": "ping"})
     assert (await receive(ws))["type"] == "pong"
+
+
+class FailingEngine(MemoryEngine):
+    """Fails the feed reads after `fail_at`, as a store that stopped answering would."""
+
+    fail_at: int | None = None
+
+    async def read_changes(self, after: int, limit: int) -> FeedPage:
+        if after == self.fail_at:
+            raise StorageError("the store did not answer")
+        return await super().read_changes(after, limit)
+
+
+async def test_a_store_failure_during_a_replay_is_an_error_not_a_crash(
+    make_client: MakeClient,
+) -> None:
+    engine = FailingEngine()
+    client = await make_client(engine=engine)
+    await post(client, [{} for _ in range(5)])
+    ws = await connect(client)
+    engine.fail_at = 2
+    await ws.send_json({"type": "subscribe", "id": "s", "since": 2})
+    error = await receive(ws)
+    assert (error["type"], error["code"], error["id"]) == ("error", "unavailable", "s")
+    engine.fail_at = None
+    await subscribe(ws, "s", since=2)  # the id is free again; the replay works now
+    assert [m["position"] for m in [await receive(ws) for _ in range(3)]] == [3, 4, 5]

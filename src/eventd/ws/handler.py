@@ -13,7 +13,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from eventd.feed import Hub, Subscription, change_body
 from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS, STATS
 from eventd.stats import StatsService
-from eventd.store.base import FeedPage
+from eventd.store.base import FeedPage, StorageError
 from eventd.times import format_us
 from eventd.ws import protocol
 from eventd.ws.protocol import Ping, Subscribe, Unsubscribe
@@ -162,6 +162,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             "type": "welcome",
             "server_time": format_us(request.app[CLOCK]()),
             "position": hub.position,
+            "epoch": hub.epoch,
             "heartbeat": config.heartbeat,
         }
         await ws.send_frame(protocol.encode(welcome), WSMsgType.TEXT)
@@ -261,7 +262,15 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
         await _reply(conn, protocol.encode({"type": "subscribed", "id": request.id}))
         await _start_stats(conn, stats)
         return
-    await _subscribe_events(conn, request, stats)
+    try:
+        await _subscribe_events(conn, request, stats)
+    except StorageError as exc:
+        # The subscription ends here (even after `subscribed`): the client tries again later
+        # with `since`, and the connection stays.
+        log.info("a subscription failed to read the feed: %s", exc)
+        conn.drop(request.id)
+        message = "the store did not answer; subscribe again with since"
+        await _reply(conn, protocol.error("unavailable", message, request.id))
 
 
 def _refusal(conn: Connection, request: Subscribe) -> bytes | None:
@@ -297,18 +306,19 @@ async def _subscribe_events(
         lost=conn.slow.set,
         replayed=request.since,
     )
-    live_from = subscription.live_from = conn.hub.subscribe(subscription)  # no await before
+    # No await between these two: the replay ends, and the epoch is read, where live begins.
+    live_from = subscription.live_from = conn.hub.subscribe(subscription)
+    epoch = conn.hub.epoch
     conn.subscriptions[request.id] = subscription  # from here on, closing drops it
     page: FeedPage | None = None
     if request.since is not None:
         page = await conn.hub.engine.read_changes(request.since, _REPLAY_PAGE)
-        if request.since > page.head or page.oldest > request.since + 1:
-            # Continuity is lost (history trimmed, or a store that restarted empty): say so,
-            # and make nothing.
+        reason = _discontinuity(request, page, epoch)
+        if reason is not None:  # say so, and make nothing
             conn.drop(request.id)
-            await _reply(conn, _truncated(request, page))
+            await _reply(conn, _truncated(request, page, epoch, reason))
             return
-    subscribed = {"type": "subscribed", "id": request.id, "position": live_from}
+    subscribed = {"type": "subscribed", "id": request.id, "position": live_from, "epoch": epoch}
     await _reply(conn, protocol.encode(subscribed))
     if stats is not None:
         await _start_stats(conn, stats)
@@ -316,9 +326,22 @@ async def _subscribe_events(
         await _replay(conn, subscription, page, live_from)
 
 
-def _truncated(request: Subscribe, page: FeedPage) -> bytes:
+def _discontinuity(request: Subscribe, page: FeedPage, epoch: str | None) -> str | None:
+    """Return why the feed cannot continue from the request's `since`, if it cannot."""
+    assert request.since is not None
+    if request.epoch is not None and request.epoch != epoch:
+        return "epoch"  # the store was cleared, or is another one (a restarted memory daemon)
+    if request.since > page.head:
+        return "ahead"  # no such position yet: another store, or one that restarted empty
+    if page.oldest > request.since + 1:
+        return "trimmed"  # older than the feed's history
+    return None
+
+
+def _truncated(request: Subscribe, page: FeedPage, epoch: str | None, reason: str) -> bytes:
     truncated = {"type": "history_truncated", "id": request.id, "since": request.since}
-    return protocol.encode(truncated | {"oldest": page.oldest, "head": page.head})
+    held = {"oldest": page.oldest, "head": page.head, "epoch": epoch, "reason": reason}
+    return protocol.encode(truncated | held)
 
 
 async def _start_stats(conn: Connection, stats: StatsSubscription) -> None:

@@ -24,6 +24,7 @@ class Subscribe(msgspec.Struct, tag="subscribe", forbid_unknown_fields=True):
     channels: list[str] = msgspec.field(default_factory=lambda: ["events"])
     filter: Filter | None = None
     since: Position | None = None
+    epoch: str | None = None  # the epoch `since` belongs to (from `welcome` or `subscribed`)
     windows: list[str] | None = None  # stats: the windows wanted (default: all)
 
 
@@ -62,6 +63,7 @@ ErrorCode = Literal[
     "unknown_subscription",
     "duplicate_subscription",
     "too_many_subscriptions",
+    "unavailable",
 ]
 
 
