@@ -96,3 +96,17 @@ async def test_the_default_cap_is_100(client: Client) -> None:
     got = [await receive(ws) for _ in range(100)]
     assert {m["sub"] for m in got} == {f"s{n}" for n in range(100)}
     await still_answers(ws)
+
+
+@pytest.mark.parametrize(
+    "nested",
+    ["[" * 20_000 + "]" * 20_000, '{"a":' * 10_000 + "1" + "}" * 10_000],
+    ids=["array", "object"],
+)
+async def test_deep_nesting_is_an_error(client: Client, nested: str) -> None:
+    ws = await connect(client)
+    for field in ("filter", "id", "extra"):
+        await ws.send_str(f'{{"type": "subscribe", "id": "x", "{field}": {nested}}}')
+        error = await receive(ws)
+        assert error["type"] == "error" and error["code"] in ("bad_json", "bad_message"), error
+    await still_answers(ws)

@@ -233,6 +233,9 @@ async def _handle(conn: Connection, text: str) -> None:
     except msgspec.DecodeError as exc:
         await _reply(conn, protocol.error("bad_json", str(exc)))
         return
+    except RecursionError:  # msgspec refuses nesting deeper than the interpreter's stack
+        await _reply(conn, protocol.error("bad_json", "JSON nested too deeply"))
+        return
     match message:
         case Subscribe():
             await _subscribe(conn, message)

@@ -51,7 +51,7 @@ def request_id(text: str) -> str | None:
     """Return the string `id` of a message that was refused, if it has one."""
     try:
         return _decode_addressed(text).id
-    except msgspec.DecodeError:  # ValidationError included: a message without a string id
+    except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
         return None
 
 
