@@ -110,3 +110,11 @@ async def test_deep_nesting_is_an_error(client: Client, nested: str) -> None:
         error = await receive(ws)
         assert error["type"] == "error" and error["code"] in ("bad_json", "bad_message"), error
     await still_answers(ws)
+
+
+async def test_the_largest_since_is_ahead_of_the_feed(client: Client) -> None:
+    ws = await connect(client)
+    await ws.send_json({"type": "subscribe", "id": "x", "since": 2**63 - 1})
+    truncated = await receive(ws)
+    assert (truncated["type"], truncated["reason"]) == ("history_truncated", "ahead")
+    await still_answers(ws)
