@@ -87,6 +87,7 @@ async def test_a_restarted_memory_daemon_is_a_new_epoch(tmp_path: Path) -> None:
             with pytest.raises(HistoryTruncated) as raised:
                 await asyncio.wait_for(reading, 10)
     assert raised.value.epoch != epoch
+    assert raised.value.reason == "epoch"
     assert [c["event"]["id"] for c in received] == ["a0", "a1", "a2"]
 
 
