@@ -125,6 +125,11 @@ class FeedConfig:
         minimum=64,  # the hub hands out changes in slices of 64
     )
     heartbeat: float = setting(20.0, "Seconds between WebSocket pings.", minimum=1)
+    max_subscriptions_per_socket: int = setting(
+        100,
+        "Subscriptions one WebSocket may hold; one more is answered with an `error`.",
+        minimum=1,
+    )
 
 
 def _check_durations(text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,11 +53,17 @@ Op = Literal["created", "updated", "deleted", "cleared"]
 
 class Change(msgspec.Struct, frozen=True, gc=False):
     """One entry of the change feed. `event` is None only for `cleared`; for `deleted` it is
-    the last known event."""
+    the last known event. `epoch` is set only on `cleared`: the feed epoch it begins."""
 
     position: int
     op: Op
     event: Event | None
+    epoch: str | None = None
+
+
+def new_epoch() -> str:
+    """Return a fresh feed epoch: a random id, unique for all practical purposes."""
+    return secrets.token_hex(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +189,11 @@ class Engine(ABC):
     @abstractmethod
     async def wait_changes(self, after: int, block: float) -> list[Change]:
         """Return the changes after `after`, waiting up to `block` seconds for one to appear."""
+
+    # The feed's epoch names its history: positions mean something only within one epoch.
+    # A new one begins when the feed's history begins (a new store) and with every `clear`,
+    # whose change carries it; positions still keep growing across a clear.
+
+    @abstractmethod
+    async def feed_epoch(self) -> str:
+        """Return the feed's current epoch (the same for every daemon on one store)."""

@@ -23,6 +23,7 @@ from eventd.store.base import (
     Query,
     check_batch,
     check_stored,
+    new_epoch,
     put_results,
 )
 
@@ -51,6 +52,7 @@ class MemoryEngine(Engine):
         self._feed: deque[Change] = deque(maxlen=history)
         self._position = 0
         self._appended = asyncio.Event()
+        self._epoch = new_epoch()  # nothing is kept across a restart: a new history begins
         self._by_id: dict[str, Event] = {}
         self._at: dict[int, Event] = {}  # the event at each key
         self._timeline = SortedList()  # every event's key
@@ -121,7 +123,8 @@ class MemoryEngine(Engine):
         self._by_type.clear()
         self._by_key.clear()
         self._by_type_key.clear()
-        self._record("cleared", None)
+        self._epoch = new_epoch()
+        self._record("cleared", None, self._epoch)
         return count
 
     async def cursor_secret(self) -> bytes:
@@ -152,10 +155,13 @@ class MemoryEngine(Engine):
                 return []
         return (await self.read_changes(after, len(self._feed))).changes
 
-    def _record(self, op: Op, event: Event | None) -> None:
+    async def feed_epoch(self) -> str:
+        return self._epoch
+
+    def _record(self, op: Op, event: Event | None, epoch: str | None = None) -> None:
         self._position += 1
         self.written_position = self._position
-        self._feed.append(Change(self._position, op, event))
+        self._feed.append(Change(self._position, op, event, epoch))
         self._appended.set()
 
     def _index_for(self, query: Query) -> Index | None:

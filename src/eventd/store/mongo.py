@@ -40,6 +40,7 @@ from eventd.store.base import (
     StorageError,
     check_batch,
     check_stored,
+    new_epoch,
     put_results,
 )
 
@@ -179,7 +180,21 @@ class MongoEngine(Engine):
         first: int = counter["value"] - count + 1
         return first
 
-    async def _record(self, op: Op, events: Sequence[Event | None]) -> None:
+    async def feed_epoch(self) -> str:
+        async with self._ready_and_wrapped():
+            # Made by the first engine that asks on this store; kept with the counters.
+            await self._counters.update_one(
+                {"_id": "epoch"}, {"$setOnInsert": {"value": new_epoch()}}, upsert=True
+            )
+            found = await self._counters.find_one({"_id": "epoch"})
+        if found is None:
+            raise StorageError("mongodb: the feed's epoch vanished as it was made")
+        epoch: str = found["value"]
+        return epoch
+
+    async def _record(
+        self, op: Op, events: Sequence[Event | None], epoch: str | None = None
+    ) -> None:
         """Append changes to the feed collection, dropping what falls out of its history.
 
         The feed is written after the change it records (MongoDB without transactions):
@@ -189,6 +204,7 @@ class MongoEngine(Engine):
         await self._feed.insert_many(
             [
                 {"_id": position, "op": op, "event": None if e is None else _encode(e)}
+                | ({} if epoch is None else {"epoch": epoch})
                 for position, e in enumerate(events, start=first)
             ],
             ordered=True,
@@ -299,7 +315,11 @@ class MongoEngine(Engine):
     async def clear(self) -> int:
         async with self._ready_and_wrapped():
             result = await self._events.delete_many({})
-            await self._record("cleared", [None])
+            epoch = new_epoch()
+            await self._counters.update_one(
+                {"_id": "epoch"}, {"$set": {"value": epoch}}, upsert=True
+            )
+            await self._record("cleared", [None], epoch)
         deleted: int = result.deleted_count
         return deleted
 
@@ -320,7 +340,9 @@ _decode = msgspec.json.Decoder(Event).decode
 
 def _change(doc: Mapping[str, Any]) -> Change:
     event = doc["event"]
-    return Change(doc["_id"], doc["op"], None if event is None else _decode(event))
+    return Change(
+        doc["_id"], doc["op"], None if event is None else _decode(event), doc.get("epoch")
+    )
 
 
 def _filter(query: Query, *, with_cursor: bool) -> dict[str, Any]:

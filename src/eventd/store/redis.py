@@ -5,6 +5,7 @@ one Redis Cluster slot and a Lua script may touch all of it):
 
     {ns}:events                 hash   id -> the event as JSON
     {ns}:seq                    string the store-wide insertion counter
+    {ns}:epoch                  string the change feed's epoch (see Engine.feed_epoch)
     {ns}:t                      zset   every event
     {ns}:type:<type>            zset   events of one type
     {ns}:key:<key>              zset   events of one timeline key
@@ -48,6 +49,7 @@ from eventd.store.base import (
     StorageError,
     check_batch,
     check_stored,
+    new_epoch,
     put_results,
 )
 from eventd.times import MIN_US
@@ -157,11 +159,17 @@ return record(KEYS[2], KEYS[3], ARGV[6], 'updated', ARGV[3])
 """
 )
 
-# KEYS: position counter, feed. ARGV: feed length. Returns the change's feed position.
+# KEYS: position counter, feed, epoch. ARGV: feed length, the new epoch. The entry carries
+# the epoch it begins, which the daemons tailing the stream take from it. Returns the
+# change's feed position.
 _CLEARED = (
     _RECORD
     + """
-return record(KEYS[1], KEYS[2], ARGV[1], 'cleared', '')
+redis.call('SET', KEYS[3], ARGV[2])
+local position = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], position .. '-0', 'op', 'cleared', 'event', '', 'epoch', ARGV[2])
+trim(KEYS[2], ARGV[1])
+return position
 """
 )
 
@@ -229,6 +237,7 @@ class RedisEngine(Engine):
         self._feed = f"{self._ns}:feed"
         self._cursor_secret_key = f"{self._ns}:cursor-secret"
         self._cursor_secret: bytes | None = None
+        self._epoch = f"{self._ns}:epoch"
         self._insert = self._client.register_script(_INSERT)
         self._swap = self._client.register_script(_SWAP)
         self._range = self._client.register_script(_RANGE)
@@ -447,16 +456,21 @@ class RedisEngine(Engine):
         async with self._wrapped():
             count: int = await self._client.hlen(self._events)
             batch: list[str] = []
+            # seq and the feed keep growing: cursors and positions stay unique. The epoch is
+            # renewed below, with the `cleared` change, at once.
+            kept = (self._seq, self._pos, self._feed, self._cursor_secret_key, self._epoch)
             async for key in self._client.scan_iter(match=f"{self._ns}:*", count=1000):
-                # seq and the feed keep growing: cursors and positions stay unique.
-                if key.decode() not in (self._seq, self._pos, self._feed, self._cursor_secret_key):
+                if key.decode() not in kept:
                     batch.append(key)
                 if len(batch) >= 1000:
                     await self._client.unlink(*batch)
                     batch = []
             if batch:
                 await self._client.unlink(*batch)
-            self._written(await self._cleared(keys=[self._pos, self._feed], args=[self._history]))
+            cleared = await self._cleared(
+                keys=[self._pos, self._feed, self._epoch], args=[self._history, new_epoch()]
+            )
+            self._written(cleared)
         return count
 
     async def cursor_secret(self) -> bytes:
@@ -479,6 +493,16 @@ class RedisEngine(Engine):
         oldest = _position(first[0][0]) if first else head + 1
         return FeedPage([_change(entry) for entry in entries], oldest=oldest, head=head)
 
+    async def feed_epoch(self) -> str:
+        async with self._wrapped():
+            epoch: Any = await self._client.get(self._epoch)
+            if epoch is None:  # the first daemon to ask on this store makes it
+                await self._client.set(self._epoch, new_epoch(), nx=True)
+                epoch = await self._client.get(self._epoch)
+        if epoch is None:
+            raise StorageError("redis: the feed's epoch vanished as it was made")
+        return bytes(epoch).decode()
+
     async def wait_changes(self, after: int, block: float) -> list[Change]:
         # Blocking reads must end well inside the socket timeout.
         block_ms = max(1, int(min(block, self._timeout / 2) * 1000))
@@ -496,8 +520,10 @@ def _position(entry_id: bytes) -> int:
 
 
 def _change(entry: list[Any]) -> Change:
-    entry_id, (_, op, _, raw) = entry  # op, <op>, event, <event>
-    return Change(_position(entry_id), op.decode(), _decode(raw) if raw else None)
+    entry_id, fields = entry  # op, <op>, event, <event>[, epoch, <epoch> for `cleared`]
+    op, raw = fields[1], fields[3]
+    epoch = fields[5].decode() if len(fields) > 5 else None
+    return Change(_position(entry_id), op.decode(), _decode(raw) if raw else None, epoch)
 
 
 def _as_sent(response: Any, **options: Any) -> Any:
