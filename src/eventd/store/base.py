@@ -120,6 +120,8 @@ class Engine(ABC):
     # The feed position of the last change this engine object appended (0: none yet), set
     # before the write returns: what an acknowledged write's change is to be read up to.
     written_position: int = 0
+    # Seconds within which the backend must answer one call; None when it cannot hang.
+    timeout: float | None = None
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect and prepare what the engine needs (indexes, scripts)."""

@@ -112,6 +112,7 @@ class MongoEngine(Engine):
         client: Any = None,
     ) -> None:
         self._history = history
+        self.timeout = timeout
         ms = int(timeout * 1000)
         self._client = client or AsyncIOMotorClient(
             url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
