@@ -129,6 +129,9 @@ class Engine(ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    async def ping(self) -> None:  # noqa: B027 - a store in the process always answers
+        """Ask the backend for a cheap answer; may run beside the worker's calls."""
+
     @abstractmethod
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
         """Store new events, assigning each a `seq` in the given order.

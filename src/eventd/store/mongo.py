@@ -136,6 +136,10 @@ class MongoEngine(Engine):
     async def close(self) -> None:
         self._client.close()
 
+    async def ping(self) -> None:
+        async with _wrapped():
+            await self._client.admin.command("ping")
+
     async def _prepare(self) -> None:
         """Create the indexes and the seq counter once the server is reachable."""
         if self._ready:

@@ -249,6 +249,10 @@ class RedisEngine(Engine):
     async def close(self) -> None:
         await self._client.aclose()
 
+    async def ping(self) -> None:
+        async with self._wrapped():
+            await self._client.ping()
+
     @asynccontextmanager
     async def _wrapped(self) -> AsyncIterator[None]:
         try:

@@ -167,6 +167,16 @@ class StoreWorker:
         self.failures.succeeded()
         return result
 
+    async def ping(self) -> None:
+        """Check that the engine answers within its timeout, beside the queue; raise
+        `StorageError` if not."""
+        timeout = self.engine.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await self.engine.ping()
+        except TimeoutError:
+            raise self._no_answer(timeout) from None
+
     def _bound(self, commands: Sequence[Command[Any]]) -> float | None:
         """Return the seconds the engine may take for `commands`, or None for no bound."""
         timeout = self.engine.timeout
