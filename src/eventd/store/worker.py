@@ -147,6 +147,8 @@ class StoreWorker:
     async def _reply(self, command: Command[T]) -> T:
         """Wait for the reply within the command's bound; count the outcome for the log."""
         reply, bound = command.reply, self._bound([command])
+        if bound is None:  # an engine in the process (memory): no timer on its hot path
+            return await reply
         try:
             await asyncio.wait([reply], timeout=bound)
         except asyncio.CancelledError:
