@@ -20,14 +20,15 @@ TIMEOUT = 0.3
 async def hung_port() -> AsyncIterator[int]:
     """Listen on a loopback port; read whatever comes and never answer."""
     readers: list[asyncio.Task[None]] = []
+    writers: list[asyncio.StreamWriter] = []
 
-    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def swallow(reader: asyncio.StreamReader) -> None:
         while await reader.read(65536):
             pass
-        writer.close()
 
     def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        readers.append(asyncio.create_task(swallow(reader, writer)))
+        writers.append(writer)
+        readers.append(asyncio.create_task(swallow(reader)))
 
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
     yield server.sockets[0].getsockname()[1]
@@ -35,6 +36,9 @@ async def hung_port() -> AsyncIterator[int]:
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
+    for writer in writers:
+        writer.close()
+    await asyncio.gather(*(writer.wait_closed() for writer in writers), return_exceptions=True)
     await server.wait_closed()
 
 
