@@ -79,3 +79,25 @@ async def test_a_store_outage_is_summarised_in_the_log(tmp_path: Path) -> None:
     warnings = [line for line in log.splitlines() if " WARNING " in line]
     assert 1 <= len(warnings) <= 5, warnings
     assert "ERROR" not in log and "Traceback" not in log
+
+
+@pytest.mark.redis
+async def test_stats_rebuild_retries_while_redis_is_down_warn_once(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path)  # started only once the daemon has retried a few times
+    daemon = Daemon(
+        tmp_path,
+        EVENTD_ENGINE="redis",
+        EVENTD_ENGINE_REDIS_URL=server.url,
+        EVENTD_ENGINE_REDIS_TIMEOUT="1",
+        EVENTD_LOG_LEVEL="debug",
+    )
+    try:
+        async with daemon:
+            await until_logged(daemon, "retrying in 2.0 s")  # the third failed rebuild
+            await asyncio.to_thread(server.start)
+            log = await until_logged(daemon, "stats: windows rebuilt")
+            assert await daemon.stop() == 0
+    finally:
+        server.stop()
+    warnings = [line for line in log.splitlines() if " WARNING eventd.stats" in line]
+    assert len(warnings) == 1, warnings
