@@ -81,7 +81,9 @@ class RedisConfig:
         check=_check_namespace,
     )
     timeout: float = setting(
-        2.0, "Seconds to connect or to wait for one reply before answering 503.", minimum=0.01
+        2.0,
+        "Seconds Redis may take to answer a request (queueing included) before 503.",
+        minimum=0.01,
     )
 
 
@@ -91,7 +93,9 @@ class MongoConfig:
     database: str = setting("eventd", "Database name.", check=_check_namespace)
     collection: str = setting("events", "Collection of events.", check=_check_namespace)
     timeout: float = setting(
-        2.0, "Seconds to find a server or to wait for one reply before 503.", minimum=0.01
+        2.0,
+        "Seconds MongoDB may take to answer a request (queueing included) before 503.",
+        minimum=0.01,
     )
 
 

@@ -105,6 +105,7 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._stopping = False
+        self.error: str | None = None  # why the last read of the feed failed, until one works
 
     async def start(self) -> None:
         """Start tailing from the feed's current head (once the store can tell it)."""
@@ -113,6 +114,7 @@ class Hub:
         try:
             await self._read_start()
         except StorageError as exc:
+            self.error = str(exc)
             log.warning("feed: cannot read the feed's head yet: %s", exc)
         self._task = asyncio.create_task(self._run(), name="feed-hub")
 
@@ -181,11 +183,13 @@ class Hub:
                     self._epoch_unsure = False
                 changes = await self.engine.wait_changes(self.position, self._block)
             except StorageError as exc:
+                self.error = str(exc)
                 failures += 1
                 if failures == 1:
                     log.warning("feed: cannot read changes: %s", exc)
                 await asyncio.sleep(min(0.05 * 2**failures, 2.0))
                 continue
+            self.error = None
             if failures:
                 log.info("feed: reading changes again after %d failures", failures)
                 failures = 0

@@ -95,7 +95,9 @@ class StatsService:
                     return
                 log.info("stats: changes were lost during the rebuild; rebuilding again")
             except StorageError as exc:
-                log.warning("stats: rebuild failed (%s); retrying in %.1f s", exc, delay)
+                # The store worker's log warns of the outage and says when it ends.
+                level = logging.INFO if delay == 0.5 else logging.DEBUG
+                log.log(level, "stats: rebuild failed (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

@@ -127,12 +127,17 @@ class Engine(ABC):
     # The feed position of the last change this engine object appended (0: none yet), set
     # before the write returns: what an acknowledged write's change is to be read up to.
     written_position: int = 0
+    # Seconds within which the backend must answer one call; None when it cannot hang.
+    timeout: float | None = None
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect and prepare what the engine needs (indexes, scripts)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    async def ping(self) -> None:  # noqa: B027 - a store in the process always answers
+        """Ask the backend for a cheap answer; may run beside the worker's calls."""
 
     @abstractmethod
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:

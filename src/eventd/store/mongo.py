@@ -113,6 +113,7 @@ class MongoEngine(Engine):
         client: Any = None,
     ) -> None:
         self._history = history
+        self.timeout = timeout
         ms = int(timeout * 1000)
         self._client = client or AsyncIOMotorClient(
             url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
@@ -135,6 +136,10 @@ class MongoEngine(Engine):
 
     async def close(self) -> None:
         self._client.close()
+
+    async def ping(self) -> None:
+        async with _wrapped():
+            await self._client.admin.command("ping")
 
     async def _prepare(self) -> None:
         """Create the indexes and the seq counter once the server is reachable."""

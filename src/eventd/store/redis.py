@@ -36,7 +36,6 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from eventd.model import Event
 from eventd.store.base import (
@@ -211,15 +210,20 @@ class RedisEngine(Engine):
         first_seq: int = 1,
         history: int = 100_000,
     ) -> None:
-        self._timeout = timeout
+        self.timeout = self._timeout = timeout
         self._history = history
         self._client = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             # One quick retry rides over a pooled connection that died with a server restart.
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            # A timeout is not retried: a hung server would make each retry wait it again.
+            retry=Retry(
+                ExponentialBackoff(cap=0.2, base=0.02),
+                retries=2,
+                supported_errors=(RedisConnectionError,),
+            ),
+            retry_on_error=[RedisConnectionError],
         )
         pool = self._client.connection_pool
         pool.connection_class = _c_packing(pool.connection_class)
@@ -253,6 +257,10 @@ class RedisEngine(Engine):
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    async def ping(self) -> None:
+        async with self._wrapped():
+            await self._client.ping()
 
     @asynccontextmanager
     async def _wrapped(self) -> AsyncIterator[None]:
