@@ -50,6 +50,16 @@ def parse_events(body: bytes, *, ndjson: bool, max_batch: int) -> tuple[list[Eve
 def _require(body: bytes) -> None:
     if not body.strip():
         raise MalformedBody("the request body is empty; send a JSON event")
+    # msgspec keeps invalid UTF-8 inside `data` as it is and fails on it in other strings:
+    # check it once, here, so that no reader is ever sent bytes that are not UTF-8.
+    if not body.isascii():
+        try:
+            body.decode()
+        except UnicodeDecodeError as exc:
+            line = body.count(b"\n", 0, exc.start) + 1
+            raise MalformedBody(
+                f"the body is not valid UTF-8: {exc.reason} at byte {exc.start}, line {line}"
+            ) from None
 
 
 def _invalid(text: str) -> InvalidField:

@@ -7,6 +7,7 @@ from msgspec import UNSET
 
 from eventd.errors import BadParameter, InvalidField
 from eventd.http.bodies import parse_event
+from eventd.http.params import check_encoding
 from eventd.http.responses import json_response
 from eventd.http.stats import caught_up
 from eventd.keys import CLOCK, CONFIG, EVENTS, STATS
@@ -56,6 +57,7 @@ async def statistics(request: web.Request) -> web.Response:
 async def debug_events(request: web.Request) -> web.Response:
     """GET /debug/events: the newest events, their age, and whether the last hour holds them."""
     limits = request.app[CONFIG].limits
+    check_encoding(request)
     text = request.query.get("limit", "100")
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= limits.max_page_size):
         raise BadParameter(f"must be an integer from 1 to {limits.max_page_size}", field="limit")

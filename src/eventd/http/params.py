@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import tzinfo
+from urllib.parse import unquote, unquote_to_bytes
 
 from aiohttp import web
 
@@ -44,6 +45,7 @@ def list_query(
 
 def single_values(request: web.Request, known: set[str]) -> dict[str, str]:
     """Return the query parameters by their canonical names; refuse unknown and repeated ones."""
+    check_encoding(request)
     params: dict[str, str] = {}
     for name, value in request.query.items():
         if name not in known:
@@ -53,6 +55,22 @@ def single_values(request: web.Request, known: set[str]) -> dict[str, str]:
             raise BadParameter("given more than once", field=name)
         params[canonical] = value
     return params
+
+
+def check_encoding(request: web.Request) -> None:
+    """Refuse a query string whose parameters are not UTF-8 once percent-decoded."""
+    raw = request.rel_url.raw_query_string
+    if raw.isascii() and "%" not in raw:
+        return
+    # yarl turns such bytes into U+FFFD silently; a filter on that text would match nothing.
+    for part in raw.split("&"):
+        name, _, value = part.partition("=")
+        try:
+            for text in (name, value):
+                unquote_to_bytes(text.replace("+", " ")).decode()
+        except UnicodeError:
+            field = unquote(name.replace("+", " "), errors="replace")
+            raise BadParameter("is not valid UTF-8 once percent-decoded", field=field) from None
 
 
 def time_param(params: dict[str, str], name: str, naive_tz: tzinfo | None) -> int | None:
