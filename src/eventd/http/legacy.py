@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from msgspec import UNSET
 
-from eventd.errors import BadParameter, InvalidField
+from eventd.errors import InvalidField
 from eventd.http.bodies import parse_event
-from eventd.http.params import check_encoding
+from eventd.http.params import check_encoding, int_param
 from eventd.http.responses import json_response
 from eventd.http.stats import caught_up
 from eventd.keys import CLOCK, CONFIG, EVENTS, STATS
@@ -58,12 +58,10 @@ async def debug_events(request: web.Request) -> web.Response:
     """GET /debug/events: the newest events, their age, and whether the last hour holds them."""
     limits = request.app[CONFIG].limits
     check_encoding(request)
-    text = request.query.get("limit", "100")
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= limits.max_page_size):
-        raise BadParameter(f"must be an integer from 1 to {limits.max_page_size}", field="limit")
+    limit = int_param(request.query.get("limit", "100"), "limit", 1, limits.max_page_size)
     now = request.app[CLOCK]()
     events = request.app[EVENTS]
-    page = await events.worker.call(RunQuery(Query(order="desc", limit=int(text))))
+    page = await events.worker.call(RunQuery(Query(order="desc", limit=limit)))
     total = await events.worker.call(Count(Query()))
     cutoff = now - HOUR * US
     return json_response(
