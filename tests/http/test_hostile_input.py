@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -51,6 +52,8 @@ async def seeded(make_client: MakeClient) -> TestClient[Any, Any]:
 
 async def answer(client: TestClient[Any, Any], method: str, path: str, **kw: Any) -> Any:
     """Send one request; check the error shape; return the error object."""
+    if isinstance(kw.get("data"), bytes) and len(kw["data"]) > 1 << 16:
+        kw["data"] = io.BytesIO(kw["data"])  # aiohttp warns of large bytes bodies
     response = await client.request(method, path, **kw)
     raw = await response.read()
     assert response.status < 500, raw

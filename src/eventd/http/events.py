@@ -19,7 +19,9 @@ async def create(request: web.Request) -> web.Response:
     limits = request.app[CONFIG].limits
     body = await request.read()
     ndjson = request.content_type in NDJSON_TYPES
-    items, batch = parse_events(body, ndjson=ndjson, max_batch=limits.max_batch)
+    items, batch = parse_events(
+        body, ndjson=ndjson, max_batch=limits.max_batch, max_depth=limits.max_data_depth
+    )
     results = await request.app[EVENTS].create(items, batch=batch)
     if not batch:
         result = results[0]
@@ -52,16 +54,20 @@ async def get(request: web.Request) -> web.Response:
 
 async def replace(request: web.Request) -> web.Response:
     """PUT /events/{id}: replace every field but the id."""
-    given = parse_event(await request.read())
+    given = parse_event(await request.read(), max_depth=_max_depth(request))
     event = await request.app[EVENTS].replace(request.match_info["id"], given)
     return json_response(to_out(event))
 
 
 async def patch(request: web.Request) -> web.Response:
     """PATCH /events/{id}: change the given fields."""
-    given = parse_event(await request.read())
+    given = parse_event(await request.read(), max_depth=_max_depth(request))
     event = await request.app[EVENTS].patch(request.match_info["id"], given)
     return json_response(to_out(event))
+
+
+def _max_depth(request: web.Request) -> int:
+    return request.app[CONFIG].limits.max_data_depth
 
 
 async def delete(request: web.Request) -> web.Response:

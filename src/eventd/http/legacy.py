@@ -20,7 +20,8 @@ HOUR = 3600
 
 async def post_event(request: web.Request) -> web.Response:
     """POST /event {timestamp, value}: store it; answer in the older service's shape."""
-    given = parse_event(await request.read())
+    limits = request.app[CONFIG].limits
+    given = parse_event(await request.read(), max_depth=limits.max_data_depth)
     for name in ("timestamp", "value"):
         aliases = {"timestamp": ("timestamp", "at", "datetime"), "value": ("value",)}[name]
         if all(getattr(given, alias) is UNSET for alias in aliases):
