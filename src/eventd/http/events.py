@@ -6,6 +6,7 @@ from aiohttp import web
 
 from eventd.errors import BadParameter
 from eventd.http.bodies import parse_event, parse_events
+from eventd.http.decoding import read_body
 from eventd.http.params import check_encoding, list_query
 from eventd.http.responses import json_response
 from eventd.keys import CONFIG, EVENTS, NAIVE_TZ
@@ -17,7 +18,7 @@ NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "applica
 async def create(request: web.Request) -> web.Response:
     """POST /events: one event, a JSON array, or NDJSON lines."""
     limits = request.app[CONFIG].limits
-    body = await request.read()
+    body = await read_body(request)
     ndjson = request.content_type in NDJSON_TYPES
     items, batch = parse_events(
         body, ndjson=ndjson, max_batch=limits.max_batch, max_depth=limits.max_data_depth
@@ -54,14 +55,14 @@ async def get(request: web.Request) -> web.Response:
 
 async def replace(request: web.Request) -> web.Response:
     """PUT /events/{id}: replace every field but the id."""
-    given = parse_event(await request.read(), max_depth=_max_depth(request))
+    given = parse_event(await read_body(request), max_depth=_max_depth(request))
     event = await request.app[EVENTS].replace(request.match_info["id"], given)
     return json_response(to_out(event))
 
 
 async def patch(request: web.Request) -> web.Response:
     """PATCH /events/{id}: change the given fields."""
-    given = parse_event(await request.read(), max_depth=_max_depth(request))
+    given = parse_event(await read_body(request), max_depth=_max_depth(request))
     event = await request.app[EVENTS].patch(request.match_info["id"], given)
     return json_response(to_out(event))
 

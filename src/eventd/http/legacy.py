@@ -7,6 +7,7 @@ from msgspec import UNSET
 
 from eventd.errors import InvalidField
 from eventd.http.bodies import parse_event
+from eventd.http.decoding import read_body
 from eventd.http.params import check_encoding, int_param
 from eventd.http.responses import json_response
 from eventd.http.stats import caught_up
@@ -21,7 +22,7 @@ HOUR = 3600
 async def post_event(request: web.Request) -> web.Response:
     """POST /event {timestamp, value}: store it; answer in the older service's shape."""
     limits = request.app[CONFIG].limits
-    given = parse_event(await request.read(), max_depth=limits.max_data_depth)
+    given = parse_event(await read_body(request), max_depth=limits.max_data_depth)
     for name in ("timestamp", "value"):
         aliases = {"timestamp": ("timestamp", "at", "datetime"), "value": ("value",)}[name]
         if all(getattr(given, alias) is UNSET for alias in aliases):
