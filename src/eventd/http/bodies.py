@@ -19,6 +19,9 @@ _ERROR = re.compile(r"(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
 _INDEX = re.compile(r"\[(\d+)\]")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>[^`]*)`")
 _BYTE = re.compile(r"\(byte (\d+)\)")
+# A high surrogate escape that no low one follows (msgspec names other lone ones itself).
+_SURROGATE_HINT = re.compile(r"^Input data was truncated$|unexpected end of hex escape")
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
 
 
 def parse_event(body: bytes, *, max_depth: int) -> EventIn:
@@ -89,7 +92,13 @@ def _invalid(text: str) -> InvalidField:
 
 def _malformed(text: str, body: bytes) -> MalformedBody:
     message = text.replace("JSON is malformed: ", "malformed JSON: ")
-    if (at := _BYTE.search(text)) is not None:
+    # msgspec calls a lone surrogate escape ("\ud800" alone) truncated input or a short hex
+    # escape: say what it is.
+    if _SURROGATE_HINT.search(message) and (lone := _LONE_SURROGATE.search(body)):
+        message = (
+            f"malformed JSON: lone UTF-16 surrogate escape {lone[0].decode()} (byte {lone.start()})"
+        )
+    if (at := _BYTE.search(message)) is not None:
         line = body.count(b"\n", 0, int(at[1])) + 1
         message += f", line {line}"
     return MalformedBody(message)
