@@ -149,6 +149,17 @@ async def test_invalid_utf8_in_a_query_is_a_bad_parameter(
     assert "UTF-8" in error["message"]
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("id", ["%ff", "%ED%A0%80", "%C0%AF"])
+async def test_invalid_utf8_in_an_id_is_not_found(
+    seeded: TestClient[Any, Any], method: str, id: str
+) -> None:
+    body = b'{"timestamp": 3}' if method in ("PUT", "PATCH") else None
+    error = await answer(seeded, method, f"/events/{id}", data=body)
+    assert (error["status"], error["field"]) == (404, "id"), error
+    await assert_unchanged(seeded)
+
+
 async def test_invalid_utf8_in_clear_confirm_is_a_bad_parameter(
     seeded: TestClient[Any, Any],
 ) -> None:
