@@ -291,7 +291,7 @@ def _check_numbers(name: str, compact: bytes) -> None:
         msgspec.json.decode(compact)
     except msgspec.ValidationError:
         raise InvalidField(
-            "holds a number out of range: at most about 1.8e308, and 4,300 digits",
+            "holds a number out of range (beyond about ±1.8e308, or of more than 4,300 digits)",
             field=name,
         ) from None
 

@@ -19,7 +19,8 @@ _ERROR = re.compile(r"(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
 _INDEX = re.compile(r"\[(\d+)\]")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>[^`]*)`")
 _BYTE = re.compile(r"\(byte (\d+)\)")
-# A high surrogate escape that no low one follows (msgspec names other lone ones itself).
+# What msgspec says of a high surrogate escape that no low one follows (it names the other
+# lone ones itself), and that escape.
 _SURROGATE_HINT = re.compile(r"^Input data was truncated$|unexpected end of hex escape")
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
 
@@ -131,7 +132,7 @@ def _first_nesting(decoder: msgspec.json.Decoder[Any], text: bytes) -> str:
         if (field := _invalid(str(exc)).field) in ("payload", "data"):
             return field
     except msgspec.DecodeError:
-        pass  # cut short (an unclosed body): the field is the usual one
+        return "data"  # cut short (an unclosed body): the field is the usual one
     return "data"
 
 
