@@ -46,7 +46,11 @@ def create_app(
     clear: bool = False,
 ) -> web.Application:
     """Return the daemon's application; the store opens when the app starts."""
-    app = web.Application(client_max_size=config.limits.max_body_bytes, middlewares=[errors])
+    app = web.Application(
+        client_max_size=config.limits.max_body_bytes,
+        middlewares=[errors],
+        handler_args={"auto_decompress": False},  # see http/decoding.py
+    )
     origin.setup(app, config.http.cors_origins)
     app[CONFIG] = config
     app[CLOCK] = clock

@@ -221,7 +221,10 @@ class Limits:
     max_key_length: int = setting(256, "Longest `key`, in characters.", minimum=1)
     max_text_length: int = setting(4096, "Longest `title` or `description`.", minimum=1)
     max_data_bytes: int = setting(65536, "Largest `data`, as compact JSON bytes.", minimum=2)
-    max_data_depth: int = setting(32, "Deepest nesting of arrays/objects in `data`.", minimum=1)
+    # Bounded: JSON decoders recurse once per level, up to the interpreter's recursion limit.
+    max_data_depth: int = setting(
+        32, "Deepest nesting of arrays/objects in `data` (at most 256).", minimum=1, maximum=256
+    )
 
 
 @dataclass(frozen=True)

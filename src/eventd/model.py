@@ -12,11 +12,15 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
+from eventd import nesting
 from eventd.config import Limits
 from eventd.errors import InvalidField
 from eventd.times import TimeError, format_duration, format_us, parse_duration, parse_timestamp
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}")
+# A number that may not decode: 309+ digits (past a float's range if it has a fraction, or
+# past int()'s 4,300 digits) or an exponent. False alarms only cost a decode.
+_RISKY_NUMBER = re.compile(rb"[0-9]{309}|[0-9][eE]")
 MAX_REMIND_OFFSETS = 16
 NULL = Raw(b"null")
 
@@ -209,19 +213,25 @@ class Validator:
         return value
 
     def _data(self, name: str, raw: Raw) -> Raw:
-        compact = msgspec.json.format(bytes(raw), indent=-1)
-        if len(compact) > self.limits.max_data_bytes:
+        text, limits = bytes(raw), self.limits
+        # Compact JSON keeps every bracket, so their count bounds its size from below.
+        if text.count(b"[") + text.count(b"{") > limits.max_data_bytes:
             raise InvalidField(
-                f"is {len(compact)} bytes of JSON; at most {self.limits.max_data_bytes} allowed",
+                f"is more than {limits.max_data_bytes} bytes of JSON; at most "
+                f"{limits.max_data_bytes} allowed",
                 field=name,
             )
-        # Depth cannot exceed the number of opening brackets: walk only when it might.
-        if compact.count(b"[") + compact.count(b"{") > self.limits.max_data_depth and (
-            _depth(msgspec.json.decode(compact)) > self.limits.max_data_depth
-        ):
+        # Measured on the bytes before format() and decode(), which recurse once per level.
+        if nesting.deeper_than(text, limits.max_data_depth):
+            raise InvalidField(f"is nested deeper than {limits.max_data_depth} levels", field=name)
+        compact = msgspec.json.format(text, indent=-1)
+        if len(compact) > limits.max_data_bytes:
             raise InvalidField(
-                f"is nested deeper than {self.limits.max_data_depth} levels", field=name
+                f"is {len(compact)} bytes of JSON; at most {limits.max_data_bytes} allowed",
+                field=name,
             )
+        if _RISKY_NUMBER.search(compact) is not None:
+            _check_numbers(name, compact)
         return Raw(compact)
 
 
@@ -275,21 +285,25 @@ def _check_remind(offsets: list[str | int] | None) -> tuple[int, ...] | None:
     return tuple(sorted(seconds, reverse=True))
 
 
-def _depth(value: object) -> int:
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict):
-            node = list(node.values())
-        if isinstance(node, list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in node)
-    return deepest
+def _check_numbers(name: str, compact: bytes) -> None:
+    """Refuse numbers that readers cannot decode: past a float's range, or 4,301+ digits."""
+    try:
+        msgspec.json.decode(compact)
+    except msgspec.ValidationError:
+        raise InvalidField(
+            "holds a number out of range (beyond about ±1.8e308, or of more than 4,300 digits)",
+            field=name,
+        ) from None
 
 
 def _same_json(a: Raw, b: Raw) -> bool:
     if bytes(a) == bytes(b):
         return True
-    # Object key order does not make content different.
+    # Object key order does not make content different. Stored data is at most
+    # `limits.max_data_depth` deep and its numbers decode (see `Validator._data`); data
+    # stored before that was checked may not, and then only equal bytes are the same.
     canonical = msgspec.json.Encoder(order="sorted")
-    return canonical.encode(msgspec.json.decode(a)) == canonical.encode(msgspec.json.decode(b))
+    try:
+        return canonical.encode(msgspec.json.decode(a)) == canonical.encode(msgspec.json.decode(b))
+    except msgspec.ValidationError:
+        return False

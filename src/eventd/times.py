@@ -22,7 +22,11 @@ _RFC3339 = re.compile(
     r"(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
     r"(?:[Zz]|[+-]\d{2}:?\d{2})?"
 )
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+MAX_DURATION = 366 * 86400
+# More digits than this cannot be a duration of at most a year, whatever the unit; int() of
+# more than 4,300 digits would raise.
+_DURATION_DIGITS = len(str(MAX_DURATION))
 
 
 class TimeError(ValueError):
@@ -114,15 +118,21 @@ def parse_duration(value: object) -> int:
     if isinstance(value, int):
         seconds = value
     elif isinstance(value, str) and value and (match := _DURATION.fullmatch(value)):
-        d, h, m, s = (int(part or 0) for part in match.groups())
-        seconds = ((d * 24 + h) * 60 + m) * 60 + s
+        seconds = _duration_seconds(match.groups())
     else:
-        raise TimeError(f"not a duration: {value!r} (use e.g. '30s', '5m', '1h', '2d')")
+        raise TimeError(f"not a duration: {repr(value)[:40]} (use e.g. '30s', '5m', '1h', '2d')")
     if seconds <= 0:
         raise TimeError("a duration must be positive")
-    if seconds > 366 * 86400:
+    if seconds > MAX_DURATION:
         raise TimeError("a duration may be at most 366 days")
     return seconds
+
+
+def _duration_seconds(parts: tuple[str | None, ...]) -> int:
+    if any(len(part.lstrip("0")) > _DURATION_DIGITS for part in parts if part):
+        return MAX_DURATION + 1
+    d, h, m, s = (int(part or 0) for part in parts)
+    return ((d * 24 + h) * 60 + m) * 60 + s
 
 
 def format_duration(seconds: int) -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
+from msgspec import Raw
 
+from eventd import nesting
 from eventd.errors import InvalidField, MalformedBody, TooLarge
 from eventd.model import EventIn
 
@@ -16,10 +19,14 @@ _ERROR = re.compile(r"(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
 _INDEX = re.compile(r"\[(\d+)\]")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>[^`]*)`")
 _BYTE = re.compile(r"\(byte (\d+)\)")
+# What msgspec says of a high surrogate escape that no low one follows (it names the other
+# lone ones itself), and that escape.
+_SURROGATE_HINT = re.compile(r"^Input data was truncated$|unexpected end of hex escape")
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
 
 
-def parse_event(body: bytes) -> EventIn:
-    """Decode one event object (PUT, PATCH)."""
+def parse_event(body: bytes, *, max_depth: int) -> EventIn:
+    """Decode one event object (PUT, PATCH); `data` deeper than `max_depth` is refused."""
     _require(body)
     try:
         return _one.decode(body)
@@ -27,9 +34,13 @@ def parse_event(body: bytes) -> EventIn:
         raise _invalid(str(exc)) from None
     except msgspec.DecodeError as exc:
         raise _malformed(str(exc), body) from None
+    except RecursionError:
+        raise _too_deep(max_depth, _deep_field(body)) from None
 
 
-def parse_events(body: bytes, *, ndjson: bool, max_batch: int) -> tuple[list[EventIn], bool]:
+def parse_events(
+    body: bytes, *, ndjson: bool, max_batch: int, max_depth: int
+) -> tuple[list[EventIn], bool]:
     """Decode a POST body: return the events and whether it was a batch (array or NDJSON)."""
     _require(body)
     try:
@@ -41,6 +52,8 @@ def parse_events(body: bytes, *, ndjson: bool, max_batch: int) -> tuple[list[Eve
         raise error from None
     except msgspec.DecodeError as exc:
         raise _malformed(str(exc), body) from None
+    except RecursionError:
+        raise _deep_batch(body, ndjson, max_depth) from None
     items, batch = (decoded, True) if isinstance(decoded, list) else ([decoded], False)
     if len(items) > max_batch:
         raise TooLarge(f"{len(items)} events in one request; at most {max_batch} allowed")
@@ -50,6 +63,16 @@ def parse_events(body: bytes, *, ndjson: bool, max_batch: int) -> tuple[list[Eve
 def _require(body: bytes) -> None:
     if not body.strip():
         raise MalformedBody("the request body is empty; send a JSON event")
+    # msgspec keeps invalid UTF-8 inside `data` as it is and fails on it in other strings:
+    # check it once, here, so that no reader is ever sent bytes that are not UTF-8.
+    if not body.isascii():
+        try:
+            body.decode()
+        except UnicodeDecodeError as exc:
+            line = body.count(b"\n", 0, exc.start) + 1
+            raise MalformedBody(
+                f"the body is not valid UTF-8: {exc.reason} at byte {exc.start}, line {line}"
+            ) from None
 
 
 def _invalid(text: str) -> InvalidField:
@@ -70,10 +93,68 @@ def _invalid(text: str) -> InvalidField:
 
 def _malformed(text: str, body: bytes) -> MalformedBody:
     message = text.replace("JSON is malformed: ", "malformed JSON: ")
-    if (at := _BYTE.search(text)) is not None:
+    # msgspec calls a lone surrogate escape ("\ud800" alone) truncated input or a short hex
+    # escape: say what it is.
+    if _SURROGATE_HINT.search(message) and (lone := _LONE_SURROGATE.search(body)):
+        message = (
+            f"malformed JSON: lone UTF-16 surrogate escape {lone[0].decode()} (byte {lone.start()})"
+        )
+    if (at := _BYTE.search(message)) is not None:
         line = body.count(b"\n", 0, int(at[1])) + 1
         message += f", line {line}"
     return MalformedBody(message)
+
+
+class _Nesting(msgspec.Struct):
+    """The fields that may nest: decoding fails, naming the field, at the first that does."""
+
+    data: str | int | float | bool | None = None
+    payload: str | int | float | bool | None = None
+
+
+_nesting = msgspec.json.Decoder(_Nesting)
+
+
+def _too_deep(max_depth: int, field: str, index: int | None = None) -> InvalidField:
+    return InvalidField(f"is nested deeper than {max_depth} levels", field=field, index=index)
+
+
+def _deep_field(record: bytes) -> str:
+    """Name the field of one event object that the decoder gave up on: data or payload."""
+    # Only they take any JSON; every other field fails on its first bracket.
+    return _first_nesting(_nesting, record)
+
+
+def _first_nesting(decoder: msgspec.json.Decoder[Any], text: bytes) -> str:
+    try:
+        decoder.decode(text)
+    except msgspec.ValidationError as exc:
+        if (field := _invalid(str(exc)).field) in ("payload", "data"):
+            return field
+    except msgspec.DecodeError:
+        return "data"  # cut short (an unclosed body): the field is the usual one
+    return "data"
+
+
+def _deep_batch(body: bytes, ndjson: bool, max_depth: int) -> InvalidField:
+    """Locate the first event of a batch whose data the decoder gave up on."""
+    if ndjson:
+        records = [line for line in body.split(b"\n") if line.strip()]
+        for index, record in enumerate(records):
+            if nesting.deeper_than(record, max_depth + 1):
+                error = _too_deep(max_depth, _deep_field(record), index)
+                error.message += f" (line {_line_of_record(body, index)})"
+                return error
+        return _too_deep(max_depth, "data")
+    # The event's object is one more level than its data.
+    if (
+        not body.lstrip().startswith(b"[")
+        or (item := nesting.first_deeper_item(body, max_depth + 1)) is None
+    ):
+        return _too_deep(max_depth, _deep_field(body))
+    # Items before it are skipped as raw JSON; it is decoded into `_Nesting`.
+    probe = msgspec.json.Decoder(tuple[(*(Raw,) * item, _Nesting)])  # type: ignore[misc]
+    return _too_deep(max_depth, _first_nesting(probe, body), item)
 
 
 def _line_of_record(body: bytes, record: int) -> int:

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from eventd.errors import BadParameter
 from eventd.http.bodies import parse_event, parse_events
-from eventd.http.params import list_query
+from eventd.http.decoding import read_body
+from eventd.http.params import check_encoding, list_query
 from eventd.http.responses import json_response
 from eventd.keys import CONFIG, EVENTS, NAIVE_TZ
 from eventd.model import to_out
@@ -17,9 +18,11 @@ NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "applica
 async def create(request: web.Request) -> web.Response:
     """POST /events: one event, a JSON array, or NDJSON lines."""
     limits = request.app[CONFIG].limits
-    body = await request.read()
+    body = await read_body(request)
     ndjson = request.content_type in NDJSON_TYPES
-    items, batch = parse_events(body, ndjson=ndjson, max_batch=limits.max_batch)
+    items, batch = parse_events(
+        body, ndjson=ndjson, max_batch=limits.max_batch, max_depth=limits.max_data_depth
+    )
     results = await request.app[EVENTS].create(items, batch=batch)
     if not batch:
         result = results[0]
@@ -38,6 +41,7 @@ async def list_events(request: web.Request) -> web.Response:
 
 async def clear(request: web.Request) -> web.Response:
     """DELETE /events?confirm=true: delete every event."""
+    check_encoding(request)
     if request.query.get("confirm") != "true":
         raise BadParameter("add confirm=true to delete every event", field="confirm")
     return json_response({"deleted": await request.app[EVENTS].clear()})
@@ -51,16 +55,20 @@ async def get(request: web.Request) -> web.Response:
 
 async def replace(request: web.Request) -> web.Response:
     """PUT /events/{id}: replace every field but the id."""
-    given = parse_event(await request.read())
+    given = parse_event(await read_body(request), max_depth=_max_depth(request))
     event = await request.app[EVENTS].replace(request.match_info["id"], given)
     return json_response(to_out(event))
 
 
 async def patch(request: web.Request) -> web.Response:
     """PATCH /events/{id}: change the given fields."""
-    given = parse_event(await request.read())
+    given = parse_event(await read_body(request), max_depth=_max_depth(request))
     event = await request.app[EVENTS].patch(request.match_info["id"], given)
     return json_response(to_out(event))
+
+
+def _max_depth(request: web.Request) -> int:
+    return request.app[CONFIG].limits.max_data_depth
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from msgspec import UNSET
 
-from eventd.errors import BadParameter, InvalidField
+from eventd.errors import InvalidField
 from eventd.http.bodies import parse_event
+from eventd.http.decoding import read_body
+from eventd.http.params import check_encoding, int_param
 from eventd.http.responses import json_response
 from eventd.http.stats import caught_up
 from eventd.keys import CLOCK, CONFIG, EVENTS, STATS
@@ -19,7 +21,8 @@ HOUR = 3600
 
 async def post_event(request: web.Request) -> web.Response:
     """POST /event {timestamp, value}: store it; answer in the older service's shape."""
-    given = parse_event(await request.read())
+    limits = request.app[CONFIG].limits
+    given = parse_event(await read_body(request), max_depth=limits.max_data_depth)
     for name in ("timestamp", "value"):
         aliases = {"timestamp": ("timestamp", "at", "datetime"), "value": ("value",)}[name]
         if all(getattr(given, alias) is UNSET for alias in aliases):
@@ -56,12 +59,11 @@ async def statistics(request: web.Request) -> web.Response:
 async def debug_events(request: web.Request) -> web.Response:
     """GET /debug/events: the newest events, their age, and whether the last hour holds them."""
     limits = request.app[CONFIG].limits
-    text = request.query.get("limit", "100")
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= limits.max_page_size):
-        raise BadParameter(f"must be an integer from 1 to {limits.max_page_size}", field="limit")
+    check_encoding(request)
+    limit = int_param(request.query.get("limit", "100"), "limit", 1, limits.max_page_size)
     now = request.app[CLOCK]()
     events = request.app[EVENTS]
-    page = await events.worker.call(RunQuery(Query(order="desc", limit=int(text))))
+    page = await events.worker.call(RunQuery(Query(order="desc", limit=limit)))
     total = await events.worker.call(Count(Query()))
     cutoff = now - HOUR * US
     return json_response(

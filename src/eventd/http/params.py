@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import tzinfo
+from urllib.parse import unquote, unquote_to_bytes
 
 from aiohttp import web
 
@@ -14,7 +15,9 @@ from eventd.times import TimeError, parse_timestamp
 
 _ALIASES = {"event_type": "type", "pageSize": "limit"}
 _LIST_PARAMS = {"start", "end", "type", "key", "cursor", "limit", "order", *_ALIASES}
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# Epoch seconds of years 1 to 9999 have at most 12 digits; int() of more than 4,300 raises.
+_EPOCH_DIGITS = 18
 # A `+` in an unencoded query string arrives as a space: "12:00:00 01:00" means "+01:00".
 _SPACED_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
@@ -44,6 +47,7 @@ def list_query(
 
 def single_values(request: web.Request, known: set[str]) -> dict[str, str]:
     """Return the query parameters by their canonical names; refuse unknown and repeated ones."""
+    check_encoding(request)
     params: dict[str, str] = {}
     for name, value in request.query.items():
         if name not in known:
@@ -55,6 +59,22 @@ def single_values(request: web.Request, known: set[str]) -> dict[str, str]:
     return params
 
 
+def check_encoding(request: web.Request) -> None:
+    """Refuse a query string whose parameters are not UTF-8 once percent-decoded."""
+    raw = request.rel_url.raw_query_string
+    if raw.isascii() and "%" not in raw:
+        return
+    # yarl turns such bytes into U+FFFD silently; a filter on that text would match nothing.
+    for part in raw.split("&"):
+        name, _, value = part.partition("=")
+        try:
+            for text in (name, value):
+                unquote_to_bytes(text.replace("+", " ")).decode()
+        except UnicodeError:
+            field = unquote(name.replace("+", " "), errors="replace")
+            raise BadParameter("is not valid UTF-8 once percent-decoded", field=field) from None
+
+
 def time_param(params: dict[str, str], name: str, naive_tz: tzinfo | None) -> int | None:
     """Return the timestamp parameter `name` (RFC 3339 or epoch seconds), or None."""
     text = params.get(name)
@@ -62,10 +82,26 @@ def time_param(params: dict[str, str], name: str, naive_tz: tzinfo | None) -> in
         return None
     try:
         if _NUMBER.fullmatch(text):
-            return parse_timestamp(float(text) if "." in text else int(text), naive_tz)
+            return parse_timestamp(_epoch_seconds(text), naive_tz)
         return parse_timestamp(_SPACED_OFFSET.sub(r"\1+\2", text), naive_tz)
     except TimeError as exc:
         raise BadParameter(str(exc), field=name) from None
+
+
+def _epoch_seconds(text: str) -> int | float:
+    whole, dot, _ = text.lstrip("-").partition(".")
+    if len(whole.lstrip("0")) > _EPOCH_DIGITS:
+        raise TimeError("out of range: years 1 to 9999 are supported")
+    return float(text) if dot else int(text)
+
+
+def int_param(text: str, field: str, low: int, high: int) -> int:
+    """Return `text` as an integer from `low` to `high`, or raise `BadParameter` naming `field`."""
+    digits = text.lstrip("0") if text.isascii() and text.isdigit() else None
+    # Checked by length first: int() of more than 4,300 digits raises.
+    if digits is None or len(digits) > len(str(high)) or not low <= int(text) <= high:
+        raise BadParameter(f"must be an integer from {low} to {high}", field=field)
+    return int(text)
 
 
 def _text(params: dict[str, str], name: str) -> str | None:
@@ -79,6 +115,4 @@ def _limit(params: dict[str, str], limits: Limits) -> int:
     text = params.get("limit")
     if text is None:
         return limits.default_page_size
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= limits.max_page_size:
-        raise BadParameter(f"must be an integer from 1 to {limits.max_page_size}", field="limit")
-    return int(text)
+    return int_param(text, "limit", 1, limits.max_page_size)
