@@ -12,6 +12,7 @@ from eventd.config import Config, parse_durations, parse_retention
 from eventd.feed import Hub
 from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
+from eventd.http.timeouts import body_timeout, handler_args
 from eventd.keys import (
     CLOCK,
     CONFIG,
@@ -45,7 +46,11 @@ def create_app(
     clear: bool = False,
 ) -> web.Application:
     """Return the daemon's application; the store opens when the app starts."""
-    app = web.Application(client_max_size=config.limits.max_body_bytes, middlewares=[errors])
+    app = web.Application(
+        client_max_size=config.limits.max_body_bytes,
+        middlewares=[errors, body_timeout],
+        handler_args=handler_args(config.server),
+    )
     app[CONFIG] = config
     app[CLOCK] = clock
     app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)

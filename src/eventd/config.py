@@ -62,6 +62,21 @@ class ServerConfig:
     shutdown_timeout: float = setting(
         10.0, "Seconds to finish open requests and drain the store on stop.", minimum=0
     )
+    header_timeout: float = setting(
+        10.0,
+        "Seconds a connection may go without a complete request header, counted from its "
+        "start or its previous answer (also the idle keep-alive timeout).",
+        minimum=0.1,
+    )
+    body_timeout: float = setting(
+        20.0,
+        "Seconds a request body may take, plus one for every `body_min_rate` bytes "
+        "received; past it the request is answered 408 and the connection closed.",
+        minimum=0.1,
+    )
+    body_min_rate: int = setting(
+        500, "Bytes per second that extend `body_timeout` (0: a fixed deadline).", minimum=0
+    )
 
 
 def _check_namespace(name: str) -> None:
