@@ -67,7 +67,7 @@ def serve(config: Config, *, clear: bool = False) -> int:
     try:
         sockets = listen(config.server.host, config.server.port)
     except OSError as exc:
-        print(f"eventd: {exc.strerror}", file=sys.stderr)
+        print(f"eventd: {exc.strerror or exc}", file=sys.stderr)
         return 1
     logging.basicConfig(
         level=config.log.level.upper(),
@@ -125,11 +125,8 @@ def _bind(sock: socket.socket, address: tuple[Any, ...]) -> None:
     try:
         sock.bind(address)
     except OSError as exc:
-        where = (
-            f"[{address[0]}]:{address[1]}"
-            if sock.family == socket.AF_INET6
-            else (f"{address[0]}:{address[1]}")
-        )
+        host, port = address[:2]
+        where = f"[{host}]:{port}" if sock.family == socket.AF_INET6 else f"{host}:{port}"
         raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from None
     sock.setblocking(False)
 

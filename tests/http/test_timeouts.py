@@ -1,9 +1,9 @@
 """Read timeouts on real sockets: slow headers and slow bodies are cut off, never held.
 
-Hostile connections sent by this module: 1 silent, 2 with an unfinished header (one sent at
-once, one a byte at a time), 1 idle after a request, 2 with a declared body that never comes
-(one of 10^12 bytes), 1 slow chunked upload, 200 slowloris at once, and on a real daemon 1
-unfinished header and 1 body that never comes: 209 connections of 6 kinds.
+Hostile connections sent by this module, 210 of 6 kinds: 1 silent; 3 with a header that
+stops (here, in the WebSocket test, on a daemon); 201 sending a header a byte at a time
+(1, then 200 at once); 1 left idle after a request; 3 declaring a body that never comes
+(10^12 and 100,000 bytes here, 1,000 on a daemon); 1 slow chunked upload. None gets a 5xx.
 """
 
 from __future__ import annotations
