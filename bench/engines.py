@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,7 +21,8 @@ from statistics import median, quantiles
 
 import aiohttp
 
-from bench.ingest import bulk, daemon, free_port, wait_ready
+from bench.ingest import bulk, daemon, free_port
+from bench.ready import answers_ping, wait_for, wait_ready
 
 
 @contextmanager
@@ -38,12 +38,7 @@ def redis_server() -> Iterator[str]:
             stdout=subprocess.DEVNULL,
         )
         try:
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.02)
+            wait_for(answers_ping(port), "redis-server", process=proc)
             yield f"redis://127.0.0.1:{port}/0"
         finally:
             proc.terminate()

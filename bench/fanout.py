@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 import aiohttp
 
-from bench.ingest import cpu_seconds, daemon_process, free_port, wait_ready
+from bench.ingest import cpu_seconds, daemon_process, free_port
+from bench.ready import wait_ready
 from eventd.client import Subscriber
 
 POSTERS = 8  # connections that POST events, each waiting for its answers

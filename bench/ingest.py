@@ -20,6 +20,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.ready import wait_ready
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -51,18 +53,6 @@ def cpu_seconds(pid: int) -> float:
     """Return the CPU time (user + system) a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
-    for _ in range(200):
-        try:
-            async with session.get(f"{base}/health") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError("eventd did not start")
 
 
 async def singles(session: aiohttp.ClientSession, base: str, count: int, concurrency: int) -> float:

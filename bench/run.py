@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from bench.engines import redis_server
-from bench.ingest import free_port, wait_ready
+from bench.ingest import free_port
+from bench.ready import answers_http, wait_for, wait_ready
 
 if TYPE_CHECKING:
     from bench.fanout import Sustained
@@ -115,7 +116,7 @@ def serve(engine: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            asyncio.run(_wait_ready(base))
+            asyncio.run(_wait_ready(base, proc))
             yield base, proc
         finally:
             proc.terminate()
@@ -131,9 +132,9 @@ def contextmanager_redis(engine: str) -> Iterator[dict[str, str]]:
         yield {"EVENTD_ENGINE_REDIS_URL": url}
 
 
-async def _wait_ready(base: str) -> None:
+async def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
     async with aiohttp.ClientSession() as session:
-        await wait_ready(session, base)
+        await wait_ready(session, base, process=proc)
 
 
 def wrk(url: str, script: str, *, connections: int, seconds: float) -> dict[str, float]:
@@ -227,8 +228,8 @@ def single_posts(ctx: Context) -> None:
         port = free_port()
         ceiling = subprocess.Popen([sys.executable, "-m", "bench.ceiling", str(port)])
         try:
-            time.sleep(1.0)
             url = f"http://127.0.0.1:{port}/events"
+            wait_for(answers_http(url), "the ceiling server", process=ceiling)
             runs["ceiling"].append(wrk(url, "post_event.lua", connections=32, seconds=seconds))
         finally:
             ceiling.terminate()
@@ -471,7 +472,8 @@ async def _idle_sockets(base: str, count: int, pid: int) -> float:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         before = rss_bytes(pid)
         sockets = [await session.ws_connect(f"{base}/ws") for _ in range(count)]
-        await asyncio.sleep(0.5)
+        for ws in sockets:  # each connection is set up once its welcome has been sent
+            assert (await ws.receive_json())["type"] == "welcome"
         after = rss_bytes(pid)
         for ws in sockets:
             await ws.close()

@@ -18,7 +18,8 @@ import tracemalloc
 import aiohttp
 
 from bench.engines import summary
-from bench.ingest import daemon, free_port, wait_ready
+from bench.ingest import daemon, free_port
+from bench.ready import wait_ready
 from eventd.windows import RollingStats
 
 DAY = 86400

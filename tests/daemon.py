@@ -51,7 +51,8 @@ class Daemon:
                     )
                 try:
                     async with session.get(f"{self.base}/health") as response:
-                        if response.status == 200:
+                        # 503: the daemon serves, but its store does not answer (yet).
+                        if response.status in (200, 503):
                             return self
                 except aiohttp.ClientConnectionError:
                     pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -11,6 +12,8 @@ import pytest
 from eventd.client import HistoryTruncated, Subscriber
 from eventd.keys import SOCKETS
 from tests.conftest import MakeClient, make_config
+from tests.daemon import Daemon
+from tests.ws.test_replay_overflow import FailingEngine
 
 
 async def collect(subscriber: Subscriber, count: int, into: list[dict[str, Any]]) -> None:
@@ -54,3 +57,54 @@ async def test_raises_when_history_is_gone(make_client: MakeClient) -> None:
             await asyncio.wait_for(collect(subscriber, 1, []), 5)
     assert raised.value.oldest == 37
     assert raised.value.head == 100
+
+
+async def test_a_restarted_memory_daemon_is_a_new_epoch(tmp_path: Path) -> None:
+    """Positions of a memory daemon begin at 1 again after a restart: resuming at the old
+    position would skip the new changes silently. The epoch tells the client instead."""
+    received: list[dict[str, Any]] = []
+    async with Daemon(tmp_path) as first, aiohttp.ClientSession() as session:
+        subscriber = Subscriber(session, first.base, max_delay=0.2)
+        reading = asyncio.create_task(collect(subscriber, 1_000, received))
+        await asyncio.wait_for(subscriber.connected.wait(), 5)
+        async with session.post(f"{first.base}/events", json=[{"id": f"a{i}"} for i in range(3)]):
+            pass
+        for _ in range(500):  # bounded wait for the three changes
+            if len(received) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert [c["position"] for c in received] == [1, 2, 3]
+        epoch = subscriber.epoch
+        assert epoch
+        assert await first.stop() == 0
+        async with Daemon(tmp_path, port=first.port) as second:
+            # The restarted daemon takes five writes before the client is back: positions
+            # 1 to 5, of which `since: 3` would replay only 4 and 5.
+            async with session.post(
+                f"{second.base}/events", json=[{"id": f"b{i}"} for i in range(5)]
+            ):
+                pass
+            with pytest.raises(HistoryTruncated) as raised:
+                await asyncio.wait_for(reading, 10)
+    assert raised.value.epoch != epoch
+    assert raised.value.reason == "epoch"
+    assert [c["event"]["id"] for c in received] == ["a0", "a1", "a2"]
+
+
+async def test_retries_while_the_store_does_not_answer(make_client: MakeClient) -> None:
+    engine = FailingEngine()
+    client = await make_client(engine=engine)
+    await client.post("/events", json=[{"id": f"e{i}"} for i in range(5)])
+    engine.fail_at = 2
+    received: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as session:
+        subscriber = Subscriber(session, str(client.make_url("/")), since=2, max_delay=0.05)
+        reading = asyncio.create_task(collect(subscriber, 3, received))
+        for _ in range(500):  # bounded: it is refused, then comes back
+            if subscriber.connections >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert subscriber.connections >= 2 and not reading.done()
+        engine.fail_at = None
+        await asyncio.wait_for(reading, 5)
+    assert [change["event"]["id"] for change in received] == ["e2", "e3", "e4"]

@@ -9,6 +9,7 @@ import pytest
 from eventd.feed import Hub
 from eventd.store.base import Change
 from eventd.store.memory import MemoryEngine
+from tests.store.test_conformance import ev
 
 
 class SwallowingEngine(MemoryEngine):
@@ -19,7 +20,12 @@ class SwallowingEngine(MemoryEngine):
 
     swallowed = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocking = asyncio.Event()  # set when a blocking read begins
+
     async def wait_changes(self, after: int, block: float) -> list[Change]:
+        self.blocking.set()
         try:
             return await super().wait_changes(after, block)
         except asyncio.CancelledError:
@@ -35,9 +41,35 @@ async def test_stop_ends_the_hub_although_the_cancellation_was_swallowed(
     engine = SwallowingEngine()
     hub = Hub(engine, block=0.2)
     await hub.start()
-    await asyncio.sleep(0.05)  # the hub waits in the blocking read
+    async with asyncio.timeout(30):
+        await engine.blocking.wait()  # the hub waits in the blocking read
     task = hub._task
     await hub.stop(grace=2.0)
     assert engine.swallowed
     assert task is not None and task.done()
     assert "did not stop" not in caplog.text
+
+
+async def hub_epoch_becomes(hub: Hub, epoch: str) -> None:
+    for _ in range(500):  # bounded: the hub reads the feed within its block time
+        if hub.epoch == epoch:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the hub's epoch stayed {hub.epoch}, not {epoch}")
+
+
+async def test_the_hub_follows_the_epoch_through_clears_and_gaps() -> None:
+    engine = MemoryEngine(history=3)
+    hub = Hub(engine, block=0.2)
+    await hub.start()
+    try:
+        assert hub.epoch == await engine.feed_epoch()
+        await engine.clear()  # its change carries the new epoch
+        await hub_epoch_becomes(hub, await engine.feed_epoch())
+        # A clear whose change leaves the history before the hub reads it (no await yields
+        # to the hub in between): the hub sees a gap, and reads the epoch again.
+        await engine.clear()
+        await engine.put_many([ev(str(i)) for i in range(10)])
+        await hub_epoch_becomes(hub, await engine.feed_epoch())
+    finally:
+        await hub.stop()

@@ -193,7 +193,8 @@ async def test_starts_while_redis_is_down_and_catches_up(tmp_path: Path) -> None
     server = RedisServer(tmp_path, durable=True)  # not started yet
     async with aiohttp.ClientSession() as session, on_redis(server, tmp_path) as daemon:
         async with session.get(f"{daemon.base}/health") as response:
-            assert response.status == 200
+            assert response.status == 503
+            assert (await response.json())["checks"]["store"] == "unavailable"
         async with session.post(f"{daemon.base}/events", json={"value": 1}) as response:
             assert response.status == 503
         await asyncio.to_thread(server.start)
@@ -210,6 +211,13 @@ async def test_starts_while_redis_is_down_and_catches_up(tmp_path: Path) -> None
                 await asyncio.sleep(0.05)
             else:
                 raise AssertionError("the windows never counted the event")
+            for _ in range(200):  # the feed reads again after its backoff
+                async with session.get(f"{daemon.base}/health") as response:
+                    if response.status == 200:
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"/health never said ok: {await response.text()}")
             assert await daemon.stop() == 0
         finally:
             server.stop()

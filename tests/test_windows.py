@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 
 import pytest
@@ -251,3 +252,51 @@ def _kept_values(stats: RollingStats, series: object, window: object) -> list[fl
         for second, value, type in stats.points.values()
         if first <= second <= last and wanted in (None, type)
     ]
+
+
+MAX = sys.float_info.max
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([MAX, -MAX, 1e308]),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_moments_of_any_floats_never_overflow(values: list[float]) -> None:
+    stats = stats_at()
+    for i, value in enumerate(values):
+        stats.upsert(str(i), NOW - i * US, value, "t")
+    got = stats.summary(300)
+    exact = [Fraction(v) for v in values]
+    total = sum(exact)
+    mean = total / len(exact)
+    variance = sum((x - mean) ** 2 for x in exact) / len(exact)
+    assert got["mean"] == float(mean)
+    # Rounded to the nearest float, a sum a little past the largest one is still that one.
+    if abs(total) < 2**1024 - 2**970:
+        assert got["sum"] == float(total) and "null_reasons" not in got
+    else:
+        assert got["sum"] is None and got["null_reasons"]["sum"]
+    # sqrt(v) = sqrt(v / 2**1200) * 2**600, with no float overflow on the way
+    if variance < 2**1000:
+        truth = math.sqrt(float(variance))
+    else:
+        truth = math.sqrt(float(variance / 2**1200)) * 2.0**600
+    assert got["stddev"] == pytest.approx(truth, rel=1e-12, abs=1e-300)
+
+
+def test_sketch_percentiles_of_the_largest_floats_stay_numbers() -> None:
+    stats = stats_at()
+    for i in range(1500):
+        stats.upsert(str(i), NOW - i * 10_000, MAX if i % 3 else -MAX, "t")
+    hour = stats.summary(3600)
+    assert hour["percentiles"]["method"] == "ddsketch"
+    assert (hour["p50"], hour["p99"], hour["stddev"]) == (
+        MAX,
+        MAX,
+        pytest.approx(MAX * (2 * (2 / 9) ** 0.5)),
+    )
+    assert hour["min"] == -MAX and hour["sum"] is None  # 500 times the largest float

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from eventd.config import Config, parse_durations, parse_retention
 from eventd.feed import Hub
+from eventd.http import origin
 from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
 from eventd.http.timeouts import body_timeout, handler_args
@@ -51,6 +52,7 @@ def create_app(
         middlewares=[errors, body_timeout],
         handler_args=handler_args(config.server),
     )
+    origin.setup(app, config.http.cors_origins)
     app[CONFIG] = config
     app[CLOCK] = clock
     app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)
@@ -106,7 +108,13 @@ async def _close_sockets(app: web.Application) -> None:
 
 async def _stats_and_jobs(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    stats = StatsService(app[WORKER], app[HUB], app[CLOCK], parse_durations(config.stats.windows))
+    stats = StatsService(
+        app[WORKER],
+        app[HUB],
+        app[CLOCK],
+        parse_durations(config.stats.windows),
+        catch_up_timeout=config.stats.catch_up_timeout,
+    )
     await stats.start()
     app[STATS] = stats
     scheduler = make_scheduler()

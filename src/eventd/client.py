@@ -6,9 +6,10 @@
             print(change["position"], change["op"], change["event"])
 
 After a dropped connection it reconnects with exponential backoff and resubscribes with
-`since` set to the last position it yielded, so the server replays what was missed; a change
-is never yielded twice. When the server no longer holds that history it raises
-`HistoryTruncated`: re-list over HTTP, then subscribe anew.
+`since` set to the last position it yielded, and the feed epoch that position belongs to, so
+the server replays what was missed; a change is never yielded twice. When the server no longer
+holds that history (it was trimmed, the store was cleared, or it is another store, such as a
+restarted memory daemon) it raises `HistoryTruncated`: re-list over HTTP, then subscribe anew.
 """
 
 from __future__ import annotations
@@ -31,15 +32,22 @@ class FeedError(Exception):
     """The server refused the subscription."""
 
 
+class _Unavailable(Exception):
+    """The server's store did not answer: try again on a new connection."""
+
+
 class HistoryTruncated(FeedError):
     """The changes after the resume position are no longer held by the server."""
 
     def __init__(self, message: Mapping[str, Any]) -> None:
         super().__init__(
-            f"history truncated: resumed from {message['since']}, oldest kept {message['oldest']}"
+            f"history truncated ({message.get('reason')}): resumed from {message['since']}, "
+            f"oldest kept {message['oldest']}"
         )
         self.oldest: int = message["oldest"]
         self.head: int = message["head"]
+        self.epoch: str | None = message.get("epoch")  # the server's current epoch
+        self.reason: str | None = message.get("reason")
 
 
 class Subscriber:
@@ -52,6 +60,7 @@ class Subscriber:
         *,
         filter: Mapping[str, str | list[str]] | None = None,
         since: int | None = None,
+        epoch: str | None = None,
         first_delay: float = 0.05,
         max_delay: float = 5.0,
     ) -> None:
@@ -59,6 +68,7 @@ class Subscriber:
         self.url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
         self.filter = dict(filter) if filter else None
         self.position = since  # the last position yielded (or resumed from)
+        self.epoch = epoch  # the feed epoch `position` belongs to, once known
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.connections = 0
@@ -83,10 +93,11 @@ class Subscriber:
                             self._control(message)
                         elif self.position is None or message["position"] > self.position:
                             self.position = message["position"]
+                            self.epoch = message.get("epoch", self.epoch)  # a clear renews it
                             delay = self.first_delay
                             yield message
                     log.info("eventd feed: connection closed with code %s", ws.close_code)
-            except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+            except (aiohttp.ClientError, ConnectionError, TimeoutError, _Unavailable) as exc:
                 log.info("eventd feed: connection failed: %s", exc)
             self.connected.clear()
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
@@ -95,6 +106,8 @@ class Subscriber:
     async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.connections += 1
         request: dict[str, Any] = {"type": "subscribe", "id": "feed", "since": self.position}
+        if self.position is not None and self.epoch is not None:
+            request["epoch"] = self.epoch
         if self.filter:
             request["filter"] = self.filter
         await ws.send_str(_encode(request).decode())
@@ -105,8 +118,11 @@ class Subscriber:
         if kind == "subscribed":
             if self.position is None:
                 self.position = message["position"]
+            self.epoch = message.get("epoch", self.epoch)
             self.connected.set()
         elif kind == "history_truncated":
             raise HistoryTruncated(message)
+        elif kind == "error" and message["code"] == "unavailable":
+            raise _Unavailable(message["message"])
         elif kind == "error":
             raise FeedError(f"{message['code']}: {message['message']}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from eventd.http.origin import parse_origins
 from eventd.times import TimeError, parse_duration, resolve_timezone
 
 ENV_PREFIX = "EVENTD_"
@@ -40,10 +41,14 @@ def setting(
     maximum: float | None = None,
     choices: tuple[str, ...] | None = None,
     check: Callable[[Any], None] | None = None,
+    comma_list: bool = False,
 ) -> Any:
-    """Declare a setting with its default, help text and constraints."""
+    """Declare a setting with its default, help text and constraints.
+
+    A `comma_list` string setting also accepts a TOML list of strings, joined with commas.
+    """
     meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
-    return field(default=default, metadata=meta | {"check": check})
+    return field(default=default, metadata=meta | {"check": check, "comma_list": comma_list})
 
 
 def _check_timezone(name: str) -> None:
@@ -93,7 +98,9 @@ class RedisConfig:
         check=_check_namespace,
     )
     timeout: float = setting(
-        2.0, "Seconds to connect or to wait for one reply before answering 503.", minimum=0.01
+        2.0,
+        "Seconds Redis may take to answer a request (queueing included) before 503.",
+        minimum=0.01,
     )
 
 
@@ -103,7 +110,9 @@ class MongoConfig:
     database: str = setting("eventd", "Database name.", check=_check_namespace)
     collection: str = setting("events", "Collection of events.", check=_check_namespace)
     timeout: float = setting(
-        2.0, "Seconds to find a server or to wait for one reply before 503.", minimum=0.01
+        2.0,
+        "Seconds MongoDB may take to answer a request (queueing included) before 503.",
+        minimum=0.01,
     )
 
 
@@ -137,6 +146,11 @@ class FeedConfig:
         minimum=64,  # the hub hands out changes in slices of 64
     )
     heartbeat: float = setting(20.0, "Seconds between WebSocket pings.", minimum=1)
+    max_subscriptions_per_socket: int = setting(
+        100,
+        "Subscriptions one WebSocket may hold; one more is answered with an `error`.",
+        minimum=1,
+    )
 
 
 def _check_durations(text: str) -> None:
@@ -185,6 +199,12 @@ class StatsConfig:
         "Seconds between window-cleanup runs (drop state older than the longest window).",
         minimum=1,
     )
+    catch_up_timeout: float = setting(
+        5.0,
+        "Seconds an answer from the windows waits for them to hold this daemon's last "
+        "acknowledged write (then 503).",
+        minimum=0.01,
+    )
 
 
 @dataclass(frozen=True)
@@ -228,9 +248,26 @@ class LogConfig:
     )
 
 
+def _check_origins(text: str) -> None:
+    parse_origins(text)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    cors_origins: str = setting(
+        "",
+        "Web origins (scheme://host[:port]) whose pages may call the API and open /ws, "
+        "with CORS answers: a list or a comma-separated string. A request with any other "
+        "Origin than the daemon's own is refused with 403; requests without Origin pass.",
+        check=_check_origins,
+        comma_list=True,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
@@ -344,8 +381,15 @@ def _parse_env(kind: type, text: str) -> Any:
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 
 
+def _join_list(setting_: Setting, value: Any) -> Any:
+    """Return a list of strings given to a `comma_list` setting as one comma-separated string."""
+    strings = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return ",".join(value) if strings and setting_.meta["comma_list"] else value
+
+
 def _check(setting_: Setting, value: Any) -> Any:
     kind, meta = setting_.type, setting_.meta
+    value = _join_list(setting_, value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -25,7 +26,10 @@ DISPATCH_SLICE = 64
 def change_body(change: Change) -> bytes:
     """Return a change as the JSON members every `change` message shares."""
     event = None if change.event is None else to_out(change.event)
-    body = _encode({"position": change.position, "op": change.op, "event": event})
+    members: dict[str, Any] = {"position": change.position, "op": change.op, "event": event}
+    if change.epoch is not None:  # a `cleared` change names the epoch it begins
+        members["epoch"] = change.epoch
+    body = _encode(members)
     return body[1:]  # '"position":…}' without the opening brace
 
 
@@ -34,7 +38,9 @@ class Subscription:
     """What one subscriber wants, and where its messages go.
 
     `deliver(message, position)` returns False when the subscriber's queue is full. While a
-    replay runs, live messages wait in `held` so that they follow the replay in order.
+    replay runs, live messages wait in `held` (at most `hold_limit` of them) so that they
+    follow the replay in order; one more, or a full queue, overflows the subscription: it gets
+    nothing more, and `lost()` tells its owner to close it so that it resumes.
     """
 
     id: str
@@ -46,6 +52,10 @@ class Subscription:
     hold_limit: int = 1000
     overflowed: bool = False
     lost: Callable[[], None] = lambda: None  # changes were lost: the subscriber must resume
+    live_from: int = 0  # the hub's position when it subscribed
+    # While its replay is being sent: the position up to which the subscriber has every
+    # change it asked for (its `since`, then each replayed one); None once it is live.
+    replayed: int | None = None
     _head: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,16 +78,16 @@ class Subscription:
             return
         if self.held is not None:
             if len(self.held) >= self.hold_limit:
-                self.overflowed = True
-            self.held.append((message, position))
+                self.overflow()
+            else:
+                self.held.append((message, position))
         elif not self.deliver(message, position):
-            self.overflowed = True
+            self.overflow()
 
-    def release(self) -> None:
-        """End the replay: deliver what was held, then go live."""
-        held, self.held = self.held or [], None
-        for message, position in held:
-            self.offer(message, position)
+    def overflow(self) -> None:
+        """Stop sending: changes are lost to this subscriber, which must resume."""
+        self.overflowed = True
+        self.lost()
 
 
 class Hub:
@@ -86,6 +96,8 @@ class Hub:
     def __init__(self, engine: Engine, *, block: float = 1.0) -> None:
         self.engine = engine
         self.position = 0  # the last position dispatched
+        self.epoch: str | None = None  # the feed's epoch as of `position`, once read
+        self._epoch_unsure = False  # changes were lost: a `cleared` among them goes unseen
         self._subscriptions: set[Subscription] = set()
         self._listeners: list[Callable[[Change], None]] = []
         self._gap_listeners: list[Callable[[], None]] = []
@@ -93,15 +105,16 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._stopping = False
+        self.error: str | None = None  # why the last read of the feed failed, until one works
 
     async def start(self) -> None:
         """Start tailing from the feed's current head (once the store can tell it)."""
         self._started = False
         self._stopping = False
         try:
-            self.position = (await self.engine.read_changes(0, 1)).head
-            self._started = True
+            await self._read_start()
         except StorageError as exc:
+            self.error = str(exc)
             log.warning("feed: cannot read the feed's head yet: %s", exc)
         self._task = asyncio.create_task(self._run(), name="feed-hub")
 
@@ -116,6 +129,13 @@ class Hub:
             if not done:
                 log.warning("feed: the tailing task did not stop within %.1f s", grace)
             self._task = None
+
+    async def _read_start(self) -> None:
+        """Take the feed's head and epoch as the point from which changes are pushed."""
+        # The head first: a clear in between is then dispatched, with its epoch, after it.
+        self.position = (await self.engine.read_changes(0, 1)).head
+        self.epoch = await self.engine.feed_epoch()
+        self._started = True
 
     def subscribe(self, subscription: Subscription) -> int:
         """Register a subscription; return the position after which it receives changes live.
@@ -142,11 +162,11 @@ class Hub:
             self.position + 1,
             position - 1,
         )
+        self._epoch_unsure = True
         for on_gap in self._gap_listeners:
             on_gap()
         for subscription in self._subscriptions:
-            subscription.overflowed = True
-            subscription.lost()
+            subscription.overflow()
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
@@ -156,16 +176,20 @@ class Hub:
         while not self._stopping:
             try:
                 if not self._started:  # history before the start is for replays, not pushing
-                    self.position = (await self.engine.read_changes(0, 1)).head
-                    self._started = True
+                    await self._read_start()
                     continue
+                if self._epoch_unsure:
+                    self.epoch = await self.engine.feed_epoch()
+                    self._epoch_unsure = False
                 changes = await self.engine.wait_changes(self.position, self._block)
             except StorageError as exc:
+                self.error = str(exc)
                 failures += 1
                 if failures == 1:
                     log.warning("feed: cannot read changes: %s", exc)
                 await asyncio.sleep(min(0.05 * 2**failures, 2.0))
                 continue
+            self.error = None
             if failures:
                 log.info("feed: reading changes again after %d failures", failures)
                 failures = 0
@@ -183,6 +207,8 @@ class Hub:
             if change.position > self.position + 1:
                 self._gap(change.position)
             self.position = change.position
+            if change.epoch is not None:
+                self.epoch = change.epoch
             for listener in self._listeners:
                 try:
                     listener(change)

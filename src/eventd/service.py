@@ -12,7 +12,16 @@ from eventd import cursor
 from eventd.errors import ApiError, Conflict, InvalidField, NotFound
 from eventd.model import Event, EventIn, Validator, check_id
 from eventd.store.base import IdConflict, PutResult, Query
-from eventd.store.worker import Clear, Delete, Get, PutMany, RunQuery, StoreWorker, Update
+from eventd.store.worker import (
+    Clear,
+    CursorSecret,
+    Delete,
+    Get,
+    PutMany,
+    RunQuery,
+    StoreWorker,
+    Update,
+)
 from eventd.times import Clock
 
 
@@ -46,6 +55,7 @@ class EventService:
         self.worker = worker
         self.validator = validator
         self.clock = clock
+        self._cursor_secret: bytes | None = None
 
     async def create(self, items: Sequence[EventIn], *, batch: bool) -> list[PutResult]:
         """Validate all items, then store them at once; nothing is stored if one is invalid."""
@@ -90,12 +100,20 @@ class EventService:
     async def list(self, query: Query, token: str | None) -> Listing:
         """Return one page of `query`, continuing after `token` when given."""
         if token is not None:
-            query = dataclasses.replace(query, after=cursor.decode(token, query))
+            secret = await self.cursor_secret()
+            query = dataclasses.replace(query, after=cursor.decode(token, query, secret))
         page = await self.worker.call(RunQuery(query))
         next_cursor = None
         if page.more and page.events:
-            next_cursor = cursor.encode(page.events[-1].position, query)
+            secret = await self.cursor_secret()
+            next_cursor = cursor.encode(page.events[-1].position, query, secret)
         return Listing(page.events, next_cursor)
+
+    async def cursor_secret(self) -> bytes:
+        """Return the store's cursor secret, asked of the store once."""
+        if self._cursor_secret is None:
+            self._cursor_secret = await self.worker.call(CursorSecret())
+        return self._cursor_secret
 
 
 def _found(id: str, event: Event | None) -> Event:

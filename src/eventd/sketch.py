@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 from fractions import Fraction
+from typing import NamedTuple
 
 # Every finite float is an integer multiple of 2**-1074, so sums of scaled integers are exact.
 _SCALE_BITS = 1074
@@ -25,6 +27,47 @@ def unscaled(total: int) -> Fraction:
 def unscaled_square(total: int) -> Fraction:
     """Return the exact value of a sum of second parts of `scaled_both`."""
     return Fraction(total, 1 << (2 * _SCALE_BITS))
+
+
+BEYOND_FLOAT = "the exact value is beyond the range of a 64-bit float"
+
+
+class Moments(NamedTuple):
+    """Sum, mean and standard deviation; `sum` is None when it does not fit a float."""
+
+    sum: float | None
+    mean: float
+    stddev: float
+
+
+def moments(count: int, total: int, squares: int) -> Moments:
+    """Return the moments of `count` values (count > 0) from their `scaled_both` sums."""
+    exact = unscaled(total)
+    mean = exact / count
+    # Exact, so never negative; it may exceed a float (1e155 and 0: 2.5e309) where its
+    # square root does not (the deviation is at most half the values' range).
+    variance = unscaled_square(squares) / count - mean * mean
+    # The mean lies between the extremes, so it fits a float; a sum of many large ones may not.
+    return Moments(as_float(exact), float(mean), sqrt(variance))
+
+
+def as_float(value: Fraction) -> float | None:
+    """Return the float nearest `value`, or None when `value` is beyond the range of a float."""
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def sqrt(value: Fraction) -> float:
+    """Return the square root of `value` >= 0 to a float's precision, with no float overflow."""
+    numerator, denominator = value.numerator, value.denominator
+    if numerator <= 0:
+        return 0.0
+    # Scale by 4**k so that the integer root has at least 64 significant bits.
+    k = max(0, (128 - numerator.bit_length() + denominator.bit_length()) // 2 + 1)
+    root = math.isqrt((numerator << (2 * k)) // denominator)
+    return float(Fraction(root, 1 << k))
 
 
 class DDSketch:
@@ -96,4 +139,7 @@ class DDSketch:
             yield self._representative(k), self._bins[2 * k]
 
     def _representative(self, k: int) -> float:
-        return 2 * self._gamma**k / (self._gamma + 1)
+        try:
+            return min(2 * self._gamma**k / (self._gamma + 1), sys.float_info.max)
+        except OverflowError:  # the bucket of the largest floats: its middle is past them
+            return sys.float_info.max

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
 from eventd.feed import Hub
-from eventd.sketch import scaled_both, unscaled, unscaled_square
+from eventd.sketch import moments, scaled_both
 from eventd.store.base import Change, Query, StorageError
 from eventd.store.worker import RunQuery, StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
-from eventd.windows import PERCENTILES, RollingStats, history_point
+from eventd.windows import PERCENTILES, RollingStats, history_point, null_reasons
 
 log = logging.getLogger(__name__)
 PAGE = 1000
@@ -28,15 +27,27 @@ def label(seconds: int) -> str:
 class StatsService:
     """The rolling windows of one daemon, fed by its hub from the store's change feed."""
 
-    def __init__(self, worker: StoreWorker, hub: Hub, clock: Clock, windows: tuple[int, ...]):
+    def __init__(
+        self,
+        worker: StoreWorker,
+        hub: Hub,
+        clock: Clock,
+        windows: tuple[int, ...],
+        *,
+        catch_up_timeout: float = 5.0,
+    ):
         self.worker = worker
         self.hub = hub
         self.clock = clock
+        self.catch_up_timeout = catch_up_timeout
         self.rolling = RollingStats(windows)
         self.labels = {label(seconds): seconds for seconds in self.rolling.window_seconds}
         self._held: list[Change] | None = None
         self._rebuilding: asyncio.Task[None] | None = None
         self._gap_again = False  # a gap came while a rebuild ran
+        self._resyncing = False  # changes were lost: the windows wait for a rebuild
+        # Requests waiting for the windows to reach a feed position (see `caught_up`).
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.listeners: set[Callable[[StatsService], None]] = set()
         self._cache: dict[str | None, dict[str, Any]] = {}
 
@@ -63,6 +74,7 @@ class StatsService:
             await asyncio.gather(self._rebuilding, return_exceptions=True)
 
     def _on_gap(self) -> None:
+        self._resyncing = True
         if self._rebuilding is None or self._rebuilding.done():
             self._rebuilding = asyncio.create_task(self._rebuild_until_done(), name="stats-rebuild")
         else:
@@ -78,10 +90,14 @@ class StatsService:
             try:
                 await self.rebuild()
                 if not self._gap_again:
+                    self._resyncing = False
+                    self._wake()
                     return
                 log.info("stats: changes were lost during the rebuild; rebuilding again")
             except StorageError as exc:
-                log.warning("stats: rebuild failed (%s); retrying in %.1f s", exc, delay)
+                # The store worker's log warns of the outage and says when it ends.
+                level = logging.INFO if delay == 0.5 else logging.DEBUG
+                log.log(level, "stats: rebuild failed (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -102,12 +118,51 @@ class StatsService:
         for change in held:
             self._apply(change)
         log.info("stats: windows rebuilt from %d events", count)
+        self._wake()
 
     def _on_change(self, change: Change) -> None:
         if self._held is not None:
             self._held.append(change)
         else:
             self._apply(change)
+            if self._waiters:
+                self._wake()
+
+    def _holds(self, position: int) -> bool:
+        """Tell whether the windows hold every change up to the feed position `position`."""
+        return self.hub.position >= position and self._held is None and not self._resyncing
+
+    async def caught_up(self) -> bool:
+        """Wait until the windows hold every change this daemon's writes made, as far as they
+        were applied when called; tell whether they did within `catch_up_timeout` seconds.
+
+        When they already do (the usual case), this returns at once and asks the store
+        nothing: the worker knows the position of the last change it applied.
+        """
+        target = self.worker.written_position
+        if self._holds(target):
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, waiter))
+        try:
+            async with asyncio.timeout(self.catch_up_timeout):
+                await waiter
+        except TimeoutError:
+            log.info("stats: the windows did not reach feed position %d in time", target)
+            return False
+        finally:
+            self._waiters = [(at, other) for at, other in self._waiters if other is not waiter]
+        return True
+
+    def _wake(self) -> None:
+        """Let the requests waiting for a position the windows have reached go on."""
+        waiting = []
+        for target, waiter in self._waiters:
+            if not self._holds(target):
+                waiting.append((target, waiter))
+            elif not waiter.done():
+                waiter.set_result(None)
+        self._waiters = waiting
 
     def _apply(self, change: Change) -> None:
         event = change.event
@@ -191,19 +246,18 @@ def exact_summary(values: list[float]) -> dict[str, Any]:
         out |= {"sum": 0.0, "min": None, "max": None, "mean": None, "stddev": None}
         return out | {name: None for name, _ in PERCENTILES} | _exact()
     scaled = [scaled_both(v) for v in values]
-    total = unscaled(sum(value for value, _ in scaled))
-    mean = total / len(values)
-    variance = unscaled_square(sum(square for _, square in scaled)) / len(values) - mean**2
+    total = sum(value for value, _ in scaled)
+    exact = moments(len(values), total, sum(square for _, square in scaled))
     ordered = sorted(values)
     out |= {
-        "sum": float(total),
+        "sum": exact.sum,
         "min": ordered[0],
         "max": ordered[-1],
-        "mean": float(mean),
-        "stddev": math.sqrt(float(variance)),
+        "mean": exact.mean,
+        "stddev": exact.stddev,
     }
     out |= {name: ordered[int(q * (len(ordered) - 1))] for name, q in PERCENTILES}
-    return out | _exact()
+    return out | _exact() | null_reasons(exact.sum)
 
 
 def _exact() -> dict[str, Any]:

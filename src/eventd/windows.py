@@ -14,11 +14,12 @@ import math
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import msgspec
 
-from eventd.sketch import DDSketch, scaled_both, unscaled, unscaled_square
+from eventd.sketch import BEYOND_FLOAT, DDSketch, as_float, moments, scaled_both
 
 US = 1_000_000
 EXACT_PERCENTILES_UP_TO = 1000  # windows this small answer percentiles exactly
@@ -270,27 +271,37 @@ def summary(series: Series, window: Window) -> dict[str, Any]:
         out["percentiles"] = {"method": "exact", "relative_error": 0.0}
         return out
     series.refresh(window)
-    total = unscaled(window.total)
-    mean = total / window.count
-    variance = unscaled_square(window.squares) / window.count - mean * mean
+    exact = moments(window.count, window.total, window.squares)
     out |= {
-        "sum": float(total),
+        "sum": exact.sum,
         "min": window.low,
         "max": window.high,
-        "mean": float(mean),
-        "stddev": math.sqrt(max(float(variance), 0.0)),
+        "mean": exact.mean,
+        "stddev": exact.stddev,
     }
     if window.count <= EXACT_PERCENTILES_UP_TO:
         values = sorted(series.values_in(window))
         out |= {name: _nearest_rank(values, q) for name, q in PERCENTILES}
         out["percentiles"] = {"method": "exact", "relative_error": 0.0}
     else:
-        out |= {name: window.sketch.quantile(q) for name, q in PERCENTILES}
+        # An estimate past an extreme is no better than the extreme, and past the largest
+        # float it is not a number.
+        low, high = window.low, window.high
+        out |= {name: _between(low, window.sketch.quantile(q), high) for name, q in PERCENTILES}
         out["percentiles"] = {
             "method": "ddsketch",
             "relative_error": window.sketch.relative_error,
         }
-    return out
+    return out | null_reasons(exact.sum)
+
+
+def null_reasons(total: float | None) -> dict[str, Any]:
+    """Return the `null_reasons` member of an answer whose sum is beyond a float, if it is."""
+    return {} if total is not None else {"null_reasons": {"sum": BEYOND_FLOAT}}
+
+
+def _between(low: float, value: float | None, high: float) -> float | None:
+    return None if value is None else min(max(value, low), high)
 
 
 def _nearest_rank(values: list[float], q: float) -> float:
@@ -414,11 +425,12 @@ def history_point(series: Series | None, end_second: int, seconds: int) -> dict[
             values.extend(bucket.values)
     if not values:
         return {"count": 0, "sum": 0.0, "min": None, "max": None, "mean": None}
-    total = math.fsum(values)
-    return {
-        "count": len(values),
-        "sum": total,
-        "min": min(values),
-        "max": max(values),
-        "mean": total / len(values),
-    }
+    total: float | None
+    try:
+        total = math.fsum(values)
+        mean = total / len(values)
+    except OverflowError:  # a sum beyond a float (or on the way to one): add exactly
+        exact = sum(map(Fraction, values), Fraction(0))
+        total, mean = as_float(exact), float(exact / len(values))
+    point = {"count": len(values), "sum": total, "min": min(values), "max": max(values)}
+    return point | {"mean": mean} | null_reasons(total)

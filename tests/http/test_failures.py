@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from eventd.keys import WORKER
 from eventd.store.base import Page, Query, StorageError
 from eventd.store.memory import MemoryEngine
 from tests.conftest import MakeClient, make_config
+from tests.waiting import wait_for
 
 
 class FaultyEngine(MemoryEngine):
@@ -20,9 +22,12 @@ class FaultyEngine(MemoryEngine):
         self.gate = asyncio.Event()
         self.gate.set()
         self.error: Exception | None = None
+        self.held = 0  # queries waiting at the gate
 
     async def query(self, query: Query) -> Page:
+        self.held += 1
         await self.gate.wait()
+        self.held -= 1
         if self.error is not None:
             raise self.error
         return await super().query(query)
@@ -34,7 +39,9 @@ async def test_overloaded_store_answers_503_with_retry_after(make_client: MakeCl
     client = await make_client(config, engine=engine)
     engine.gate.clear()
     held = [asyncio.create_task(client.get("/events")) for _ in range(2)]
-    await asyncio.sleep(0.05)
+    worker = client.app[WORKER]
+    # One query is held in the engine, the other fills the queue.
+    await wait_for(lambda: engine.held == 1 and worker.backlog == 1, "a full store queue")
     response = await client.post("/events", json={})
     assert response.status == 503
     assert response.headers["Retry-After"] == "2"

@@ -185,15 +185,20 @@ async def test_history_backfills_a_chart(client: Client, clock: FakeClock) -> No
     assert (await missing.json())["error"]["field"] == "step"
 
 
-async def test_the_older_services_interface(client: Client) -> None:
+async def test_the_older_services_interface(client: Client, clock: FakeClock) -> None:
     empty = await (await client.get("/statistics")).json()
     assert empty == {"count": 0, "min": None, "max": None, "mean": None}
-    response = await client.post("/event", json={"timestamp": at(-30), "value": 4})
+    sent = {"id": "first", "timestamp": at(-29.75), "value": 4}
+    response = await client.post("/event", json=sent)
     assert response.status == 200
-    body = await response.json()
-    assert body["status"] == "success"
-    assert body["received_timestamp"] == body["event"]["timestamp"]
-    assert body["server_time"] == "2025-06-01T12:00:00.000000Z"
+    stored = {
+        "status": "success",
+        "message": "Event stored successfully",
+        "received_timestamp": "2025-06-01T11:59:30.250000+00:00",
+    }
+    assert await response.json() == stored
+    again = await client.post("/event", json=sent)  # idempotent: the same answer
+    assert (again.status, await again.json()) == (200, stored)
     await client.post("/event", json={"timestamp": at(-7200), "value": 100})
     missing = await client.post("/event", json={"timestamp": at(0)})
     assert missing.status == 422 and (await missing.json())["error"]["field"] == "value"
@@ -202,11 +207,36 @@ async def test_the_older_services_interface(client: Client) -> None:
     await settle(client)
     stats = await (await client.get("/statistics")).json()
     assert stats == {"count": 1, "min": 4.0, "max": 4.0, "mean": 4.0}
+    await client.post("/events", json={"timestamp": at(60), "title": "future, no value"})
+    clock.advance(0.5)
     debug = await (await client.get("/debug/events")).json()
-    assert [(e["age_seconds"], e["in_window"]) for e in debug["events"]] == [
-        (30.0, True),
-        (7200.0, False),
-    ]
+    assert debug == {
+        "current_time": "2025-06-01T12:00:00.500000+00:00",
+        "cutoff_time": "2025-06-01T11:00:00.500000+00:00",
+        "total_events": 3,
+        "events": [
+            {
+                "timestamp": "2025-06-01T12:01:00.000000+00:00",
+                "value": None,
+                "is_recent": False,
+                "age_minutes": -59.5 / 60,
+            },
+            {
+                "timestamp": "2025-06-01T11:59:30.250000+00:00",
+                "value": 4.0,
+                "is_recent": True,
+                "age_minutes": 30.25 / 60,
+            },
+            {
+                "timestamp": "2025-06-01T10:00:00.000000+00:00",
+                "value": 100.0,
+                "is_recent": False,
+                "age_minutes": 7200.5 / 60,
+            },
+        ],
+    }
+    limited = await (await client.get("/debug/events", params={"limit": 1})).json()
+    assert (limited["total_events"], len(limited["events"])) == (3, 1)
 
 
 async def test_a_burst_beyond_the_feed_history_resynchronises_the_windows(

@@ -309,3 +309,25 @@ async def test_feed_keeps_a_bounded_history(engine: Engine, history: int) -> Non
     assert page.oldest > 1  # redis trims approximately, the others exactly to `history`
     assert page.changes[0].position == page.oldest
     assert page.changes[-1].position == page.head
+
+
+async def test_the_feed_has_an_epoch_that_a_clear_renews(engine: Engine) -> None:
+    epoch = await engine.feed_epoch()
+    assert isinstance(epoch, str) and 8 <= len(epoch) <= 64
+    await engine.put_many([ev("a")])
+    await engine.update("a", {"value": 1.0}, updated=T0 + 1)
+    assert await engine.feed_epoch() == epoch  # writes do not change it
+    head = (await engine.read_changes(0, 1)).head
+    await engine.clear()
+    renewed = await engine.feed_epoch()
+    assert renewed != epoch
+    assert await engine.feed_epoch() == renewed
+    await engine.put_many([ev("b")])
+    # Positions go on growing across a clear; its change names the epoch that begins.
+    page = await engine.read_changes(head, 10)
+    assert [(c.position, c.op, c.epoch) for c in page.changes] == [
+        (head + 1, "cleared", renewed),
+        (head + 2, "created", None),
+    ]
+    waited = await engine.wait_changes(head, 1)
+    assert [(c.op, c.epoch) for c in waited] == [("cleared", renewed), ("created", None)]

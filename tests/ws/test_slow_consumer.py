@@ -57,6 +57,19 @@ class StalledClient:
             response += self.sock.recv(1)
         assert response.startswith(b"HTTP/1.1 101"), response
         self.sock.sendall(masked_text_frame('{"type":"subscribe","id":"s"}'))
+        self.await_subscribed()
+
+    def await_subscribed(self, timeout: float = 30) -> None:
+        """Read frames up to the server's `subscribed`, and not a byte further."""
+        self.sock.settimeout(timeout)
+        data = b""
+        while not any(
+            opcode == 0x1 and json.loads(payload)["type"] == "subscribed"
+            for opcode, payload in frames(data)
+        ):
+            chunk = self.sock.recv(1)
+            assert chunk, f"closed before subscribed: {data!r}"
+            data += chunk
 
     def read_all(self, timeout: float = 30) -> bytes:
         self.sock.settimeout(timeout)
@@ -80,7 +93,6 @@ async def test_stalled_subscriber_is_closed_and_others_get_everything(
     assert (await healthy.receive_json())["type"] == "subscribed"
     stalled = await asyncio.to_thread(StalledClient, client.host, client.port)
     try:
-        await asyncio.sleep(0.1)  # let its subscription land
         await check_stall(client, healthy, stalled)
     finally:
         stalled.sock.close()

@@ -1,24 +1,41 @@
-"""GET /health: is the daemon up, and on which engine."""
+"""GET /health: is the daemon up, does its store answer, and on which engine."""
 
 from __future__ import annotations
+
+import math
 
 from aiohttp import web
 
 from eventd import __version__
 from eventd.http.responses import json_response
-from eventd.keys import CLOCK, WORKER
+from eventd.keys import CLOCK, CONFIG, HUB, WORKER
+from eventd.store.base import StorageError
 from eventd.times import format_us
 
 
 async def health(request: web.Request) -> web.Response:
-    """Answer the daemon's status, time, engine and version."""
-    worker = request.app[WORKER]
-    return json_response(
-        {
-            "status": "ok",
-            "server_time": format_us(request.app[CLOCK]()),
-            "engine": worker.engine.name,
-            "version": __version__,
-            "backlog": worker.backlog,
-        }
-    )
+    """Answer the daemon's status, time, engine and version; 503 when a part fails."""
+    app = request.app
+    worker = app[WORKER]
+    errors: dict[str, str] = {}
+    try:
+        # A round trip bounded by the engine's timeout: operators want to know the store
+        # answers, not only that the process runs.
+        await worker.ping()
+    except StorageError as exc:
+        errors["store"] = str(exc)
+    if (feed_error := app[HUB].error) is not None:
+        errors["feed"] = feed_error
+    body: dict[str, object] = {
+        "status": "unavailable" if errors else "ok",
+        "server_time": format_us(app[CLOCK]()),
+        "engine": worker.engine.name,
+        "version": __version__,
+        "backlog": worker.backlog,
+        "checks": {part: "unavailable" if part in errors else "ok" for part in ("store", "feed")},
+    }
+    if not errors:
+        return json_response(body)
+    body["errors"] = errors
+    retry_after = max(1, math.ceil(app[CONFIG].store.retry_after))
+    return json_response(body, status=503, headers={"Retry-After": str(retry_after)})

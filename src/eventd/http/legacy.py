@@ -8,10 +8,10 @@ from msgspec import UNSET
 from eventd.errors import BadParameter, InvalidField
 from eventd.http.bodies import parse_event
 from eventd.http.responses import json_response
+from eventd.http.stats import caught_up
 from eventd.keys import CLOCK, CONFIG, EVENTS, STATS
-from eventd.model import to_out
 from eventd.store.base import Query
-from eventd.store.worker import RunQuery
+from eventd.store.worker import Count, RunQuery
 from eventd.times import US, format_us
 
 HOUR = 3600
@@ -24,17 +24,21 @@ async def post_event(request: web.Request) -> web.Response:
         aliases = {"timestamp": ("timestamp", "at", "datetime"), "value": ("value",)}[name]
         if all(getattr(given, alias) is UNSET for alias in aliases):
             raise InvalidField("is required", field=name)
+    # The same id and content again is stored already: the same answer (the older service
+    # had no ids, and its clients know no other).
     [result] = await request.app[EVENTS].create([given], batch=False)
-    event = to_out(result.event)
     return json_response(
         {
             "status": "success",
-            "message": "event received" if result.created else "event already stored",
-            "received_timestamp": event.timestamp,
-            "server_time": format_us(request.app[CLOCK]()),
-            "event": event,
+            "message": "Event stored successfully",
+            "received_timestamp": iso_offset(result.event.ts),
         }
     )
+
+
+def iso_offset(us: int) -> str:
+    """Format a time as the older service did: `2025-01-01T12:00:00.250000+00:00`."""
+    return format_us(us)[:-1] + "+00:00"
 
 
 async def statistics(request: web.Request) -> web.Response:
@@ -42,6 +46,7 @@ async def statistics(request: web.Request) -> web.Response:
     service = request.app[STATS]
     now = request.app[CLOCK]()
     if (window := service.window_name("1h")) is not None:
+        await caught_up(service)
         summary = service.snapshot([window])[window]
     else:
         summary = await service.over_range(now - HOUR * US + 1, now, None)
@@ -49,20 +54,29 @@ async def statistics(request: web.Request) -> web.Response:
 
 
 async def debug_events(request: web.Request) -> web.Response:
-    """GET /debug/events: the newest events with their age and whether the hour holds them."""
+    """GET /debug/events: the newest events, their age, and whether the last hour holds them."""
     limits = request.app[CONFIG].limits
     text = request.query.get("limit", "100")
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= limits.max_page_size):
         raise BadParameter(f"must be an integer from 1 to {limits.max_page_size}", field="limit")
     now = request.app[CLOCK]()
-    page = await request.app[EVENTS].worker.call(RunQuery(Query(order="desc", limit=int(text))))
-    now_second = now // US
-    events = [
+    events = request.app[EVENTS]
+    page = await events.worker.call(RunQuery(Query(order="desc", limit=int(text))))
+    total = await events.worker.call(Count(Query()))
+    cutoff = now - HOUR * US
+    return json_response(
         {
-            "event": to_out(event),
-            "age_seconds": (now - event.ts) / US,
-            "in_window": now_second - HOUR < event.ts // US <= now_second,
+            "current_time": iso_offset(now),
+            "cutoff_time": iso_offset(cutoff),
+            "total_events": total,
+            "events": [
+                {
+                    "timestamp": iso_offset(event.ts),
+                    "value": event.value,
+                    "is_recent": cutoff <= event.ts <= now,
+                    "age_minutes": (now - event.ts) / (60 * US),
+                }
+                for event in page.events
+            ],
         }
-        for event in page.events
-    ]
-    return json_response({"server_time": format_us(now), "window": "1h", "events": events})
+    )

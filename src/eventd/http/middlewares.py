@@ -36,11 +36,28 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Unavailable as exc:
         return _unavailable(exc.message, exc.retry_after)
     except StorageError as exc:
-        log.warning("storage error on %s %s: %s", request.method, request.path, exc)
+        # The store worker logs a run of failures once and then summarises it.
+        log.debug("storage error on %s %s: %s", request.method, request.path, exc)
         return _unavailable(f"the store is unavailable: {exc}", 1)
+    except ConnectionResetError as exc:
+        if not _client_gone(request):
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            return _internal()
+        # The client's fault, not the daemon's: no traceback. Nobody reads this answer.
+        log.debug("client went away during %s %s: %s", request.method, request.path, exc)
+        return error_response(400, "malformed_body", "the connection closed mid-request")
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return error_response(500, "internal", "internal error; see the daemon's log")
+        return _internal()
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _internal() -> web.Response:
+    return error_response(500, "internal", "internal error; see the daemon's log")
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:

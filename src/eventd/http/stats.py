@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from eventd.errors import BadParameter
+from eventd.errors import BadParameter, Unavailable
 from eventd.http.params import single_values, time_param
 from eventd.http.responses import json_response
 from eventd.keys import CLOCK, NAIVE_TZ, STATS
+from eventd.stats import StatsService
 from eventd.times import US, TimeError, format_duration, format_us, parse_duration
 
 _PARAMS = {"window", "type", "start", "end", "event_type"}
+
+
+async def caught_up(service: StatsService) -> None:
+    """Wait for the windows to hold this daemon's acknowledged writes, or raise `Unavailable`."""
+    if not await service.caught_up():
+        raise Unavailable(
+            "the statistics have not caught up with the last writes yet", retry_after=1
+        )
 
 
 async def stats(request: web.Request) -> web.Response:
@@ -30,16 +39,17 @@ async def stats(request: web.Request) -> web.Response:
         if start > end:
             raise BadParameter("must not be after end", field="start")
         return json_response(await service.over_range(start, end, type))
-    now = format_us(request.app[CLOCK]())
     given = params.get("window")
-    if given is None:
+    window = None if given is None else service.window_name(given)
+    if given is not None and window is None:
+        known = ", ".join(service.labels)
+        raise BadParameter(f"unknown window; configured: {known}", field="window")
+    await caught_up(service)
+    now = format_us(request.app[CLOCK]())
+    if window is None:
         return json_response(
             {"server_time": now, "type": type, "windows": service.snapshot(type=type)}
         )
-    window = service.window_name(given)
-    if window is None:
-        known = ", ".join(service.labels)
-        raise BadParameter(f"unknown window; configured: {known}", field="window")
     summary = service.snapshot([window], type)[window]
     return json_response({"server_time": now, "type": type, "window": window} | summary)
 
@@ -77,6 +87,7 @@ async def history(request: web.Request) -> web.Response:
     if (last - first) // step + 1 > MAX_POINTS:
         raise BadParameter(f"gives more than {MAX_POINTS} points; raise step", field="step")
     type = params.get("type") or None
+    await caught_up(service)
     points = service.history(window, step, first, last, type)
     body = {"window": window, "step": format_duration(step), "type": type, "points": points}
     return json_response(body)

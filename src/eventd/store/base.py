@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,11 +53,17 @@ Op = Literal["created", "updated", "deleted", "cleared"]
 
 class Change(msgspec.Struct, frozen=True, gc=False):
     """One entry of the change feed. `event` is None only for `cleared`; for `deleted` it is
-    the last known event."""
+    the last known event. `epoch` is set only on `cleared`: the feed epoch it begins."""
 
     position: int
     op: Op
     event: Event | None
+    epoch: str | None = None
+
+
+def new_epoch() -> str:
+    """Return a fresh feed epoch: a random id, unique for all practical purposes."""
+    return secrets.token_hex(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +124,20 @@ class Engine(ABC):
     """
 
     name: str
+    # The feed position of the last change this engine object appended (0: none yet), set
+    # before the write returns: what an acknowledged write's change is to be read up to.
+    written_position: int = 0
+    # Seconds within which the backend must answer one call; None when it cannot hang.
+    timeout: float | None = None
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect and prepare what the engine needs (indexes, scripts)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    async def ping(self) -> None:  # noqa: B027 - a store in the process always answers
+        """Ask the backend for a cheap answer; may run beside the worker's calls."""
 
     @abstractmethod
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
@@ -160,6 +175,14 @@ class Engine(ABC):
     async def clear(self) -> int:
         """Delete every event; return how many there were."""
 
+    @abstractmethod
+    async def cursor_secret(self) -> bytes:
+        """Return the store's secret for signing listing cursors, made once per store.
+
+        Every engine on the same store returns the same bytes, so that each daemon accepts
+        the others' cursors; `clear` keeps it.
+        """
+
     # The change feed. Every mutation above appends to it, in the order it was applied, with
     # positions 1, 2, 3, ... The two readers below are read-only and, unlike the methods
     # above, may run beside the worker's calls (the feed hub tails with them).
@@ -171,3 +194,11 @@ class Engine(ABC):
     @abstractmethod
     async def wait_changes(self, after: int, block: float) -> list[Change]:
         """Return the changes after `after`, waiting up to `block` seconds for one to appear."""
+
+    # The feed's epoch names its history: positions mean something only within one epoch.
+    # A new one begins when the feed's history begins (a new store) and with every `clear`,
+    # whose change carries it; positions still keep growing across a clear.
+
+    @abstractmethod
+    async def feed_epoch(self) -> str:
+        """Return the feed's current epoch (the same for every daemon on one store)."""

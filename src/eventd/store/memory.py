@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
@@ -22,6 +23,7 @@ from eventd.store.base import (
     Query,
     check_batch,
     check_stored,
+    new_epoch,
     put_results,
 )
 
@@ -50,12 +52,14 @@ class MemoryEngine(Engine):
         self._feed: deque[Change] = deque(maxlen=history)
         self._position = 0
         self._appended = asyncio.Event()
+        self._epoch = new_epoch()  # nothing is kept across a restart: a new history begins
         self._by_id: dict[str, Event] = {}
         self._at: dict[int, Event] = {}  # the event at each key
         self._timeline = SortedList()  # every event's key
         self._by_type: dict[str, SortedList] = {}
         self._by_key: dict[str, SortedList] = {}
         self._by_type_key: dict[tuple[str, str], SortedList] = {}
+        self._cursor_secret = os.urandom(32)  # the store lives as long as this object
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
         fresh = check_batch(events)
@@ -119,8 +123,12 @@ class MemoryEngine(Engine):
         self._by_type.clear()
         self._by_key.clear()
         self._by_type_key.clear()
-        self._record("cleared", None)
+        self._epoch = new_epoch()
+        self._record("cleared", None, self._epoch)
         return count
+
+    async def cursor_secret(self) -> bytes:
+        return self._cursor_secret
 
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         oldest = self._feed[0].position if self._feed else self._position + 1
@@ -147,9 +155,13 @@ class MemoryEngine(Engine):
                 return []
         return (await self.read_changes(after, len(self._feed))).changes
 
-    def _record(self, op: Op, event: Event | None) -> None:
+    async def feed_epoch(self) -> str:
+        return self._epoch
+
+    def _record(self, op: Op, event: Event | None, epoch: str | None = None) -> None:
         self._position += 1
-        self._feed.append(Change(self._position, op, event))
+        self.written_position = self._position
+        self._feed.append(Change(self._position, op, event, epoch))
         self._appended.set()
 
     def _index_for(self, query: Query) -> Index | None:

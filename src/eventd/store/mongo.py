@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from eventd.store.base import (
     StorageError,
     check_batch,
     check_stored,
+    new_epoch,
     put_results,
 )
 
@@ -111,6 +113,7 @@ class MongoEngine(Engine):
         client: Any = None,
     ) -> None:
         self._history = history
+        self.timeout = timeout
         ms = int(timeout * 1000)
         self._client = client or AsyncIOMotorClient(
             url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
@@ -119,6 +122,8 @@ class MongoEngine(Engine):
         self._events = db[collection]
         self._counters = db[f"{collection}_counters"]
         self._feed = db[f"{collection}_feed"]
+        self._cursor_meta = db[f"{collection}_meta"]
+        self._cursor_secret: bytes | None = None
         self._first_seq = first_seq
         self._ready = False
 
@@ -131,6 +136,10 @@ class MongoEngine(Engine):
 
     async def close(self) -> None:
         self._client.close()
+
+    async def ping(self) -> None:
+        async with _wrapped():
+            await self._client.admin.command("ping")
 
     async def _prepare(self) -> None:
         """Create the indexes and the seq counter once the server is reachable."""
@@ -176,7 +185,21 @@ class MongoEngine(Engine):
         first: int = counter["value"] - count + 1
         return first
 
-    async def _record(self, op: Op, events: Sequence[Event | None]) -> None:
+    async def feed_epoch(self) -> str:
+        async with self._ready_and_wrapped():
+            # Made by the first engine that asks on this store; kept with the counters.
+            await self._counters.update_one(
+                {"_id": "epoch"}, {"$setOnInsert": {"value": new_epoch()}}, upsert=True
+            )
+            found = await self._counters.find_one({"_id": "epoch"})
+        if found is None:
+            raise StorageError("mongodb: the feed's epoch vanished as it was made")
+        epoch: str = found["value"]
+        return epoch
+
+    async def _record(
+        self, op: Op, events: Sequence[Event | None], epoch: str | None = None
+    ) -> None:
         """Append changes to the feed collection, dropping what falls out of its history.
 
         The feed is written after the change it records (MongoDB without transactions):
@@ -186,13 +209,28 @@ class MongoEngine(Engine):
         await self._feed.insert_many(
             [
                 {"_id": position, "op": op, "event": None if e is None else _encode(e)}
+                | ({} if epoch is None else {"epoch": epoch})
                 for position, e in enumerate(events, start=first)
             ],
             ordered=True,
         )
         last = first + len(events) - 1
+        self.written_position = max(self.written_position, last)
         if last // 100 != (first - 1) // 100:  # now and then, not on every write
             await self._feed.delete_many({"_id": {"$lte": last - self._history}})
+
+    async def cursor_secret(self) -> bytes:
+        if self._cursor_secret is None:
+            async with self._ready_and_wrapped():
+                # An upsert that only inserts: the first daemon to ask makes the secret.
+                doc = await self._cursor_meta.find_one_and_update(
+                    {"_id": "cursor_secret"},
+                    {"$setOnInsert": {"value": os.urandom(32).hex()}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            self._cursor_secret = bytes.fromhex(doc["value"])
+        return self._cursor_secret
 
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         async with self._ready_and_wrapped():
@@ -282,7 +320,11 @@ class MongoEngine(Engine):
     async def clear(self) -> int:
         async with self._ready_and_wrapped():
             result = await self._events.delete_many({})
-            await self._record("cleared", [None])
+            epoch = new_epoch()
+            await self._counters.update_one(
+                {"_id": "epoch"}, {"$set": {"value": epoch}}, upsert=True
+            )
+            await self._record("cleared", [None], epoch)
         deleted: int = result.deleted_count
         return deleted
 
@@ -303,7 +345,9 @@ _decode = msgspec.json.Decoder(Event).decode
 
 def _change(doc: Mapping[str, Any]) -> Change:
     event = doc["event"]
-    return Change(doc["_id"], doc["op"], None if event is None else _decode(event))
+    return Change(
+        doc["_id"], doc["op"], None if event is None else _decode(event), doc.get("epoch")
+    )
 
 
 def _filter(query: Query, *, with_cursor: bool) -> dict[str, Any]:

@@ -5,10 +5,12 @@ one Redis Cluster slot and a Lua script may touch all of it):
 
     {ns}:events                 hash   id -> the event as JSON
     {ns}:seq                    string the store-wide insertion counter
+    {ns}:epoch                  string the change feed's epoch (see Engine.feed_epoch)
     {ns}:t                      zset   every event
     {ns}:type:<type>            zset   events of one type
     {ns}:key:<key>              zset   events of one timeline key
     {ns}:tk:<len(type)>:<type>:<key>   events of one type and key
+    {ns}:cursor-secret          string the secret that signs listing cursors (kept by clear)
 
 Every sorted-set member has score 0 and reads `TTTTTTTTTTTTTTTTTT:SSSSSSSSSSSSSSSSSSSS:<id>`:
 the timestamp shifted to be non-negative and the seq, zero-padded, so that lexicographic
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -33,7 +36,6 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from eventd.model import Event
 from eventd.store.base import (
@@ -46,6 +48,7 @@ from eventd.store.base import (
     StorageError,
     check_batch,
     check_stored,
+    new_epoch,
     put_results,
 )
 from eventd.times import MIN_US
@@ -71,16 +74,19 @@ local function trim(feed, maxlen)
   redis.call('XTRIM', feed, 'MAXLEN', '~', maxlen)
 end
 local function record(pos, feed, maxlen, op, event)
-  append(feed, redis.call('INCR', pos), op, event)
+  local position = redis.call('INCR', pos)
+  append(feed, position, op, event)
   trim(feed, maxlen)
+  return position
 end
 """
 
 # KEYS: events hash, the all-events zset, position counter, feed stream, then per-event index
 # keys. ARGV: feed length, then per event five values: member (which ends with the id), JSON,
 # and three KEYS positions (0 = none). Returns the ids that already exist (and then writes
-# nothing). Each hash and sorted set gets one variadic command for the whole chunk, which
-# costs Redis far less than a command per event and index (docs/benchmarks.md, scenario 2).
+# nothing), or else the feed position of its last change. Each hash and sorted set gets one
+# variadic command for the whole chunk, which costs Redis far less than a command per event
+# and index (docs/benchmarks.md, scenario 2).
 _INSERT = (
     _RECORD
     + """
@@ -127,14 +133,15 @@ for n = 1, count do
   append(KEYS[4], position + n, 'created', ARGV[2 + (n - 1) * 5 + 1])
 end
 trim(KEYS[4], ARGV[1])
-return failed
+return position + count
 """.replace("ID_START", str(_ID_OFFSET + 1))
 )
 
 # Compare-and-set of one event. KEYS: events hash, position counter, feed, then index keys.
 # ARGV: id, expected JSON, new JSON ('' deletes), old member, new member, feed length, then
 # the number of old index positions, those positions, and the new index positions.
-# Returns 1 when applied, 0 when the stored event is no longer the expected one.
+# Returns the feed position of its change when applied, 0 when the stored event is no longer
+# the expected one.
 _SWAP = (
     _RECORD
     + """
@@ -143,21 +150,25 @@ local old_count = tonumber(ARGV[7])
 for i = 8, 7 + old_count do redis.call('ZREM', KEYS[tonumber(ARGV[i])], ARGV[4]) end
 if ARGV[3] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  record(KEYS[2], KEYS[3], ARGV[6], 'deleted', ARGV[2])
-  return 1
+  return record(KEYS[2], KEYS[3], ARGV[6], 'deleted', ARGV[2])
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 for i = 8 + old_count, #ARGV do redis.call('ZADD', KEYS[tonumber(ARGV[i])], 0, ARGV[5]) end
-record(KEYS[2], KEYS[3], ARGV[6], 'updated', ARGV[3])
-return 1
+return record(KEYS[2], KEYS[3], ARGV[6], 'updated', ARGV[3])
 """
 )
 
-# KEYS: position counter, feed. ARGV: feed length.
+# KEYS: position counter, feed, epoch. ARGV: feed length, the new epoch. The entry carries
+# the epoch it begins, which the daemons tailing the stream take from it. Returns the
+# change's feed position.
 _CLEARED = (
     _RECORD
     + """
-record(KEYS[1], KEYS[2], ARGV[1], 'cleared', '')
+redis.call('SET', KEYS[3], ARGV[2])
+local position = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], position .. '-0', 'op', 'cleared', 'event', '', 'epoch', ARGV[2])
+trim(KEYS[2], ARGV[1])
+return position
 """
 )
 
@@ -199,15 +210,20 @@ class RedisEngine(Engine):
         first_seq: int = 1,
         history: int = 100_000,
     ) -> None:
-        self._timeout = timeout
+        self.timeout = self._timeout = timeout
         self._history = history
         self._client = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             # One quick retry rides over a pooled connection that died with a server restart.
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            # A timeout is not retried: a hung server would make each retry wait it again.
+            retry=Retry(
+                ExponentialBackoff(cap=0.2, base=0.02),
+                retries=2,
+                supported_errors=(RedisConnectionError,),
+            ),
+            retry_on_error=[RedisConnectionError],
         )
         pool = self._client.connection_pool
         pool.connection_class = _c_packing(pool.connection_class)
@@ -223,6 +239,9 @@ class RedisEngine(Engine):
         self._seq = f"{self._ns}:seq"
         self._pos = f"{self._ns}:pos"
         self._feed = f"{self._ns}:feed"
+        self._cursor_secret_key = f"{self._ns}:cursor-secret"
+        self._cursor_secret: bytes | None = None
+        self._epoch = f"{self._ns}:epoch"
         self._insert = self._client.register_script(_INSERT)
         self._swap = self._client.register_script(_SWAP)
         self._range = self._client.register_script(_RANGE)
@@ -238,6 +257,10 @@ class RedisEngine(Engine):
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    async def ping(self) -> None:
+        async with self._wrapped():
+            await self._client.ping()
 
     @asynccontextmanager
     async def _wrapped(self) -> AsyncIterator[None]:
@@ -365,8 +388,14 @@ class RedisEngine(Engine):
         for event in events:
             slots = [position.setdefault(k, len(position) + 5) for k in self._indexes(event)]
             args += [member(event), _encode(event), *slots, *[0] * (3 - len(slots))]
-        existing = await self._insert(keys=keys + list(position), args=args)
-        return [id.decode() for id in existing]
+        result = await self._insert(keys=keys + list(position), args=args)
+        if isinstance(result, int):
+            self._written(result)
+            return []
+        return [id.decode() for id in result]
+
+    def _written(self, position: int) -> None:
+        self.written_position = max(self.written_position, position)
 
     async def get(self, id: str) -> Event | None:
         async with self._wrapped():
@@ -410,7 +439,9 @@ class RedisEngine(Engine):
             *[position[k] for k in old_keys],
             *[position[k] for k in new_keys],
         ]
-        return bool(await self._swap(keys=keys, args=args))
+        written = int(await self._swap(keys=keys, args=args))
+        self._written(written)
+        return written > 0
 
     async def query(self, query: Query) -> Page:
         low, high = _bounds(query)
@@ -433,17 +464,32 @@ class RedisEngine(Engine):
         async with self._wrapped():
             count: int = await self._client.hlen(self._events)
             batch: list[str] = []
+            # seq and the feed keep growing: cursors and positions stay unique. The epoch is
+            # renewed below, with the `cleared` change, at once.
+            kept = (self._seq, self._pos, self._feed, self._cursor_secret_key, self._epoch)
             async for key in self._client.scan_iter(match=f"{self._ns}:*", count=1000):
-                # seq and the feed keep growing: cursors and positions stay unique.
-                if key.decode() not in (self._seq, self._pos, self._feed):
+                if key.decode() not in kept:
                     batch.append(key)
                 if len(batch) >= 1000:
                     await self._client.unlink(*batch)
                     batch = []
             if batch:
                 await self._client.unlink(*batch)
-            await self._cleared(keys=[self._pos, self._feed], args=[self._history])
+            cleared = await self._cleared(
+                keys=[self._pos, self._feed, self._epoch], args=[self._history, new_epoch()]
+            )
+            self._written(cleared)
         return count
+
+    async def cursor_secret(self) -> bytes:
+        if self._cursor_secret is None:
+            # SET NX: the first daemon to ask makes the secret, every other one reads it.
+            async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:
+                pipe.set(self._cursor_secret_key, os.urandom(32), nx=True)
+                pipe.get(self._cursor_secret_key)
+                _, self._cursor_secret = await pipe.execute()
+        assert self._cursor_secret is not None
+        return self._cursor_secret
 
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:
@@ -454,6 +500,16 @@ class RedisEngine(Engine):
         head = int(head or 0)
         oldest = _position(first[0][0]) if first else head + 1
         return FeedPage([_change(entry) for entry in entries], oldest=oldest, head=head)
+
+    async def feed_epoch(self) -> str:
+        async with self._wrapped():
+            epoch: Any = await self._client.get(self._epoch)
+            if epoch is None:  # the first daemon to ask on this store makes it
+                await self._client.set(self._epoch, new_epoch(), nx=True)
+                epoch = await self._client.get(self._epoch)
+        if epoch is None:
+            raise StorageError("redis: the feed's epoch vanished as it was made")
+        return bytes(epoch).decode()
 
     async def wait_changes(self, after: int, block: float) -> list[Change]:
         # Blocking reads must end well inside the socket timeout.
@@ -472,8 +528,10 @@ def _position(entry_id: bytes) -> int:
 
 
 def _change(entry: list[Any]) -> Change:
-    entry_id, (_, op, _, raw) = entry  # op, <op>, event, <event>
-    return Change(_position(entry_id), op.decode(), _decode(raw) if raw else None)
+    entry_id, fields = entry  # op, <op>, event, <event>[, epoch, <epoch> for `cleared`]
+    op, raw = fields[1], fields[3]
+    epoch = fields[5].decode() if len(fields) > 5 else None
+    return Change(_position(entry_id), op.decode(), _decode(raw) if raw else None, epoch)
 
 
 def _as_sent(response: Any, **options: Any) -> Any:

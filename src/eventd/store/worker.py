@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from eventd.errors import Unavailable
 from eventd.model import Event
-from eventd.store.base import Engine, IdConflict, Page, PutResult, Query
+from eventd.store.base import Engine, IdConflict, Page, PutResult, Query, StorageError
+from eventd.store.failures import FailureLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A put may take one `engine.timeout` per this many events: a large import is many round
+# trips that each answer in time, not a hung call.
+ROUND_EVENTS = 1000
+# Clearing walks every key of the store, a round trip per thousand keys.
+CLEAR_ROUNDS = 10
 
 
 def _future() -> asyncio.Future[Any]:
@@ -65,6 +72,11 @@ class Clear(Command[int]):
 
 
 @dataclass(slots=True, frozen=True)
+class CursorSecret(Command[bytes]):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
 class Stop(Command[None]):
     """Ends the worker loop once everything queued before it is done."""
 
@@ -73,7 +85,9 @@ class StoreWorker:
     """Serialises all access to one engine and batches consecutive writes.
 
     `call()` waits up to `enqueue_timeout` for room in the queue and then raises
-    `Unavailable`, which the HTTP layer answers with 503 and Retry-After.
+    `Unavailable`, which the HTTP layer answers with 503 and Retry-After. When the engine has
+    a `timeout`, each engine call is bounded by it, and so is each caller's wait for its
+    reply (queued behind a hung call included): both raise `StorageError`.
     """
 
     def __init__(
@@ -94,6 +108,12 @@ class StoreWorker:
         self._in_flight: list[Command[Any]] = []
         self._accepting = False
         self._stopped = False
+        self.failures = FailureLog(log, "store request")
+
+    @property
+    def written_position(self) -> int:
+        """Return the feed position of the last change this worker's engine applied."""
+        return self.engine.written_position
 
     @property
     def backlog(self) -> int:
@@ -122,7 +142,65 @@ class StoreWorker:
                 ) from None
         if self._stopped:  # queued after the worker drained its queue for good
             _settle(command, exc=Unavailable("the store stopped", retry_after=self._retry_after))
-        return await command.reply
+        return await self._reply(command)
+
+    async def _reply(self, command: Command[T]) -> T:
+        """Wait for the reply within the command's bound; count the outcome for the log."""
+        reply, bound = command.reply, self._bound([command])
+        if bound is None:  # an engine in the process (memory): no timer on its hot path
+            return await reply
+        try:
+            await asyncio.wait([reply], timeout=bound)
+        except asyncio.CancelledError:
+            reply.cancel()  # the caller has gone; a command it queued is still applied
+            raise
+        if not reply.done():
+            # Answered now, the command is skipped if the worker has not started it (a write
+            # already sent may still be applied).
+            _settle(command, exc=self._no_answer(bound))
+        try:
+            result = reply.result()
+        except StorageError as exc:
+            self.failures.failed(str(exc))
+            raise
+        except IdConflict:
+            self.failures.succeeded()  # the store answered
+            raise
+        self.failures.succeeded()
+        return result
+
+    async def ping(self) -> None:
+        """Check that the engine answers within its timeout, beside the queue; raise
+        `StorageError` if not."""
+        timeout = self.engine.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await self.engine.ping()
+        except TimeoutError:
+            raise self._no_answer(timeout) from None
+
+    def _bound(self, commands: Sequence[Command[Any]]) -> float | None:
+        """Return the seconds the engine may take for `commands`, or None for no bound."""
+        timeout = self.engine.timeout
+        if timeout is None:
+            return None
+        if any(isinstance(cmd, Clear) for cmd in commands):
+            return timeout * CLEAR_ROUNDS
+        events = sum(len(cmd.events) for cmd in commands if isinstance(cmd, PutMany))
+        return timeout * (1 + events // ROUND_EVENTS)
+
+    def _no_answer(self, bound: float | None) -> StorageError:
+        return StorageError(f"{self.engine.name}: no answer within {bound:g} s")
+
+    @asynccontextmanager
+    async def _bounded(self, commands: Sequence[Command[Any]]) -> AsyncIterator[None]:
+        """Bound an engine call for `commands`: a hung call fails them, not the queue."""
+        bound = self._bound(commands)
+        try:
+            async with asyncio.timeout(bound):
+                yield
+        except TimeoutError:
+            raise self._no_answer(bound) from None
 
     async def stop(self, drain_timeout: float) -> None:
         """Refuse new commands, finish queued ones within `drain_timeout`, close the engine."""
@@ -173,6 +251,9 @@ class StoreWorker:
         """Apply `batch` in order, folding runs of puts into one engine call."""
         i = 0
         while i < len(batch):
+            if _answered(batch[i]):  # its caller stopped waiting for the store
+                i += 1
+                continue
             if isinstance(batch[i], Stop):
                 # Anything after Stop came in while stopping; `stop()` fails it.
                 self._in_flight = batch[i + 1 :]
@@ -190,10 +271,13 @@ class StoreWorker:
         return False
 
     async def _put_group(self, group: list[Command[Any]]) -> None:
-        puts = [cmd for cmd in group if isinstance(cmd, PutMany)]
+        puts = [cmd for cmd in group if isinstance(cmd, PutMany) and not _answered(cmd)]
+        if not puts:
+            return
         events = [event for cmd in puts for event in cmd.events]
         try:
-            results = await self.engine.put_many(events)
+            async with self._bounded(puts):
+                results = await self.engine.put_many(events)
         except IdConflict:
             # A conflict fails only its own command: apply them one by one.
             for cmd in puts:
@@ -210,7 +294,8 @@ class StoreWorker:
 
     async def _execute(self, command: Command[Any]) -> None:
         try:
-            result = await self._perform(command)
+            async with self._bounded([command]):
+                result = await self._perform(command)
         except Exception as exc:
             _settle(command, exc=exc)
         else:
@@ -233,7 +318,14 @@ class StoreWorker:
                 return await engine.count(query)
             case Clear():
                 return await engine.clear()
+            case CursorSecret():
+                return await engine.cursor_secret()
         raise TypeError(f"unknown store command {command!r}")
+
+
+def _answered(command: Command[Any]) -> bool:
+    """Return whether a command was answered before the worker applied it."""
+    return command.reply.done() and not command.reply.cancelled()
 
 
 def _settle(command: Command[Any], *, result: Any = None, exc: BaseException | None = None) -> None:

@@ -13,6 +13,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from eventd.feed import Hub, Subscription, change_body
 from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS, STATS
 from eventd.stats import StatsService
+from eventd.store.base import FeedPage, StorageError
 from eventd.times import format_us
 from eventd.ws import protocol
 from eventd.ws.protocol import Ping, Subscribe, Unsubscribe
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 _REPLAY_PAGE = 500
 # Direct writes stop while this much is buffered for the socket (the writer task takes over).
 DIRECT_WRITE_LIMIT = 64 * 1024
+Entry = tuple[bytes, int, Subscription | None]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -46,16 +48,19 @@ class Connection:
         stats: StatsService,
         queue_size: int,
         transport: asyncio.WriteTransport | None,
+        max_subscriptions: int = 100,
     ) -> None:
         self.ws = ws
         self.hub = hub
         self.stats = stats
-        # (message, position of the change it carries, or 0 for replies)
-        self.queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue(queue_size)
+        # (message, position of the change it carries or 0, the subscription whose replay it
+        # belongs to or None for live messages and replies); see `writer`.
+        self.queue: asyncio.Queue[Entry] = asyncio.Queue(queue_size)
         self.queue_size = queue_size
+        self.max_subscriptions = max_subscriptions
         self.subscriptions: dict[str, Subscription] = {}
         self.stats_subscriptions: dict[str, StatsSubscription] = {}
-        self.delivered = 0  # position of the last change written to the socket
+        self.delivered = 0  # position of the last live change written to the socket
         self.slow = asyncio.Event()
         self.transport = transport
         self.sending = False  # the writer task is inside send_frame
@@ -69,7 +74,7 @@ class Connection:
             self.delivered = max(self.delivered, position)
             return True
         try:
-            self.queue.put_nowait((message, position))
+            self.queue.put_nowait((message, position, None))
         except asyncio.QueueFull:
             self.slow.set()
             return False
@@ -90,15 +95,34 @@ class Connection:
 
     async def writer(self) -> None:
         while True:
-            message, position = await self.queue.get()
+            message, position, replaying = await self.queue.get()
             # send_frame hands the bytes to the transport before it waits for it to drain:
             # from there on the change counts as delivered.
-            self.delivered = max(self.delivered, position)
+            if replaying is None:
+                self.delivered = max(self.delivered, position)
+            elif message:
+                replaying.replayed = position
+            else:  # the end of a replay: the subscription has all up to `position`, is live
+                replaying.replayed = None
+                self.delivered = max(self.delivered, position)
+                continue
             self.sending = True
             try:
                 await self.ws.send_frame(message, WSMsgType.TEXT)
             finally:
                 self.sending = False
+
+    def resume_position(self) -> int:
+        """Return a position up to which every subscription got all of its changes."""
+        # Live messages are written in position order, so a live subscription has all of its
+        # changes up to `delivered`; a replaying one only up to what its replay wrote.
+        return min(
+            (
+                max(s.live_from, self.delivered) if s.replayed is None else s.replayed
+                for s in self.subscriptions.values()
+            ),
+            default=self.delivered,
+        )
 
     def drop(self, id: str) -> bool:
         """End the subscription `id` on every channel; tell whether there was one."""
@@ -127,7 +151,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     transport = request.transport
     direct = transport if isinstance(transport, asyncio.WriteTransport) else None
-    conn = Connection(ws, hub, request.app[STATS], config.send_queue, direct)
+    conn = Connection(
+        ws, hub, request.app[STATS], config.send_queue, direct, config.max_subscriptions_per_socket
+    )
     request.app[SOCKETS].add(ws)
     writer = asyncio.create_task(conn.writer(), name="ws-writer")
     watchdog = asyncio.create_task(_close_when_slow(conn, writer), name="ws-watchdog")
@@ -136,6 +162,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             "type": "welcome",
             "server_time": format_us(request.app[CLOCK]()),
             "position": hub.position,
+            "epoch": hub.epoch,
             "heartbeat": config.heartbeat,
         }
         await ws.send_frame(protocol.encode(welcome), WSMsgType.TEXT)
@@ -161,7 +188,7 @@ async def _close_when_slow(conn: Connection, writer: asyncio.Task[None]) -> None
     # Stop the writer first: no data frame may follow the close frame.
     writer.cancel()
     await asyncio.gather(writer, return_exceptions=True)
-    position = conn.delivered
+    position = conn.resume_position()
     log.info("closing a slow WebSocket subscriber at position %d", position)
     conn.close()
     # What is still queued is dropped: the close reason tells the client where to resume.
@@ -174,17 +201,40 @@ async def _close_when_slow(conn: Connection, writer: asyncio.Task[None]) -> None
 
 async def _reply(conn: Connection, message: bytes) -> None:
     """Queue a reply behind what is already queued, waiting for room if need be."""
-    await conn.queue.put((message, 0))
+    await _enqueue(conn, (message, 0, None))
+
+
+async def _enqueue(conn: Connection, entry: Entry) -> bool:
+    """Queue `entry`, waiting for room; return False, without queueing, once the connection
+    is closed as slow (its writer stopped: waiting for room would wait for ever)."""
+    if conn.slow.is_set():
+        return False
+    try:
+        conn.queue.put_nowait(entry)
+        return True
+    except asyncio.QueueFull:
+        pass
+    put = asyncio.ensure_future(conn.queue.put(entry))
+    slow = asyncio.ensure_future(conn.slow.wait())
+    try:
+        await asyncio.wait({put, slow}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        slow.cancel()
+        put.cancel()  # a no-op once the entry is in
+    return put.done() and not put.cancelled()
 
 
 async def _handle(conn: Connection, text: str) -> None:
     try:
         message = protocol.decode_client(text)
     except msgspec.ValidationError as exc:
-        await _reply(conn, protocol.error("bad_message", str(exc)))
+        await _reply(conn, protocol.error("bad_message", str(exc), protocol.request_id(text)))
         return
     except msgspec.DecodeError as exc:
         await _reply(conn, protocol.error("bad_json", str(exc)))
+        return
+    except RecursionError:  # msgspec refuses nesting deeper than the interpreter's stack
+        await _reply(conn, protocol.error("bad_json", "JSON nested too deeply"))
         return
     match message:
         case Subscribe():
@@ -199,13 +249,9 @@ async def _handle(conn: Connection, text: str) -> None:
 
 
 async def _subscribe(conn: Connection, request: Subscribe) -> None:
-    if request.id in conn.subscriptions or request.id in conn.stats_subscriptions:
-        await _reply(conn, protocol.error("duplicate_subscription", "id in use", request.id))
-        return
-    unknown = set(request.channels) - protocol.CHANNELS
-    if unknown or not request.channels:
-        known = ", ".join(sorted(protocol.CHANNELS))
-        await _reply(conn, protocol.error("bad_message", f"channels: use {known}", request.id))
+    refusal = _refusal(conn, request)
+    if refusal is not None:
+        await _reply(conn, refusal)
         return
     stats: StatsSubscription | None = None
     if "stats" in request.channels:
@@ -217,8 +263,40 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
     if "events" not in request.channels:
         assert stats is not None
         await _reply(conn, protocol.encode({"type": "subscribed", "id": request.id}))
-        _start_stats(conn, stats)
+        await _start_stats(conn, stats)
         return
+    try:
+        await _subscribe_events(conn, request, stats)
+    except StorageError as exc:
+        # The subscription ends here (even after `subscribed`): the client tries again later
+        # with `since`, and the connection stays.
+        log.info("a subscription failed to read the feed: %s", exc)
+        conn.drop(request.id)
+        message = "the store did not answer; subscribe again with since"
+        await _reply(conn, protocol.error("unavailable", message, request.id))
+
+
+def _refusal(conn: Connection, request: Subscribe) -> bytes | None:
+    """Return the error that refuses `request` before anything is made, if any."""
+    id = request.id
+    if id in conn.subscriptions or id in conn.stats_subscriptions:
+        return protocol.error("duplicate_subscription", "id in use", id)
+    unknown = set(request.channels) - protocol.CHANNELS
+    if unknown or not request.channels:
+        known = ", ".join(sorted(protocol.CHANNELS))
+        return protocol.error("bad_message", f"channels: use {known}", id)
+    if request.windows is not None and "stats" not in request.channels:
+        return protocol.error("bad_message", "windows: only the stats channel has windows", id)
+    held = len(conn.subscriptions.keys() | conn.stats_subscriptions.keys())
+    if held >= conn.max_subscriptions:
+        message = f"a connection holds at most {conn.max_subscriptions} subscriptions"
+        return protocol.error("too_many_subscriptions", message, id)
+    return None
+
+
+async def _subscribe_events(
+    conn: Connection, request: Subscribe, stats: StatsSubscription | None
+) -> None:
     filter = request.filter or protocol.Filter()
     subscription = Subscription(
         request.id,
@@ -229,41 +307,80 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
         held=[] if request.since is not None else None,
         hold_limit=conn.queue_size,
         lost=conn.slow.set,
+        replayed=request.since,
     )
-    live_from = conn.hub.subscribe(subscription)  # no await before the replay's end point
-    conn.subscriptions[request.id] = subscription
-    await _reply(
-        conn, protocol.encode({"type": "subscribed", "id": request.id, "position": live_from})
-    )
-    if stats is not None:
-        _start_stats(conn, stats)
+    # No await between these two: the replay ends, and the epoch is read, where live begins.
+    live_from = subscription.live_from = conn.hub.subscribe(subscription)
+    epoch = conn.hub.epoch
+    conn.subscriptions[request.id] = subscription  # from here on, closing drops it
+    page: FeedPage | None = None
     if request.since is not None:
-        await _replay(conn, subscription, request.since, live_from)
+        page = await conn.hub.engine.read_changes(request.since, _REPLAY_PAGE)
+        reason = _discontinuity(request, page, epoch)
+        if reason is not None:  # say so, and make nothing
+            conn.drop(request.id)
+            await _reply(conn, _truncated(request, page, epoch, reason))
+            return
+    subscribed = {"type": "subscribed", "id": request.id, "position": live_from, "epoch": epoch}
+    await _reply(conn, protocol.encode(subscribed))
+    if stats is not None:
+        await _start_stats(conn, stats)
+    if page is not None:
+        await _replay(conn, subscription, page, live_from)
 
 
-def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
-    """Send the snapshot now; later ticks send what changed."""
+def _discontinuity(request: Subscribe, page: FeedPage, epoch: str | None) -> str | None:
+    """Return why the feed cannot continue from the request's `since`, if it cannot."""
+    assert request.since is not None
+    if request.epoch is not None and request.epoch != epoch:
+        return "epoch"  # the store was cleared, or is another one (a restarted memory daemon)
+    if request.since > page.head:
+        return "ahead"  # no such position yet: another store, or one that restarted empty
+    if page.oldest > request.since + 1:
+        return "trimmed"  # older than the feed's history
+    return None
+
+
+def _truncated(request: Subscribe, page: FeedPage, epoch: str | None, reason: str) -> bytes:
+    truncated = {"type": "history_truncated", "id": request.id, "since": request.since}
+    held = {"oldest": page.oldest, "head": page.head, "epoch": epoch, "reason": reason}
+    return protocol.encode(truncated | held)
+
+
+async def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
+    """Send the snapshot once the windows hold this daemon's acknowledged writes (or the
+    wait for them timed out: the ticks bring them later); later ticks send what changed."""
+    await conn.stats.caught_up()
     conn.stats_subscriptions[stats.id] = stats
     stats.push(conn.stats, conn.stats.snapshot(type=stats.type))
     conn.stats.listeners.add(stats.push)
 
 
-async def _replay(conn: Connection, subscription: Subscription, since: int, until: int) -> None:
-    """Send the matching changes in (since, until], then release the held live ones."""
-    page = await conn.hub.engine.read_changes(since, _REPLAY_PAGE)
-    if since > page.head or page.oldest > since + 1:
-        # Continuity is lost (history trimmed, or a store that restarted empty): say so.
-        conn.hub.unsubscribe(subscription)
-        conn.subscriptions.pop(subscription.id, None)
-        truncated = {"type": "history_truncated", "id": subscription.id, "since": since}
-        await _reply(conn, protocol.encode(truncated | {"oldest": page.oldest, "head": page.head}))
-        return
+async def _replay(conn: Connection, subscription: Subscription, page: FeedPage, until: int) -> None:
+    """Send the matching changes from `page` on up to `until`, then those held meanwhile."""
     while page.changes and page.changes[0].position <= until:
         for change in page.changes:
             if change.position > until:
                 break
             if subscription.matches(change):
                 message = subscription.message(change_body(change))
-                await conn.queue.put((message, change.position))
+                if subscription.overflowed or not await _enqueue(
+                    conn, (message, change.position, subscription)
+                ):
+                    return  # the connection closes: the close reason says where to resume
         page = await conn.hub.engine.read_changes(page.changes[-1].position, _REPLAY_PAGE)
-    subscription.release()
+    await _catch_up(conn, subscription)
+
+
+async def _catch_up(conn: Connection, subscription: Subscription) -> None:
+    """Send the live changes held during the replay, then let new ones go out directly."""
+    while subscription.held and not subscription.overflowed:
+        held, subscription.held = subscription.held, []
+        for message, position in held:
+            if not await _enqueue(conn, (message, position, subscription)):
+                return
+    if subscription.overflowed:
+        return
+    # No await since `held` was found empty: every change up to the hub's position is queued.
+    subscription.held = None
+    await _enqueue(conn, (b"", conn.hub.position, subscription))

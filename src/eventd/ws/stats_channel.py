@@ -9,6 +9,8 @@ from eventd.stats import StatsService
 from eventd.times import format_us
 from eventd.ws import protocol
 
+MAX_WINDOW_NAME = 32
+
 
 class StatsSubscription:
     """Pushes the chosen windows of one type to one socket; unchanged windows are not resent."""
@@ -52,6 +54,8 @@ def stats_subscription(
     request: protocol.Subscribe,
 ) -> StatsSubscription | str:
     """Return the subscription a `subscribe` asks for, or the reason it is refused."""
+    if request.filter is not None and request.filter.key is not None:
+        return "stats: filter.key is not supported; the stats channel filters by type only"
     type = request.filter.type if request.filter else None
     if isinstance(type, list):
         if len(type) != 1:
@@ -59,8 +63,10 @@ def stats_subscription(
         type = type[0]
     names = []
     for given in request.windows or list(service.labels):
-        name = service.window_name(given)
+        # No window is named in more than a few characters: a long name is refused unread.
+        name = service.window_name(given) if len(given) <= MAX_WINDOW_NAME else None
         if name is None:
-            return f"windows: {given!r} is not one of {', '.join(service.labels)}"
+            shown = given if len(given) <= MAX_WINDOW_NAME else given[:MAX_WINDOW_NAME] + "…"
+            return f"windows: {shown!r} is not one of {', '.join(service.labels)}"
         names.append(name)
     return StatsSubscription(id, deliver, names, type)

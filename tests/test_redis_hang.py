@@ -1,0 +1,104 @@
+"""A hung Redis (stopped with SIGSTOP, its sockets open) is bounded by `engine.redis.timeout`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.daemon import Daemon
+from tests.redis_server import RedisServer
+from tests.test_redis_daemon import all_events
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+
+TIMEOUT = 1.0  # engine.redis.timeout of these daemons, in seconds
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test alone, fsyncing every write."""
+    server = RedisServer(tmp_path, durable=True)
+    server.start()
+    yield server
+    server.stop(kill=True)
+
+
+@contextmanager
+def hung(server: RedisServer) -> Iterator[None]:
+    """Stop redis-server with SIGSTOP (it keeps its sockets) and always resume it."""
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
+def on_redis(server: RedisServer, tmp_path: Path) -> Daemon:
+    return Daemon(
+        tmp_path,
+        EVENTD_ENGINE="redis",
+        EVENTD_ENGINE_REDIS_URL=server.url,
+        EVENTD_ENGINE_REDIS_TIMEOUT=str(TIMEOUT),
+    )
+
+
+async def timed(
+    session: aiohttp.ClientSession, method: str, url: str, **kw: Any
+) -> tuple[int, float]:
+    """Return a request's status and how long it took to be answered."""
+    started = time.monotonic()
+    async with session.request(method, url, **kw) as response:
+        await response.read()
+        return response.status, time.monotonic() - started
+
+
+async def test_requests_on_a_hung_redis_answer_503_within_the_timeout(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    acknowledged: set[str] = set()
+    session_timeout = aiohttp.ClientTimeout(total=30)  # a hang fails the test, not the run
+    async with (
+        aiohttp.ClientSession(timeout=session_timeout) as session,
+        on_redis(own_redis, tmp_path) as daemon,
+    ):
+
+        async def post(n: int) -> tuple[int, float]:
+            body = {"id": f"e{n}", "timestamp": 1735689600 + n}
+            status, took = await timed(session, "POST", f"{daemon.base}/events", json=body)
+            if status == 201:
+                acknowledged.add(f"e{n}")
+            return status, took
+
+        for n in range(20):
+            assert (await post(n))[0] == 201
+        with hung(own_redis):
+            for wave in range(2):  # the second wave finds the daemon after a hung call
+                requests = [post(n) for n in range(100 + 20 * wave, 110 + 20 * wave)]
+                requests += [timed(session, "GET", f"{daemon.base}/events") for _ in range(5)]
+                requests += [timed(session, "GET", f"{daemon.base}/events/e1") for _ in range(5)]
+                answers = await asyncio.gather(*requests)
+                assert {status for status, _ in answers} == {503}, answers
+                # Each request is bounded by the timeout (plus a little), however many
+                # wait behind a hung call.
+                assert max(took for _, took in answers) < 3 * TIMEOUT, answers
+        recovered = None
+        for n in range(200, 400):  # bounded: the daemon recovers by itself, no restart
+            if (await post(n))[0] == 201:
+                recovered = n
+                break
+            await asyncio.sleep(0.05)
+        assert recovered is not None
+        for n in range(recovered + 1, recovered + 10):
+            assert (await post(n))[0] == 201
+        stored = {event["id"] for event in await all_events(session, daemon.base)}
+    assert acknowledged <= stored
