@@ -116,6 +116,22 @@ def test_check_config_bad_env() -> None:
     assert "server.port" in result.stderr
 
 
+def test_check_config_unknown_env_variable() -> None:
+    result = eventd("check-config", "config.toml", env=command_env(EVENTD_SERVER_PROT="9000"))
+    assert result.returncode == 2, result.stdout
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("eventd: configuration error: EVENTD_SERVER_PROT:")
+
+
+def test_check_config_ignores_test_suite_variables() -> None:
+    env = command_env(EVENTD_TEST_MONGODB_URL="mongodb://127.0.0.1:1", EVENTD_TEST_X="1")
+    result = eventd("check-config", "config.toml", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
 # --- serve -----------------------------------------------------------------------------------
 
 

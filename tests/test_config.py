@@ -209,11 +209,23 @@ def test_env_error_shows_variable() -> None:
 
 
 def test_env_ignores_other_variables(caplog: pytest.LogCaptureFixture) -> None:
-    env = {"HOME": "/x", "EVENTD_TEST_PORT": "nope", "EVENTD_NOSUCH": "1", "PORT": "1"}
-    with caplog.at_level(logging.WARNING, logger="eventd.config"):
+    env = {"HOME": "/x", "EVENTD_TEST_PORT": "nope", "EVENTD_TEST_MONGODB_URL": "x", "PORT": "1"}
+    with caplog.at_level(logging.DEBUG, logger="eventd.config"):
         assert load(env=env) == Config()
-    assert "EVENTD_NOSUCH" in caplog.text
-    assert "EVENTD_TEST_PORT" not in caplog.text
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("var", ["EVENTD_NOSUCH", "EVENTD_SERVR_HOST", "EVENTD_", "EVENTD_TEST"])
+def test_env_unknown_variable_is_an_error(var: str) -> None:
+    with pytest.raises(ConfigError, match="no such setting") as exc_info:
+        load(env={var: "1", "EVENTD_SERVER_PORT": "9000"})
+    assert_names(exc_info, var)
+
+
+def test_env_unknown_variable_suggests_the_setting() -> None:
+    with pytest.raises(ConfigError) as exc_info:
+        load(env={"EVENTD_SERVR_HOST": "::1"})
+    assert "EVENTD_SERVER_HOST" in message(exc_info)
 
 
 def test_every_setting_reads_its_env_variable() -> None:

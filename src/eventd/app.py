@@ -13,6 +13,7 @@ from eventd.feed import Hub
 from eventd.http import origin
 from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
+from eventd.http.timeouts import body_timeout, handler_args
 from eventd.keys import (
     CLOCK,
     CONFIG,
@@ -48,8 +49,9 @@ def create_app(
     """Return the daemon's application; the store opens when the app starts."""
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
-        middlewares=[errors],
-        handler_args={"auto_decompress": False},  # see http/decoding.py
+        middlewares=[errors, body_timeout],
+        # Bodies are inflated by http/decoding.py, in steps and up to the size limit.
+        handler_args=handler_args(config.server) | {"auto_decompress": False},
     )
     origin.setup(app, config.http.cors_origins)
     app[CONFIG] = config

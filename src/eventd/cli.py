@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -26,11 +29,11 @@ log = logging.getLogger("eventd")
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    overrides = {}
-    if args.command in ("serve", "seed") and args.engine:
+    overrides: dict[str, Any] = {}
+    if args.command in ("serve", "seed"):
         overrides["engine.name"] = args.engine
     if args.command == "serve":
-        overrides = {"server.host": args.host, "server.port": args.port}
+        overrides |= {"server.host": args.host, "server.port": args.port}
     try:
         config = load(args.config, env=os.environ, overrides=overrides)
     except ConfigError as exc:
@@ -60,6 +63,12 @@ def _seed(config: Config, count: int, spread: str) -> int:
 
 def serve(config: Config, *, clear: bool = False) -> int:
     """Run the daemon until SIGTERM or SIGINT; return 0 after a graceful stop."""
+    # Bind before the store opens: a busy port must not cost a `--clear` its store.
+    try:
+        sockets = listen(config.server.host, config.server.port)
+    except OSError as exc:
+        print(f"eventd: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     logging.basicConfig(
         level=config.log.level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -68,16 +77,58 @@ def serve(config: Config, *, clear: bool = False) -> int:
     # APScheduler logs every run at INFO: once a second for stats-tick is noise.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     log.info("eventd %s starting: engine %s", __version__, config.engine.name)
+    loop = asyncio.new_event_loop()
+    loop.add_signal_handler(signal.SIGHUP, _on_sighup)
     web.run_app(
         create_app(config, clear=clear),
-        host=config.server.host,
-        port=config.server.port,
+        sock=sockets,
+        loop=loop,
         shutdown_timeout=config.server.shutdown_timeout,
         print=lambda text: log.info("%s", text.strip()),
         access_log=None,
     )
     log.info("eventd stopped")
     return 0
+
+
+def _on_sighup() -> None:
+    # SIGHUP's default action ends the process without a drain; nothing reloads yet.
+    log.warning("SIGHUP received and ignored: the configuration is read only at start")
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Bind every address of `host` (all interfaces if empty) to `port`, as asyncio would."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise OSError(exc.errno, f"cannot resolve {host!r}: {exc.strerror}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            _bind(sock, address)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _bind(sock: socket.socket, address: tuple[Any, ...]) -> None:
+    # Like asyncio: restart while old connections linger in TIME_WAIT; IPv6 stays IPv6.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if sock.family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        host, port = address[:2]
+        where = f"[{host}]:{port}" if sock.family == socket.AF_INET6 else f"{host}:{port}"
+        raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from None
+    sock.setblocking(False)
 
 
 def _positive(text: str) -> int:

@@ -9,7 +9,7 @@ flags.
 from __future__ import annotations
 
 import dataclasses
-import logging
+import difflib
 import math
 import re
 import tomllib
@@ -21,8 +21,10 @@ from typing import Any, get_type_hints
 from eventd.http.origin import parse_origins
 from eventd.times import TimeError, parse_duration, resolve_timezone
 
-log = logging.getLogger(__name__)
 ENV_PREFIX = "EVENTD_"
+# Variables of the test suite (EVENTD_TEST_MONGODB_URL, ...): never read as settings, so a
+# shell that runs the tests can also run the daemon.
+ENV_RESERVED_PREFIX = "EVENTD_TEST_"
 # Environment names that differ from the EVENTD_<SECTION>_<KEY> rule.
 ENV_ALIASES = {"EVENTD_ENGINE": "engine.name"}
 
@@ -64,6 +66,21 @@ class ServerConfig:
     )
     shutdown_timeout: float = setting(
         10.0, "Seconds to finish open requests and drain the store on stop.", minimum=0
+    )
+    header_timeout: float = setting(
+        10.0,
+        "Seconds a connection may go without a complete request header, counted from its "
+        "start or its previous answer (also the idle keep-alive timeout).",
+        minimum=0.1,
+    )
+    body_timeout: float = setting(
+        20.0,
+        "Seconds a request body may take, plus one for every `body_min_rate` bytes "
+        "received; past it the request is answered 408 and the connection closed.",
+        minimum=0.1,
+    )
+    body_min_rate: int = setting(
+        500, "Bytes per second that extend `body_timeout` (0: a fixed deadline).", minimum=0
     )
 
 
@@ -329,12 +346,11 @@ def _from_env(known: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str,
     found: dict[str, Any] = {}
     source: dict[str, str] = {}
     for var, text in sorted(env.items()):
-        if not var.startswith(ENV_PREFIX) or var.startswith("EVENTD_TEST_"):
+        if not var.startswith(ENV_PREFIX) or var.startswith(ENV_RESERVED_PREFIX):
             continue
         setting_ = by_env.get(var)
         if setting_ is None:
-            log.warning("ignoring %s: no such setting", var)
-            continue
+            raise ConfigError(_unknown_env(var, by_env))
         try:
             value = _parse_env(setting_.type, text)
         except ValueError as exc:
@@ -343,6 +359,13 @@ def _from_env(known: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str,
             raise ConfigError(f"{setting_.name}: {source[setting_.name]} and {var} disagree")
         found[setting_.name], source[setting_.name] = value, var
     return found
+
+
+def _unknown_env(var: str, by_env: Mapping[str, Setting]) -> str:
+    # A typo in a variable name would otherwise silently run with the default value.
+    close = difflib.get_close_matches(var, by_env, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"{var}: no such setting ({ENV_RESERVED_PREFIX}* is left to the test suite){hint}"
 
 
 def _parse_env(kind: type, text: str) -> Any:
