@@ -7,7 +7,7 @@ import sys
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from eventd.sketch import DDSketch
@@ -265,6 +265,8 @@ MAX = sys.float_info.max
         max_size=20,
     )
 )
+# A variance below the smallest float: its root (2e-179) is still one.
+@example(values=[0.0, 4.016183860496669e-179])
 def test_moments_of_any_floats_never_overflow(values: list[float]) -> None:
     stats = stats_at()
     for i, value in enumerate(values):
@@ -280,11 +282,10 @@ def test_moments_of_any_floats_never_overflow(values: list[float]) -> None:
         assert got["sum"] == float(total) and "null_reasons" not in got
     else:
         assert got["sum"] is None and got["null_reasons"]["sum"]
-    # sqrt(v) = sqrt(v / 2**1200) * 2**600, with no float overflow on the way
-    if variance < 2**1000:
-        truth = math.sqrt(float(variance))
-    else:
-        truth = math.sqrt(float(variance / 2**1200)) * 2.0**600
+    # sqrt(v) = sqrt(v / 4**k) * 2**k, with k chosen so that v / 4**k is a normal float
+    # (neither overflowing nor underflowing on the way).
+    k = 600 if variance >= 2**1000 else -600 if 0 < variance < 2**-1000 else 0
+    truth = math.sqrt(float(variance / Fraction(4) ** k)) * 2.0**k
     assert got["stddev"] == pytest.approx(truth, rel=1e-12, abs=1e-300)
 
 
