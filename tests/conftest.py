@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from hypothesis import settings
 
 from eventd.app import create_app
 from eventd.config import Config, load
@@ -15,6 +17,12 @@ from eventd.store.base import Engine
 from eventd.times import parse_timestamp
 
 pytest_plugins = ["tests.engines"]
+
+# CI runs the same examples every time, so that a red build is about the change it tests;
+# elsewhere hypothesis keeps exploring new ones (and replays the failures it saved).
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 NOW = parse_timestamp("2025-06-01T12:00:00Z", None)
 
