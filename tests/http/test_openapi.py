@@ -117,3 +117,17 @@ def test_limits_in_the_document_are_the_configured_defaults() -> None:
     batch = body["application/json"]["schema"]["oneOf"][1]
     assert batch["maxItems"] == body["application/x-ndjson"]["schema"]["maxItems"]
     assert batch["maxItems"] == limits.max_batch
+
+
+async def test_an_empty_type_is_refused_by_every_operation_that_filters_by_type(
+    make_client: MakeClient,
+) -> None:
+    # The document gives `type` one rule (at least one character); the routes must agree.
+    client = await make_client()
+    history = {"window": "5m", "step": "1m", "start": "2025-06-01T11:58:00Z"}
+    history["end"] = "2025-06-01T12:00:00Z"
+    for path, params in (("/events", {}), ("/stats", {}), ("/stats/history", history)):
+        for name in ("type", "event_type"):
+            response = await client.get(path, params=params | {name: ""})
+            assert response.status == 400, (path, name, await response.text())
+            assert (await response.json())["error"]["field"] in ("type", "event_type")
