@@ -53,7 +53,10 @@ schema = schemathesis.openapi.from_dict(copy.deepcopy(document()))
 CLEARING = ["clearEvents", "clearEventsSlash"]
 SETTINGS = settings(
     max_examples=EXAMPLES_PER_OPERATION,
-    derandomize=True,  # the same cases on every run: a failure in CI reproduces locally
+    # The same cases on every run of the same suite, so a failure in CI reproduces. Hypothesis
+    # also draws constants from the project's loaded modules: running this file alone draws
+    # other cases than the whole suite does.
+    derandomize=True,
     database=None,
     deadline=None,  # a request's time depends on the machine's load, not on the code
     # Generating bodies of the 15-field event schema is slower than Hypothesis's default
