@@ -80,7 +80,8 @@ def _responses() -> Iterator[tuple[str, str, dict[str, Any]]]:
 def test_every_error_answer_has_the_one_error_shape() -> None:
     components = document()["components"]["responses"]
     for operation, status, response in _responses():
-        if int(status) < 400:
+        # /health answers its own shape when a part fails: monitors read `checks`.
+        if int(status) < 400 or (operation, status) == ("GET /health", "503"):
             continue
         assert set(response) == {"$ref"}, f"{operation} {status}: use a shared response"
         shared = components[response["$ref"].rsplit("/", 1)[1]]
