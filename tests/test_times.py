@@ -143,6 +143,8 @@ def test_parse_epoch_seconds(seconds: float, expected: int) -> None:
         -62_135_596_801,
         1e300,
         -1e300,
+        1e303,  # a microsecond count beyond a float's range
+        -1.7976931348623157e308,
         10**30,
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from eventd.http import events, health, legacy, stats
+from eventd.http import events, health, legacy, openapi, stats
 from eventd.ws.handler import websocket
 
 
@@ -19,6 +19,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_patch("/events/{id}", events.patch)
     app.router.add_delete("/events/{id}", events.delete)
     app.router.add_get("/health", health.health)
+    app.router.add_get("/openapi.json", openapi.handler())
     app.router.add_get("/ws", websocket)
     app.router.add_get("/stats", stats.stats)
     app.router.add_get("/stats/history", stats.history)

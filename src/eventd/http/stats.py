@@ -86,7 +86,9 @@ async def history(request: web.Request) -> web.Response:
         )
     if (last - first) // step + 1 > MAX_POINTS:
         raise BadParameter(f"gives more than {MAX_POINTS} points; raise step", field="step")
-    type = params.get("type") or None
+    type = params.get("type")
+    if type == "":
+        raise BadParameter("must not be empty", field="type")
     await caught_up(service)
     points = service.history(window, step, first, last, type)
     body = {"window": window, "step": format_duration(step), "type": type, "points": points}
