@@ -269,3 +269,32 @@ async def test_a_cancelled_read_is_skipped(engine: GatedEngine) -> None:
     assert await worker.call(Get("a")) is not None
     assert reads == 1  # only the read whose caller waited
     await worker.stop(drain_timeout=1)
+
+
+class OwnTimeout(GatedEngine):
+    """A gated engine whose client ends a hung put with its own timeout error, swallowing
+    the worker's cancellation (as a socket timeout can come first)."""
+
+    async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
+        self.started += 1
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            raise StorageError("timeout reading from the socket") from None
+        return await MemoryEngine.put_many(self, events)
+
+
+async def test_the_backends_own_timeout_also_fails_the_commands_behind() -> None:
+    engine = OwnTimeout()
+    engine.timeout = 0.1
+    worker = await started(engine)
+    engine.gate.clear()
+    first = asyncio.create_task(worker.call(PutMany([ev("a")])))
+    await asyncio.sleep(0)
+    behind = [asyncio.create_task(worker.call(PutMany([ev(f"b{i}")]))) for i in range(3)]
+    outcomes = await asyncio.gather(first, *behind, return_exceptions=True)
+    assert all(isinstance(outcome, StorageError) for outcome in outcomes), outcomes
+    assert engine.started == 1
+    engine.gate.set()
+    assert await worker.call(Count(Query())) == 0
+    await worker.stop(drain_timeout=1)

@@ -200,6 +200,12 @@ class StoreWorker:
                 self.engine.on_round_trip = answered
                 try:
                     yield
+                except StorageError as exc:
+                    # The backend's own timeout (or a cancellation its client swallowed) may
+                    # end the call first: a whole timeout without an answer is no answer.
+                    if bound.expired() or loop.time() >= (bound.when() or 0.0):
+                        raise self._no_answer(timeout) from exc
+                    raise
                 finally:
                     self.engine.on_round_trip = None
         except TimeoutError:
