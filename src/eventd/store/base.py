@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -127,8 +127,16 @@ class Engine(ABC):
     # The feed position of the last change this engine object appended (0: none yet), set
     # before the write returns: what an acknowledged write's change is to be read up to.
     written_position: int = 0
-    # Seconds within which the backend must answer one call; None when it cannot hang.
+    # Seconds within which the backend must answer one round trip; None when it cannot hang.
     timeout: float | None = None
+    # Set by the store worker while it runs a call: told of each answer the backend gives,
+    # so that a call of many round trips (a large put, a clear) is bounded per round trip.
+    on_round_trip: Callable[[], None] | None = None
+
+    def round_trip(self) -> None:
+        """Tell the store worker that the backend answered one round trip of this call."""
+        if self.on_round_trip is not None:
+            self.on_round_trip()
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect and prepare what the engine needs (indexes, scripts)."""

@@ -182,6 +182,7 @@ class MongoEngine(Engine):
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        self.round_trip()
         first: int = counter["value"] - count + 1
         return first
 
@@ -214,6 +215,7 @@ class MongoEngine(Engine):
             ],
             ordered=True,
         )
+        self.round_trip()
         last = first + len(events) - 1
         self.written_position = max(self.written_position, last)
         if last // 100 != (first - 1) // 100:  # now and then, not on every write
@@ -260,6 +262,7 @@ class MongoEngine(Engine):
             await self._events.bulk_write(
                 [InsertOne(to_document(e, 0)) for e in inserted.values()], ordered=True
             )
+            self.round_trip()
         except BulkWriteError as exc:
             if any(err.get("code") != _DUPLICATE_KEY for err in exc.details["writeErrors"]):
                 raise
@@ -320,6 +323,7 @@ class MongoEngine(Engine):
     async def clear(self) -> int:
         async with self._ready_and_wrapped():
             result = await self._events.delete_many({})
+            self.round_trip()
             epoch = new_epoch()
             await self._counters.update_one(
                 {"_id": "epoch"}, {"$set": {"value": epoch}}, upsert=True

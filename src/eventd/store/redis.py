@@ -297,6 +297,7 @@ class RedisEngine(Engine):
                     return put_results(events, inserted, stored)
                 # Ids stored before (or meanwhile): compare, then insert the others.
                 raws = await self._client.hmget(self._events, existing)
+                self.round_trip()
                 stored |= {
                     id: _decode(raw)
                     for id, raw in zip(existing, raws, strict=True)
@@ -368,6 +369,7 @@ class RedisEngine(Engine):
         if self._seq_end - self._seq_next < count:
             size = max(count, _SEQ_BLOCK)
             last = await self._client.incrby(self._seq, size)
+            self.round_trip()
             self._seq_next, self._seq_end = last - size + 1, last + 1
         first = self._seq_next
         self._seq_next += count
@@ -378,6 +380,7 @@ class RedisEngine(Engine):
         for start in range(0, len(ids), 10 * _CHUNK):
             chunk = ids[start : start + 10 * _CHUNK]
             raws = await self._client.hmget(self._events, chunk)
+            self.round_trip()
             found += [id for id, raw in zip(chunk, raws, strict=True) if raw is not None]
         return found
 
@@ -389,6 +392,7 @@ class RedisEngine(Engine):
             slots = [position.setdefault(k, len(position) + 5) for k in self._indexes(event)]
             args += [member(event), _encode(event), *slots, *[0] * (3 - len(slots))]
         result = await self._insert(keys=keys + list(position), args=args)
+        self.round_trip()
         if isinstance(result, int):
             self._written(result)
             return []
@@ -440,6 +444,7 @@ class RedisEngine(Engine):
             *[position[k] for k in new_keys],
         ]
         written = int(await self._swap(keys=keys, args=args))
+        self.round_trip()
         self._written(written)
         return written > 0
 
@@ -463,18 +468,19 @@ class RedisEngine(Engine):
     async def clear(self) -> int:
         async with self._wrapped():
             count: int = await self._client.hlen(self._events)
-            batch: list[str] = []
             # seq and the feed keep growing: cursors and positions stay unique. The epoch is
             # renewed below, with the `cleared` change, at once.
             kept = (self._seq, self._pos, self._feed, self._cursor_secret_key, self._epoch)
-            async for key in self._client.scan_iter(match=f"{self._ns}:*", count=1000):
-                if key.decode() not in kept:
-                    batch.append(key)
-                if len(batch) >= 1000:
-                    await self._client.unlink(*batch)
-                    batch = []
-            if batch:
-                await self._client.unlink(*batch)
+            cursor: int = 0
+            while True:  # each round trip is bounded on its own: a large store takes many
+                page: Any = await self._client.scan(cursor, match=f"{self._ns}:*", count=1000)
+                self.round_trip()
+                cursor, keys = page
+                if doomed := [key for key in keys if key.decode() not in kept]:
+                    await self._client.unlink(*doomed)
+                    self.round_trip()
+                if cursor == 0:
+                    break
             cleared = await self._cleared(
                 keys=[self._pos, self._feed, self._epoch], args=[self._history, new_epoch()]
             )

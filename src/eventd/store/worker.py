@@ -16,11 +16,10 @@ from eventd.store.failures import FailureLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# A put may take one `engine.timeout` per this many events: a large import is many round
-# trips that each answer in time, not a hung call.
-ROUND_EVENTS = 1000
-# Clearing walks every key of the store, a round trip per thousand keys.
-CLEAR_ROUNDS = 10
+
+
+class NoAnswer(StorageError):
+    """The store did not answer a round trip within the engine's timeout."""
 
 
 def _future() -> asyncio.Future[Any]:
@@ -85,9 +84,15 @@ class StoreWorker:
     """Serialises all access to one engine and batches consecutive writes.
 
     `call()` waits up to `enqueue_timeout` for room in the queue and then raises
-    `Unavailable`, which the HTTP layer answers with 503 and Retry-After. When the engine has
-    a `timeout`, each engine call is bounded by it, and so is each caller's wait for its
-    reply (queued behind a hung call included): both raise `StorageError`.
+    `Unavailable`, which the HTTP layer answers with 503 and Retry-After; a caller with room
+    waits for its turn however long the calls ahead of it take while the store answers.
+
+    When the engine has a `timeout`, each engine call is bounded by it from the moment the
+    worker starts the call, per round trip: every answer the engine reports restarts the
+    clock, so a large import or a clear goes on as long as the store keeps answering. A call
+    that gets no answer in time fails with `NoAnswer` (a `StorageError`), and so does every
+    command waiting behind it at that moment, unapplied: the store is not answering, and
+    trying them one after another would hold each caller for another timeout.
     """
 
     def __init__(
@@ -105,7 +110,8 @@ class StoreWorker:
         self._enqueue_timeout = enqueue_timeout
         self._retry_after = retry_after
         self._task: asyncio.Task[None] | None = None
-        self._in_flight: list[Command[Any]] = []
+        self._in_flight: list[Command[Any]] = []  # taken from the queue, not yet started
+        self._current: list[Command[Any]] = []  # the commands of the engine call running
         self._accepting = False
         self._stopped = False
         self.failures = FailureLog(log, "store request")
@@ -145,21 +151,14 @@ class StoreWorker:
         return await self._reply(command)
 
     async def _reply(self, command: Command[T]) -> T:
-        """Wait for the reply within the command's bound; count the outcome for the log."""
-        reply, bound = command.reply, self._bound([command])
-        if bound is None:  # an engine in the process (memory): no timer on its hot path
-            return await reply
+        """Wait for the reply; count the outcome for the log.
+
+        No deadline here: the worker answers every command, each engine call being bounded.
+        """
         try:
-            await asyncio.wait([reply], timeout=bound)
-        except asyncio.CancelledError:
-            reply.cancel()  # the caller has gone; a command it queued is still applied
-            raise
-        if not reply.done():
-            # Answered now, the command is skipped if the worker has not started it (a write
-            # already sent may still be applied).
-            _settle(command, exc=self._no_answer(bound))
-        try:
-            result = reply.result()
+            # A cancelled caller cancels the reply: a read it queued is then skipped, a write
+            # is still applied (see `_skipped`).
+            result = await command.reply
         except StorageError as exc:
             self.failures.failed(str(exc))
             raise
@@ -179,28 +178,38 @@ class StoreWorker:
         except TimeoutError:
             raise self._no_answer(timeout) from None
 
-    def _bound(self, commands: Sequence[Command[Any]]) -> float | None:
-        """Return the seconds the engine may take for `commands`, or None for no bound."""
-        timeout = self.engine.timeout
-        if timeout is None:
-            return None
-        if any(isinstance(cmd, Clear) for cmd in commands):
-            return timeout * CLEAR_ROUNDS
-        events = sum(len(cmd.events) for cmd in commands if isinstance(cmd, PutMany))
-        return timeout * (1 + events // ROUND_EVENTS)
-
-    def _no_answer(self, bound: float | None) -> StorageError:
-        return StorageError(f"{self.engine.name}: no answer within {bound:g} s")
+    def _no_answer(self, bound: float | None) -> NoAnswer:
+        return NoAnswer(f"{self.engine.name}: no answer within {bound:g} s")
 
     @asynccontextmanager
-    async def _bounded(self, commands: Sequence[Command[Any]]) -> AsyncIterator[None]:
-        """Bound an engine call for `commands`: a hung call fails them, not the queue."""
-        bound = self._bound(commands)
+    async def _bounded(self) -> AsyncIterator[None]:
+        """Bound an engine call by the engine's timeout, restarted by each round trip."""
+        timeout = self.engine.timeout
+        if timeout is None:  # an engine in the process (memory): no timer on its hot path
+            yield
+            return
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(bound):
-                yield
+            async with asyncio.timeout(timeout) as bound:
+
+                def answered() -> None:
+                    # An answer can still come in while the call is being cut: too late.
+                    if not bound.expired():
+                        bound.reschedule(loop.time() + timeout)
+
+                self.engine.on_round_trip = answered
+                try:
+                    yield
+                except StorageError as exc:
+                    # The backend's own timeout (or a cancellation its client swallowed) may
+                    # end the call first: a whole timeout without an answer is no answer.
+                    if bound.expired() or loop.time() >= (bound.when() or 0.0):
+                        raise self._no_answer(timeout) from exc
+                    raise
+                finally:
+                    self.engine.on_round_trip = None
         except TimeoutError:
-            raise self._no_answer(bound) from None
+            raise self._no_answer(timeout) from None
 
     async def stop(self, drain_timeout: float) -> None:
         """Refuse new commands, finish queued ones within `drain_timeout`, close the engine."""
@@ -224,7 +233,7 @@ class StoreWorker:
 
     def _fail_remaining(self) -> None:
         dropped = 0
-        pending = self._in_flight
+        pending = self._current + self._in_flight
         while not self._queue.empty():
             pending.append(self._queue.get_nowait())
         for command in pending:
@@ -241,47 +250,49 @@ class StoreWorker:
             batch = [await self._queue.get()]
             while len(batch) < self._batch_limit and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            self._in_flight = batch
-            stopped = await self._apply(batch)
-            self._in_flight = []
-            if stopped:
+            if await self._apply(batch):
                 return
 
     async def _apply(self, batch: list[Command[Any]]) -> bool:
-        """Apply `batch` in order, folding runs of puts into one engine call."""
-        i = 0
-        while i < len(batch):
-            if _answered(batch[i]):  # its caller stopped waiting for the store
-                i += 1
-                continue
-            if isinstance(batch[i], Stop):
+        """Apply `batch` in order, folding runs of puts into one engine call; return whether
+        it ended with `Stop`. A store that does not answer empties `batch` (`_fail_waiting`).
+        """
+        self._in_flight = batch
+        while batch:
+            if isinstance(batch[0], Stop):
                 # Anything after Stop came in while stopping; `stop()` fails it.
-                self._in_flight = batch[i + 1 :]
+                del batch[0]
                 return True
-            j = i + 1
-            while (
-                j < len(batch) and isinstance(batch[i], PutMany) and isinstance(batch[j], PutMany)
-            ):
-                j += 1
-            if j - i > 1:
-                await self._put_group(batch[i:j])
+            size = 1
+            while size < len(batch) and isinstance(batch[0], PutMany):
+                if not isinstance(batch[size], PutMany):
+                    break
+                size += 1
+            self._current, batch[:size] = batch[:size], []
+            if size > 1:
+                await self._put_group(self._current)
             else:
-                await self._execute(batch[i])
-            i = j
+                await self._execute(self._current[0])
+            self._current = []
         return False
 
     async def _put_group(self, group: list[Command[Any]]) -> None:
-        puts = [cmd for cmd in group if isinstance(cmd, PutMany) and not _answered(cmd)]
+        puts = [cmd for cmd in group if isinstance(cmd, PutMany) and not _skipped(cmd)]
         if not puts:
             return
         events = [event for cmd in puts for event in cmd.events]
         try:
-            async with self._bounded(puts):
+            async with self._bounded():
                 results = await self.engine.put_many(events)
         except IdConflict:
-            # A conflict fails only its own command: apply them one by one.
+            # Nothing was written; a conflict fails only its own command: apply them one by
+            # one, each checked again, and none once the store stops answering.
             for cmd in puts:
-                await self._execute(cmd)
+                if not await self._execute(cmd):
+                    return
+            return
+        except NoAnswer as exc:
+            self._fail_waiting(exc)
             return
         except Exception as exc:
             for cmd in puts:
@@ -292,14 +303,40 @@ class StoreWorker:
             _settle(cmd, result=results[start : start + len(cmd.events)])
             start += len(cmd.events)
 
-    async def _execute(self, command: Command[Any]) -> None:
+    async def _execute(self, command: Command[Any]) -> bool:
+        """Apply one command unless it is to be skipped; return False if the store did not
+        answer (the commands waiting are failed then too)."""
+        if _skipped(command):
+            return True
         try:
-            async with self._bounded([command]):
+            async with self._bounded():
                 result = await self._perform(command)
+        except NoAnswer as exc:
+            _settle(command, exc=exc)
+            self._fail_waiting(exc)
+            return False
         except Exception as exc:
             _settle(command, exc=exc)
         else:
             _settle(command, result=result)
+        return True
+
+    def _fail_waiting(self, cause: NoAnswer) -> None:
+        """Fail, unapplied, the running call's commands and every command waiting behind it.
+
+        Commands whose callers have gone are dropped too: nothing queued before the store
+        stopped answering is applied afterwards. A `Stop` stays, to end the loop.
+        """
+        for cmd in self._current:
+            _settle(cmd, exc=cause)
+        waiting = self._in_flight[:]
+        while not self._queue.empty():
+            waiting.append(self._queue.get_nowait())
+        self._in_flight[:] = [cmd for cmd in waiting if isinstance(cmd, Stop)]
+        self._current = []
+        behind = StorageError(f"{cause}, to a call ahead of this one")
+        for cmd in waiting:
+            _settle(cmd, exc=behind)
 
     async def _perform(self, command: Command[Any]) -> Any:
         engine = self.engine
@@ -323,9 +360,18 @@ class StoreWorker:
         raise TypeError(f"unknown store command {command!r}")
 
 
-def _answered(command: Command[Any]) -> bool:
-    """Return whether a command was answered before the worker applied it."""
-    return command.reply.done() and not command.reply.cancelled()
+_READS = (Get, RunQuery, Count, CursorSecret)
+
+
+def _skipped(command: Command[Any]) -> bool:
+    """Return whether to leave a command unapplied: its caller was answered already (a 503
+    write is never applied afterwards), or has gone and it only reads.
+
+    A write whose caller has gone (a closed connection cancels the request) is still
+    applied: the caller cannot tell either way, as when it goes just after the write.
+    """
+    reply = command.reply
+    return reply.done() and (not reply.cancelled() or isinstance(command, _READS))
 
 
 def _settle(command: Command[Any], *, result: Any = None, exc: BaseException | None = None) -> None:

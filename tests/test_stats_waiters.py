@@ -1,0 +1,51 @@
+"""Requests waiting for the statistics to hold their writes are woken without a scan of all."""
+
+from __future__ import annotations
+
+import asyncio
+
+from eventd.feed import Hub
+from eventd.stats import StatsService
+from eventd.store.memory import MemoryEngine
+from eventd.store.worker import PutMany, StoreWorker
+from tests.conftest import FakeClock
+from tests.store.test_conformance import ev
+
+CHANGES = WAITERS = 200
+
+
+class CountingHub(Hub):
+    """A hub that counts how often its position is read."""
+
+    reads = 0
+
+    @property  # type: ignore[override]
+    def position(self) -> int:
+        self.reads += 1
+        return self._at
+
+    @position.setter
+    def position(self, value: int) -> None:
+        self._at = value
+
+
+async def test_a_change_does_not_look_at_every_waiting_request(clock: FakeClock) -> None:
+    engine = MemoryEngine()
+    worker = StoreWorker(engine)
+    await worker.start()
+    hub = CountingHub(engine)  # not tailing: the test hands it the changes
+    service = StatsService(worker, hub, clock, (300,))
+    await service.start()
+    for n in range(CHANGES):
+        await worker.call(PutMany([ev(f"e{n}")]))
+    waiting = [asyncio.create_task(service.caught_up()) for _ in range(WAITERS)]
+    await asyncio.sleep(0)  # every request is waiting for the last write's position
+    changes = (await engine.read_changes(0, CHANGES)).changes
+    hub.reads = 0
+    for change in changes:
+        hub.dispatch([change])
+    assert all(await asyncio.gather(*waiting))
+    # About one look per change (and per request woken), not one per request per change.
+    assert hub.reads < 10 * (CHANGES + WAITERS), hub.reads
+    await service.stop()
+    await worker.stop(drain_timeout=1)
