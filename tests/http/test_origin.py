@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -291,6 +292,28 @@ async def test_two_host_headers_are_refused(make_client: MakeClient) -> None:
     client = await make_client()
     headers = [("Host", f"127.0.0.1:{client.port}"), ("Host", "evil.example")]
     await assert_forbidden_host(await client.get("/health", headers=headers))
+
+
+async def raw_status(client: TestClient[Any, Any], request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(request)
+        return await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_a_request_without_host_passes_but_has_no_own_origin(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client()
+    answer = await raw_status(client, b"GET /health HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.0 200 "), answer[:100]
+    origin = f"Origin: http://127.0.0.1:{client.port}\r\n".encode()
+    answer = await raw_status(client, b"GET /health HTTP/1.0\r\n" + origin + b"\r\n")
+    assert answer.startswith(b"HTTP/1.0 403 "), answer[:100]
+    assert b'"forbidden_origin"' in answer
 
 
 async def test_a_listed_host_is_served(make_client: MakeClient) -> None:

@@ -81,16 +81,19 @@ def _host_allowed(request: web.Request, hosts: frozenset[str]) -> bool:
 
 
 def _own_origin(request: web.Request) -> OriginKey | None:
+    # Not request.host: without a Host header it looks this machine's name up, blocking.
+    values = request.headers.getall(hdrs.HOST, [])
+    if len(values) != 1 or host_key(values[0]) is None:
+        return None
     # Behind a proxy that terminates TLS the scheme differs: list the public origin.
-    # request.host falls back to this machine's name when the request has no Host.
-    return origin_key(f"{request.scheme}://{request.host}")
+    return origin_key(f"{request.scheme}://{values[0]}")
 
 
 def _forbidden_host(values: list[str]) -> web.Response:
     shown = values[0] if len(values) == 1 else f"{len(values)} Host headers"
     message = (
-        f"requests for host {shown[:200]!r} are refused: the daemon answers loopback names "
-        "only; an operator can allow a host in http.allowed_hosts"
+        f"requests for host {shown[:200]!r} are refused; "
+        "an operator can allow a host in http.allowed_hosts"
     )
     return error_response(403, "forbidden_host", message, field="Host")
 
