@@ -29,7 +29,7 @@ async def test_a_client_leaving_mid_body_is_no_error(tmp_path: Path) -> None:
         _, writer = await asyncio.open_connection("127.0.0.1", daemon.port)
         body = b'{"type": "half", "data": "' + b"x" * 5000
         writer.write(
-            b"POST /events HTTP/1.1\r\nHost: eventd\r\nContent-Type: application/json\r\n"
+            b"POST /events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n" % (2 * len(body)) + body
         )
         await writer.drain()

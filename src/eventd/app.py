@@ -49,11 +49,11 @@ def create_app(
     """Return the daemon's application; the store opens when the app starts."""
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
-        middlewares=[errors, body_timeout],
+        # `errors` outermost: no failure, not even in the origin check, answers a bare 500.
+        middlewares=[errors, origin.middleware(config), body_timeout],
         # Bodies are inflated by http/decoding.py, in steps and up to the size limit.
         handler_args=handler_args(config.server) | {"auto_decompress": False},
     )
-    origin.setup(app, config.http.cors_origins)
     app[CONFIG] = config
     app[CLOCK] = clock
     app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from eventd.http.origin import parse_origins
+from eventd.origins import parse_hosts, parse_origins
 from eventd.times import TimeError, parse_duration, resolve_timezone
 
 ENV_PREFIX = "EVENTD_"
@@ -255,6 +255,10 @@ def _check_origins(text: str) -> None:
     parse_origins(text)
 
 
+def _check_hosts(text: str) -> None:
+    parse_hosts(text)
+
+
 @dataclass(frozen=True)
 class HttpConfig:
     cors_origins: str = setting(
@@ -263,6 +267,15 @@ class HttpConfig:
         "with CORS answers: a list or a comma-separated string. A request with any other "
         "Origin than the daemon's own is refused with 403; requests without Origin pass.",
         check=_check_origins,
+        comma_list=True,
+    )
+    allowed_hosts: str = setting(
+        "",
+        "Host names or addresses (no port) besides loopback ones that requests may name in "
+        "their Host header, for a daemon reached through a proxy or by name: a list or a "
+        "comma-separated string. On a loopback bind, or once any is listed, a request for "
+        "any other host is refused with 403 (this stops DNS rebinding).",
+        check=_check_hosts,
         comma_list=True,
     )
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from eventd.config import ConfigError, load
-from eventd.http.origin import parse_origins
 from eventd.keys import SOCKETS
+from eventd.origins import parse_hosts, parse_origins
 from tests.conftest import MakeClient, make_config
 from tests.daemon import Daemon
 
@@ -188,11 +192,30 @@ async def test_own_origin_works_over_http_and_websocket(make_client: MakeClient)
     await ws.close()
 
 
-async def test_own_origin_is_read_from_the_host_header(make_client: MakeClient) -> None:
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost:{port}",
+        "LOCALHOST:{port}",
+        "localhost",
+        "app.localhost:{port}",
+        "127.0.0.1:{port}",
+        "127.1.2.3:{port}",
+        "[::1]:{port}",
+        "[0:0::1]:{port}",
+    ],
+)
+async def test_own_origin_is_read_from_a_loopback_host_header(
+    make_client: MakeClient, host: str
+) -> None:
     client = await make_client()
-    headers = {"Host": f"localhost:{client.port}", "Origin": f"http://LOCALHOST:{client.port}"}
+    host = host.format(port=client.port)
+    headers = {"Host": host, "Origin": f"http://{host.upper()}"}
     response = await client.post("/events", json={}, headers=headers)
     assert response.status == 201
+    ws = await client.ws_connect("/ws", headers=headers)
+    assert (await ws.receive_json())["type"] == "welcome"
+    await ws.close()
 
 
 async def test_requests_without_origin_are_unaffected(make_client: MakeClient) -> None:
@@ -204,6 +227,172 @@ async def test_requests_without_origin_are_unaffected(make_client: MakeClient) -
     ws = await client.ws_connect("/ws")
     assert (await ws.receive_json())["type"] == "welcome"
     await ws.close()
+
+
+# --- the Host header (DNS rebinding) ----------------------------------------------------------
+
+
+async def assert_forbidden_host(response: aiohttp.ClientResponse) -> None:
+    assert response.status == 403
+    body = await response.json()
+    assert body["error"]["code"] == "forbidden_host"
+    assert body["error"]["field"] == "Host"
+    assert "Upgrade" not in response.headers
+
+
+def rebinding(client: TestClient[Any, Any], name: str = "evil.example") -> dict[str, str]:
+    """Return the headers of a page at `name` whose DNS name now points at the daemon."""
+    return {"Host": f"{name}:{client.port}", "Origin": f"http://{name}:{client.port}"}
+
+
+async def test_rebinding_page_cannot_write_read_or_open_the_websocket(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client()
+    assert (await client.post("/events", json={"type": "secret"})).status == 201
+    headers = rebinding(client) | {"Content-Type": "text/plain"}
+    await assert_forbidden_host(await client.post("/events", data=b"{}", headers=headers))
+    # A same-origin GET carries no Origin: only the Host check keeps the page from reading.
+    only_host = {"Host": headers["Host"]}
+    await assert_forbidden_host(await client.get("/events", headers=only_host))
+    await assert_forbidden_host(await client.get("/ws", headers=UPGRADE | rebinding(client)))
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect("/ws", headers=rebinding(client))
+    assert refused.value.status == 403
+    assert client.app is not None and client.app[SOCKETS] == set()
+    assert [e["type"] for e in await stored(client)] == ["secret"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",
+        "127.0.0.1.evil.example",
+        "localhost.evil.example",
+        "10.0.0.1",
+        "0.0.0.0",
+        "[::2]",
+        "[::ffff:7f00:1]",
+        "localhost.",
+        "[]@",
+        "x@127.0.0.1",
+        "127.0.0.1/x",
+        "127.0.0.1:99999",
+        "",
+    ],
+)
+async def test_non_loopback_hosts_are_refused_on_a_loopback_bind(
+    make_client: MakeClient, host: str
+) -> None:
+    client = await make_client()
+    await assert_forbidden_host(await client.get("/health", headers={"Host": host}))
+
+
+async def test_two_host_headers_are_refused(make_client: MakeClient) -> None:
+    client = await make_client()
+    headers = [("Host", f"127.0.0.1:{client.port}"), ("Host", "evil.example")]
+    await assert_forbidden_host(await client.get("/health", headers=headers))
+
+
+async def raw_status(client: TestClient[Any, Any], request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(request)
+        return await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_a_request_without_host_passes_but_has_no_own_origin(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client()
+    answer = await raw_status(client, b"GET /health HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.0 200 "), answer[:100]
+    origin = f"Origin: http://127.0.0.1:{client.port}\r\n".encode()
+    answer = await raw_status(client, b"GET /health HTTP/1.0\r\n" + origin + b"\r\n")
+    assert answer.startswith(b"HTTP/1.0 403 "), answer[:100]
+    assert b'"forbidden_origin"' in answer
+
+
+async def test_a_listed_host_is_served(make_client: MakeClient) -> None:
+    client = await make_client(make_config(http={"allowed_hosts": ["eventd.example", "[::2]"]}))
+    for name in ("eventd.example", "EVENTD.example", "[::2]"):
+        response = await client.post("/events", json={}, headers=rebinding(client, name))
+        assert response.status == 201, name
+    ws = await client.ws_connect("/ws", headers=rebinding(client, "eventd.example"))
+    assert (await ws.receive_json())["type"] == "welcome"
+    await ws.close()
+    # Loopback names still work; other names do not.
+    response = await client.post("/events", json={}, headers=rebinding(client, "localhost"))
+    assert response.status == 201
+    response = await client.post("/events", json={}, headers=rebinding(client, "evil.example"))
+    await assert_forbidden_host(response)
+
+
+async def test_a_listed_host_does_not_make_its_origin_listed(make_client: MakeClient) -> None:
+    client = await make_client(make_config(http={"allowed_hosts": ["eventd.example"]}))
+    headers = {"Host": f"eventd.example:{client.port}", "Origin": EVIL}
+    await assert_forbidden(await client.post("/events", json={}, headers=headers))
+
+
+async def test_any_host_on_a_non_loopback_bind(make_client: MakeClient) -> None:
+    # The test server listens on loopback either way; the setting decides the checks.
+    client = await make_client(make_config(server={"host": "0.0.0.0"}))
+    response = await client.post("/events", json={}, headers=rebinding(client, "eventd.example"))
+    assert response.status == 201
+    headers = {"Host": f"eventd.example:{client.port}", "Origin": EVIL}
+    await assert_forbidden(await client.post("/events", json={}, headers=headers))
+
+
+async def test_listed_hosts_are_checked_on_a_non_loopback_bind(make_client: MakeClient) -> None:
+    config = make_config(server={"host": "0.0.0.0"}, http={"allowed_hosts": "eventd.example"})
+    client = await make_client(config)
+    response = await client.post("/events", json={}, headers=rebinding(client, "eventd.example"))
+    assert response.status == 201
+    response = await client.post("/events", json={}, headers=rebinding(client))
+    await assert_forbidden_host(response)
+
+
+@pytest.mark.parametrize(
+    ("bind", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.9.9.9", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.1", False),
+        ("eventd.example", False),
+    ],
+)
+async def test_the_bind_address_decides_the_host_check(
+    make_client: MakeClient, bind: str, loopback: bool
+) -> None:
+    client = await make_client(make_config(server={"host": bind}))
+    response = await client.get("/health", headers={"Host": "evil.example"})
+    assert response.status == (403 if loopback else 200)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://[]@"},
+        {"Origin": "http://x", "Host": "[]@"},
+        {"Origin": "http://[]@", "Host": "[]@"},
+    ],
+)
+@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
+async def test_malformed_origin_or_host_is_a_403_not_a_500(
+    make_client: MakeClient, headers: dict[str, str], bind: str
+) -> None:
+    client = await make_client(make_config(server={"host": bind}))
+    response = await client.get("/health", headers=headers)
+    assert response.status == 403
+    assert response.content_type == "application/json"
+    assert (await response.json())["error"]["field"] in ("Host", "Origin")
 
 
 # --- listed origins ----------------------------------------------------------------------------
@@ -349,6 +538,59 @@ def test_a_bad_cors_origin_stops_start_up_naming_the_key(bad: Any) -> None:
     assert text.startswith("http.cors_origins:") and "\n" not in text, text
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["eventd.example", "192.0.2.1", "[2001:db8::1]"],
+        "eventd.example, 192.0.2.1,[2001:db8::1],",
+    ],
+)
+def test_allowed_hosts_is_a_list_or_a_comma_separated_string(value: Any) -> None:
+    config = make_config(http={"allowed_hosts": value})
+    assert parse_hosts(config.http.allowed_hosts) == {"eventd.example", "192.0.2.1", "2001:db8::1"}
+
+
+def test_allowed_hosts_defaults_to_none() -> None:
+    assert load().http.allowed_hosts == ""
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["*", "*.example", "eventd.example:8080", "http://eventd.example", "::1", "a b", "[]@"],
+)
+def test_a_bad_allowed_host_stops_start_up_naming_the_key(bad: Any) -> None:
+    with pytest.raises(ConfigError) as exc_info:
+        load(overrides={"http.allowed_hosts": bad})
+    text = str(exc_info.value)
+    assert text.startswith("http.allowed_hosts:") and "\n" not in text, text
+
+
+@pytest.mark.parametrize("bad", ["http://[]@", "http://[]@:1", "http://\u200b"])
+def test_a_malformed_cors_origin_is_a_config_error_not_a_crash(bad: str) -> None:
+    with pytest.raises(ConfigError) as exc_info:
+        load(overrides={"http.cors_origins": [bad]})
+    text = str(exc_info.value)
+    assert text.startswith("http.cors_origins:") and "\n" not in text, text
+
+
+def test_check_config_names_a_malformed_cors_origin(tmp_path: Path) -> None:
+    path = tmp_path / "eventd.toml"
+    path.write_text('[http]\ncors_origins = ["http://[]@"]\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTD_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "eventd", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert "http.cors_origins" in line and "http://[]@" in line, line
+
+
 # --- a real daemon -----------------------------------------------------------------------------
 
 
@@ -371,3 +613,10 @@ async def test_daemon_reads_cors_origins_from_the_environment(tmp_path: Path) ->
             assert (await ws.receive_json())["type"] == "welcome"
         async with session.get(url) as response:
             assert len((await response.json())["events"]) == 1
+        rebound = {
+            "Host": f"evil.example:{daemon.port}",
+            "Origin": f"http://evil.example:{daemon.port}",
+        }
+        async with session.post(url, data=b"{}", headers=rebound) as response:
+            assert response.status == 403
+            assert (await response.json())["error"]["code"] == "forbidden_host"

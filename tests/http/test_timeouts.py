@@ -28,7 +28,9 @@ Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 # How long a test waits for the server to close a connection: far above the timeouts set.
 CLOSE_WAIT = 20.0
 SHORT = {"header_timeout": 0.3, "body_timeout": 0.3, "body_min_rate": 1000}
-UNFINISHED_HEADER = b"POST /events HTTP/1.1\r\nHost: eventd\r\nContent-Type: application/json\r\n"
+UNFINISHED_HEADER = (
+    b"POST /events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+)
 
 
 class Attacker:
@@ -139,7 +141,7 @@ async def test_a_header_sent_a_byte_at_a_time_is_closed(short: Client, attacker:
 
 async def test_an_idle_kept_alive_connection_is_closed(short: Client, attacker: Attacker) -> None:
     reader, writer = await attacker.connect(short.host, short.port)
-    writer.write(b"GET /health HTTP/1.1\r\nHost: eventd\r\n\r\n")
+    writer.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
     answer = await until_closed(reader)
     assert status_of(answer) == 200
     assert b"connection: close" not in answer.lower()

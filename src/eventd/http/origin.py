@@ -6,22 +6,26 @@ an `Origin` other than the daemon's own (scheme, host and port of the request's 
 one listed in `http.cors_origins` is answered 403 before any handler runs: a page cannot
 write (a `text/plain` POST needs no preflight) nor open `/ws` (WebSockets are not subject
 to CORS at all). Requests without `Origin` (curl, services) pass untouched.
+
+A page whose DNS name is rebound to the daemon's address is same-origin with it, so its
+requests carry its own name in `Host` (and, for writes, in `Origin`). On a loopback bind
+every request must therefore name a loopback host in `Host` or one listed in
+`http.allowed_hosts`; elsewhere `Host` is checked once hosts are listed.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, MutableMapping
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
-from yarl import URL
 
+from eventd.config import Config
+from eventd.http.middlewares import errors
 from eventd.http.responses import error_response
+from eventd.origins import OriginKey, host_key, is_loopback, origin_key, parse_hosts, parse_origins
 
-# (scheme, host, port): an origin as RFC 6454 compares them.
-OriginKey = tuple[str, str, int | None]
-# Opaque origins (sandboxed frames, file:// pages, some redirects) serialise as "null".
-NULL_ORIGIN: OriginKey = ("null", "", None)
 # The request headers the API reads; a preflight may ask for these and only these.
 ALLOW_HEADERS = "Authorization, Content-Type, Content-Encoding"
 # Answer headers a page may read besides the CORS-safelisted ones.
@@ -30,46 +34,26 @@ EXPOSE_HEADERS = "Allow, Retry-After"
 MAX_AGE = "600"
 
 
-def origin_key(text: str) -> OriginKey | None:
-    """Return the (scheme, host, port) of a serialised origin, or None if it is not one."""
-    if text == "null":
-        return NULL_ORIGIN
-    try:
-        url = URL(text)
-        host, port = url.host, url.port
-    except ValueError:  # an invalid port, host or IDNA name: not an origin
-        return None
-    if not url.scheme or not host or url.raw_user is not None or url.raw_password is not None:
-        return None
-    if url.raw_path not in ("", "/") or url.raw_query_string or url.raw_fragment:
-        return None
-    return url.scheme.lower(), host.lower(), port
+def middleware(config: Config) -> Middleware:
+    """Return the middleware that checks `Host` and `Origin` as `config` asks."""
+    hosts = parse_hosts(config.http.allowed_hosts)
+    check_host = bool(hosts) or is_loopback(config.server.host)
+    return origin_middleware(parse_origins(config.http.cors_origins), hosts if check_host else None)
 
 
-def parse_origins(text: str) -> frozenset[OriginKey]:
-    """Parse a comma-separated list of origins; raise `ValueError` naming a bad one."""
-    keys = set()
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        key = origin_key(part)
-        if key is None or (part != "null" and key[0] not in ("http", "https")):
-            raise ValueError(
-                f"{part!r} is not an origin: write scheme://host[:port] (http or https, "
-                "no path), or null; every origin is listed, there is no wildcard"
-            )
-        keys.add(key)
-    return frozenset(keys)
+def origin_middleware(listed: frozenset[OriginKey], hosts: frozenset[str] | None) -> Middleware:
+    """Return the middleware that refuses foreign origins and answers CORS for `listed`.
 
-
-def setup(app: web.Application, cors_origins: str) -> None:
-    """Check `Origin` on every request of `app`, before every other middleware."""
-    app.middlewares.insert(0, origin_middleware(parse_origins(cors_origins)))
-
-
-def origin_middleware(listed: frozenset[OriginKey]) -> Middleware:
-    """Return the middleware that refuses foreign origins and answers CORS for `listed`."""
+    With `hosts` (None: any host), `Host` must name a loopback host or one of `hosts`.
+    """
 
     @web.middleware
     async def check_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if hosts is not None and not _host_allowed(request, hosts):
+            return _forbidden_host(request.headers.getall(hdrs.HOST, []))
+        # The CORS headers go on the answer the client gets, errors included: turn exceptions
+        # into answers here, inside this middleware.
+        handler = functools.partial(errors, handler=handler)
         origins = request.headers.getall(hdrs.ORIGIN, [])
         if not origins:
             response = await handler(request)
@@ -88,9 +72,30 @@ def origin_middleware(listed: frozenset[OriginKey]) -> Middleware:
     return check_origin
 
 
+def _host_allowed(request: web.Request, hosts: frozenset[str]) -> bool:
+    values = request.headers.getall(hdrs.HOST, [])
+    if not values:  # HTTP/1.0 without Host: no browser sends that, so no page can
+        return True
+    key = host_key(values[0]) if len(values) == 1 else None
+    return key is not None and (is_loopback(key[0]) or key[0] in hosts)
+
+
 def _own_origin(request: web.Request) -> OriginKey | None:
+    # Not request.host: without a Host header it looks this machine's name up, blocking.
+    values = request.headers.getall(hdrs.HOST, [])
+    if len(values) != 1 or host_key(values[0]) is None:
+        return None
     # Behind a proxy that terminates TLS the scheme differs: list the public origin.
-    return origin_key(f"{request.scheme}://{request.host}")
+    return origin_key(f"{request.scheme}://{values[0]}")
+
+
+def _forbidden_host(values: list[str]) -> web.Response:
+    shown = values[0] if len(values) == 1 else f"{len(values)} Host headers"
+    message = (
+        f"requests for host {shown[:200]!r} are refused; "
+        "an operator can allow a host in http.allowed_hosts"
+    )
+    return error_response(403, "forbidden_host", message, field="Host")
 
 
 def _forbidden(origins: list[str]) -> web.Response:
