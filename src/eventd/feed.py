@@ -131,6 +131,11 @@ class Hub:
                 log.warning("feed: the tailing task did not stop within %.1f s", grace)
             self._task = None
 
+    @property
+    def ready(self) -> bool:
+        """Tell whether the hub knows where the feed stands (its head and epoch)."""
+        return self._started
+
     async def _read_start(self) -> None:
         """Take the feed's head and epoch as the point from which changes are pushed."""
         # The head first: a clear in between is then dispatched, with its epoch, after it.

@@ -253,6 +253,12 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
     if refusal is not None:
         await _reply(conn, refusal)
         return
+    if "events" in request.channels and not conn.hub.ready:
+        # Until the hub has read the feed's head it cannot say where live changes begin: a
+        # replay would end at 0 and the changes up to the head would never be sent.
+        message = "the feed's head is not known yet; subscribe again later"
+        await _reply(conn, protocol.error("unavailable", message, request.id))
+        return
     stats: StatsSubscription | None = None
     if "stats" in request.channels:
         made = stats_subscription(request.id, conn.offer, conn.stats, request)
@@ -332,7 +338,7 @@ async def _subscribe_events(
 def _discontinuity(request: Subscribe, page: FeedPage, epoch: str | None) -> str | None:
     """Return why the feed cannot continue from the request's `since`, if it cannot."""
     assert request.since is not None
-    if request.epoch is not None and request.epoch != epoch:
+    if request.epoch is not None and epoch is not None and request.epoch != epoch:
         return "epoch"  # the store was cleared, or is another one (a restarted memory daemon)
     if request.since > page.head:
         return "ahead"  # no such position yet: another store, or one that restarted empty
