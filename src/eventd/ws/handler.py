@@ -214,14 +214,15 @@ async def _enqueue(conn: Connection, entry: Entry) -> bool:
         return True
     except asyncio.QueueFull:
         pass
-    put = asyncio.ensure_future(conn.queue.put(entry))
-    slow = asyncio.ensure_future(conn.slow.wait())
+    put = asyncio.create_task(conn.queue.put(entry), name="ws-enqueue")
+    slow = asyncio.create_task(conn.slow.wait(), name="ws-enqueue-slow")
     try:
         await asyncio.wait({put, slow}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         slow.cancel()
         put.cancel()  # a no-op once the entry is in
-    return put.done() and not put.cancelled()
+        await asyncio.gather(put, slow, return_exceptions=True)
+    return not put.cancelled()
 
 
 async def _handle(conn: Connection, text: str) -> None:
