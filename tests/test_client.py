@@ -13,6 +13,7 @@ from eventd.client import HistoryTruncated, Subscriber
 from eventd.keys import SOCKETS
 from tests.conftest import MakeClient, make_config
 from tests.daemon import Daemon
+from tests.waiting import wait_for
 from tests.ws.test_replay_overflow import FailingEngine
 
 
@@ -31,10 +32,7 @@ async def test_resumes_after_the_server_drops_it(make_client: MakeClient) -> Non
         reading = asyncio.create_task(collect(subscriber, 10, received))
         await asyncio.wait_for(subscriber.connected.wait(), 5)
         await client.post("/events", json=[{"type": "x", "id": f"a{i}"} for i in range(4)])
-        for _ in range(100):  # bounded wait for the first four
-            if len(received) == 4:
-                break
-            await asyncio.sleep(0.01)
+        await wait_for(lambda: len(received) == 4, "the first four changes")
         for ws in list(client.app[SOCKETS]):  # drop every connection from the server side
             await ws.close(code=1012, message=b"restart")
         await client.post(
@@ -69,10 +67,7 @@ async def test_a_restarted_memory_daemon_is_a_new_epoch(tmp_path: Path) -> None:
         await asyncio.wait_for(subscriber.connected.wait(), 5)
         async with session.post(f"{first.base}/events", json=[{"id": f"a{i}"} for i in range(3)]):
             pass
-        for _ in range(500):  # bounded wait for the three changes
-            if len(received) == 3:
-                break
-            await asyncio.sleep(0.01)
+        await wait_for(lambda: len(received) == 3, "the three changes")
         assert [c["position"] for c in received] == [1, 2, 3]
         epoch = subscriber.epoch
         assert epoch
@@ -100,11 +95,8 @@ async def test_retries_while_the_store_does_not_answer(make_client: MakeClient) 
     async with aiohttp.ClientSession() as session:
         subscriber = Subscriber(session, str(client.make_url("/")), since=2, max_delay=0.05)
         reading = asyncio.create_task(collect(subscriber, 3, received))
-        for _ in range(500):  # bounded: it is refused, then comes back
-            if subscriber.connections >= 2:
-                break
-            await asyncio.sleep(0.01)
-        assert subscriber.connections >= 2 and not reading.done()
+        await wait_for(lambda: subscriber.connections >= 2, "a refused subscription to retry")
+        assert not reading.done()
         engine.fail_at = None
         await asyncio.wait_for(reading, 5)
     assert [change["event"]["id"] for change in received] == ["e2", "e3", "e4"]

@@ -10,6 +10,7 @@ from eventd.feed import Hub
 from eventd.store.base import Change
 from eventd.store.memory import MemoryEngine
 from tests.store.test_conformance import ev
+from tests.waiting import wait_for
 
 
 class SwallowingEngine(MemoryEngine):
@@ -51,11 +52,7 @@ async def test_stop_ends_the_hub_although_the_cancellation_was_swallowed(
 
 
 async def hub_epoch_becomes(hub: Hub, epoch: str) -> None:
-    for _ in range(500):  # bounded: the hub reads the feed within its block time
-        if hub.epoch == epoch:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the hub's epoch stayed {hub.epoch}, not {epoch}")
+    await wait_for(lambda: hub.epoch == epoch, f"the hub's epoch to become {epoch}")
 
 
 async def test_the_hub_follows_the_epoch_through_clears_and_gaps() -> None:

@@ -15,6 +15,7 @@ from eventd.keys import HUB
 from eventd.store.base import FeedPage, StorageError
 from eventd.store.memory import MemoryEngine
 from tests.conftest import MakeClient, make_config
+from tests.waiting import wait_for
 from tests.ws.test_websocket import connect, post, receive, subscribe
 
 
@@ -60,11 +61,7 @@ async def overflow_during_replay(
         await asyncio.wait_for(engine.paused.wait(), 5)
         await post(client, [{} for _ in range(200)])  # while the replay waits: 3x send_queue
         hub = client.app[HUB]
-        for _ in range(500):  # bounded wait for the hub to hand the burst out
-            if hub.position >= 205:
-                break
-            await asyncio.sleep(0.01)
-        assert hub.position >= 205
+        await wait_for(lambda: hub.position >= 205, "the hub to hand the burst out")
     finally:
         engine.resume.set()
     return await until_closed(ws)
@@ -105,10 +102,7 @@ async def test_a_replay_without_overflow_then_goes_live(make_client: MakeClient)
     await asyncio.wait_for(engine.paused.wait(), 5)
     await post(client, [{} for _ in range(30)])  # fewer than send_queue: held, then sent
     hub = client.app[HUB]
-    for _ in range(500):
-        if hub.position >= 35:
-            break
-        await asyncio.sleep(0.01)
+    await wait_for(lambda: hub.position >= 35, "the hub to hand the changes out")
     engine.resume.set()
     assert (await receive(ws))["type"] == "subscribed"
     got = [(await receive(ws))["position"] for _ in range(33)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from eventd.keys import STATS
 from tests.conftest import NOW, FakeClock, MakeClient
+from tests.waiting import wait_for
 from tests.ws.test_websocket import connect, receive
 
 Client = TestClient[Any, Any]
@@ -18,10 +18,7 @@ async def tick(client: Client) -> None:
     """Run the stats-tick job now, as the scheduler would, once the feed has caught up."""
     stats = client.app[STATS]
     head = (await stats.hub.engine.read_changes(0, 1)).head
-    for _ in range(200):
-        if stats.hub.position >= head:
-            break
-        await asyncio.sleep(0.01)
+    await wait_for(lambda: stats.hub.position >= head, "the hub to reach the feed's head")
     await stats.tick()
 
 
