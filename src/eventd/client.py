@@ -6,9 +6,10 @@
             print(change["position"], change["op"], change["event"])
 
 After a dropped connection it reconnects with exponential backoff and resubscribes with
-`since` set to the last position it yielded, and the feed epoch that position belongs to, so
-the server replays what was missed; a change is never yielded twice. When the server no longer
-holds that history (it was trimmed, the store was cleared, or it is another store, such as a
+`since` set to the last position it yielded, and the feed epoch that position belongs to
+once it knows it (from `subscribed` or a `cleared` change), so the server replays what was
+missed; a change is never yielded twice. When the server no longer holds that history (it
+was trimmed, the store was cleared or lost its history, or it is another store, such as a
 restarted memory daemon) it raises `HistoryTruncated`: re-list over HTTP, then subscribe anew.
 """
 

@@ -98,6 +98,10 @@ class Hub:
         self.position = 0  # the last position dispatched
         self.epoch: str | None = None  # the feed's epoch as of `position`, once read
         self._epoch_unsure = False  # changes were lost: a `cleared` among them goes unseen
+        # Checks that the store still holds the history the hub follows (see `_history_lost`).
+        self._next_check = 0.0  # the event loop's time of the next check
+        self._suspect: tuple[str, int] | None = None  # an unexplained epoch, and the head then
+        self._lost: str | None = None  # the epoch whose history the store lost, to renew
         self._subscriptions: set[Subscription] = set()
         self._listeners: list[Callable[[Change], None]] = []
         self._gap_listeners: list[Callable[[], None]] = []
@@ -138,6 +142,9 @@ class Hub:
 
     async def _read_start(self) -> None:
         """Take the feed's head and epoch as the point from which changes are pushed."""
+        if self._lost is not None:  # before the head: a write after it is in the new epoch
+            await self.engine.renew_epoch(self._lost)
+            self._lost = None
         # The head first: a clear in between is then dispatched, with its epoch, after it.
         self.position = (await self.engine.read_changes(0, 1)).head
         self.epoch = await self.engine.feed_epoch()
@@ -187,7 +194,7 @@ class Hub:
                 if self._epoch_unsure:
                     self.epoch = await self.engine.feed_epoch()
                     self._epoch_unsure = False
-                changes = await self.engine.wait_changes(self.position, self._block)
+                changes = await self._next_changes()
             except StorageError as exc:
                 self.error = str(exc)
                 if self.failing_since is None:
@@ -206,6 +213,55 @@ class Hub:
             for start in range(0, len(changes), DISPATCH_SLICE):
                 self.dispatch(changes[start : start + DISPATCH_SLICE])
                 await asyncio.sleep(0)
+
+    async def _next_changes(self) -> list[Change]:
+        """Return the changes after `position`, checking now and then that the store still
+        holds the history they continue."""
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._next_check:
+            self._next_check = loop.time() + self._block
+            if await self._history_lost():
+                self._begin_again()
+                return []
+        return await self.engine.wait_changes(self.position, self._block)
+
+    async def _history_lost(self) -> bool:
+        """Tell whether the store lost the history the hub follows: it came back empty (a
+        flushed Redis) or older (a snapshot restored), so its positions go back or repeat."""
+        stored = await self.engine.stored_epoch()  # first: a clear after it is in the head
+        head = (await self.engine.read_changes(self.position, 1)).head
+        suspect, self._suspect = self._suspect, None
+        if stored is None or head < self.position:
+            return True
+        if stored == self.epoch:
+            return False
+        # Another epoch: a clear still on its way through the feed, or a history that another
+        # daemon began anew. Lost if, one check later, the hub went past the head read with
+        # it and still did not see that epoch begin.
+        if suspect is None or suspect[0] != stored:
+            self._suspect = (stored, head)
+            return False
+        if self.position < suspect[1]:
+            self._suspect = suspect
+            return False
+        return True
+
+    def _begin_again(self) -> None:
+        """Start over on the store's new history: close the subscribers (they resume, and the
+        new epoch tells them their history is gone), resynchronise the listeners."""
+        log.warning(
+            "feed: the store lost the feed's history (emptied, or an older copy restored) "
+            "after position %d of epoch %s; a new epoch begins",
+            self.position,
+            self.epoch,
+        )
+        self._started = False  # subscriptions wait until the hub has read the new head
+        self._lost, self.epoch = self.epoch, None  # unknown until then, in `welcome` too
+        self.engine.forget_written_position()
+        for on_gap in self._gap_listeners:
+            on_gap()
+        for subscription in self._subscriptions:
+            subscription.overflow()
 
     def dispatch(self, changes: list[Change]) -> None:
         """Send each change to every matching subscription (no await: order is kept)."""

@@ -210,3 +210,19 @@ class Engine(ABC):
     @abstractmethod
     async def feed_epoch(self) -> str:
         """Return the feed's current epoch (the same for every daemon on one store)."""
+
+    # A store can lose its history under a running daemon (a Redis flushed, or an older
+    # snapshot restored): the feed hub notices with these and begins a new epoch.
+
+    async def stored_epoch(self) -> str | None:
+        """Return the feed's epoch as stored, or None when the store no longer has one."""
+        return await self.feed_epoch()  # an in-process store cannot lose it
+
+    async def renew_epoch(self, lost: str) -> str:
+        """Begin a new epoch unless the feed's epoch is already another than `lost` (made
+        by another daemon); return the feed's epoch."""
+        return await self.feed_epoch()  # an in-process store cannot lose its history
+
+    def forget_written_position(self) -> None:
+        """Forget the position of the last change written: it belongs to a lost history."""
+        self.written_position = 0

@@ -198,6 +198,19 @@ class MongoEngine(Engine):
         epoch: str = found["value"]
         return epoch
 
+    async def stored_epoch(self) -> str | None:
+        async with self._ready_and_wrapped():
+            found = await self._counters.find_one({"_id": "epoch"})
+        return None if found is None else str(found["value"])
+
+    async def renew_epoch(self, lost: str) -> str:
+        async with self._ready_and_wrapped():
+            # Only if still `lost`: daemons noticing the loss together agree on one epoch.
+            await self._counters.update_one(
+                {"_id": "epoch", "value": lost}, {"$set": {"value": new_epoch()}}
+            )
+        return await self.feed_epoch()  # made anew if the store lost it altogether
+
     async def _record(
         self, op: Op, events: Sequence[Event | None], epoch: str | None = None
     ) -> None:

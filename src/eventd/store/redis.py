@@ -172,6 +172,16 @@ return position
 """
 )
 
+# KEYS: epoch. ARGV: the epoch whose history was lost, a new one. Returns the feed's epoch.
+_RENEW_EPOCH = """
+local current = redis.call('GET', KEYS[1])
+if current == false or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return ARGV[2]
+end
+return current
+"""
+
 # KEYS: events hash, index. ARGV: min, max, count, '1' for descending (max first then).
 _RANGE = """
 local members
@@ -515,6 +525,17 @@ class RedisEngine(Engine):
                 epoch = await self._client.get(self._epoch)
         if epoch is None:
             raise StorageError("redis: the feed's epoch vanished as it was made")
+        return bytes(epoch).decode()
+
+    async def stored_epoch(self) -> str | None:
+        async with self._wrapped():
+            epoch: Any = await self._client.get(self._epoch)
+        return None if epoch is None else bytes(epoch).decode()
+
+    async def renew_epoch(self, lost: str) -> str:
+        # Atomic, so that daemons noticing the loss together agree on one new epoch.
+        async with self._wrapped():
+            epoch: Any = await self._client.eval(_RENEW_EPOCH, 1, self._epoch, lost, new_epoch())
         return bytes(epoch).decode()
 
     async def wait_changes(self, after: int, block: float) -> list[Change]:
