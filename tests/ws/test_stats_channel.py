@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from eventd.keys import STATS
-from tests.conftest import NOW, FakeClock, MakeClient
+from eventd.store.base import Change
+from eventd.store.memory import MemoryEngine
+from tests.conftest import NOW, FakeClock, MakeClient, make_config
 from tests.waiting import wait_for
 from tests.ws.test_websocket import connect, receive
 
@@ -68,3 +71,46 @@ async def test_stats_by_type_and_bad_windows(client: Client) -> None:
     await ws.send_json({"type": "unsubscribe", "id": "t"})
     assert (await receive(ws))["type"] == "unsubscribed"
     assert client.app[STATS].listeners == set()
+
+
+class GatedEngine(MemoryEngine):
+    """Holds the hub before its next read of the feed while `gate` is closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.parked = asyncio.Event()  # set while the hub waits at the closed gate
+
+    async def wait_changes(self, after: int, block: float) -> list[Change]:
+        if not self.gate.is_set():
+            self.parked.set()
+            await self.gate.wait()
+            self.parked.clear()
+        return await super().wait_changes(after, block)
+
+
+async def test_events_and_stats_wait_for_the_windows_without_holding_changes(
+    make_client: MakeClient,
+) -> None:
+    """While the snapshot waits for the windows to catch up, the events subscription must
+    not hold live changes: more than `send_queue` of them would close a client that keeps up.
+    """
+    engine = GatedEngine()
+    client = await make_client(make_config(feed={"send_queue": 64}), engine=engine)
+    engine.gate.clear()
+    await client.post("/events", json={"value": 1})  # the hub reads it, then stops at the gate
+    async with asyncio.timeout(30):
+        await engine.parked.wait()
+    await client.post("/events", json=[{"value": 1} for _ in range(200)])  # 3x send_queue
+    ws = await connect(client)
+    request = {"type": "subscribe", "id": "s", "channels": ["events", "stats"], "since": 0}
+    await ws.send_json(request)
+    stats = client.app[STATS]
+    await wait_for(lambda: bool(stats._waiters), "the snapshot to wait for the windows")
+    engine.gate.set()  # the hub hands the 200 changes out while the subscription waits
+    assert (await receive(ws))["type"] == "subscribed"
+    snapshot = await receive(ws)
+    assert (snapshot["type"], snapshot["windows"]["5m"]["count"]) == ("stats", 201)
+    got = [await receive(ws) for _ in range(201)]
+    assert [m.get("position") for m in got] == list(range(1, 202))

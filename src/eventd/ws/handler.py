@@ -254,12 +254,6 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
     if refusal is not None:
         await _reply(conn, refusal)
         return
-    if "events" in request.channels and not conn.hub.ready:
-        # Until the hub has read the feed's head it cannot say where live changes begin: a
-        # replay would end at 0 and the changes up to the head would never be sent.
-        message = "the feed's head is not known yet; subscribe again later"
-        await _reply(conn, protocol.error("unavailable", message, request.id))
-        return
     stats: StatsSubscription | None = None
     if "stats" in request.channels:
         made = stats_subscription(request.id, conn.offer, conn.stats, request)
@@ -267,10 +261,14 @@ async def _subscribe(conn: Connection, request: Subscribe) -> None:
             await _reply(conn, protocol.error("bad_message", made, request.id))
             return
         stats = made
+        # Wait until the windows hold this daemon's acknowledged writes (or the wait timed
+        # out: the ticks bring them later). Before the events subscription is made: the live
+        # changes it would hold meanwhile, up to `send_queue`, would overflow it.
+        await conn.stats.caught_up()
     if "events" not in request.channels:
         assert stats is not None
         await _reply(conn, protocol.encode({"type": "subscribed", "id": request.id}))
-        await _start_stats(conn, stats)
+        _start_stats(conn, stats)
         return
     try:
         await _subscribe_events(conn, request, stats)
@@ -298,12 +296,26 @@ def _refusal(conn: Connection, request: Subscribe) -> bytes | None:
     if held >= conn.max_subscriptions:
         message = f"a connection holds at most {conn.max_subscriptions} subscriptions"
         return protocol.error("too_many_subscriptions", message, id)
-    return None
+    return _unready(conn, request)
+
+
+def _unready(conn: Connection, request: Subscribe) -> bytes | None:
+    """Return the error that refuses an `events` subscription while the hub is not ready."""
+    if "events" not in request.channels or conn.hub.ready:
+        return None
+    # Until the hub has read the feed's head it cannot say where live changes begin: a
+    # replay would end at 0 and the changes up to the head would never be sent.
+    message = "the feed's head is not known yet; subscribe again later"
+    return protocol.error("unavailable", message, request.id)
 
 
 async def _subscribe_events(
     conn: Connection, request: Subscribe, stats: StatsSubscription | None
 ) -> None:
+    unready = _unready(conn, request)  # again: the stats may have been waited for
+    if unready is not None:
+        await _reply(conn, unready)
+        return
     filter = request.filter or protocol.Filter()
     subscription = Subscription(
         request.id,
@@ -331,7 +343,7 @@ async def _subscribe_events(
     subscribed = {"type": "subscribed", "id": request.id, "position": live_from, "epoch": epoch}
     await _reply(conn, protocol.encode(subscribed))
     if stats is not None:
-        await _start_stats(conn, stats)
+        _start_stats(conn, stats)
     if page is not None:
         await _replay(conn, subscription, page, live_from)
 
@@ -354,10 +366,8 @@ def _truncated(request: Subscribe, page: FeedPage, epoch: str | None, reason: st
     return protocol.encode(truncated | held)
 
 
-async def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
-    """Send the snapshot once the windows hold this daemon's acknowledged writes (or the
-    wait for them timed out: the ticks bring them later); later ticks send what changed."""
-    await conn.stats.caught_up()
+def _start_stats(conn: Connection, stats: StatsSubscription) -> None:
+    """Send the snapshot of the windows; later ticks send what changed."""
     conn.stats_subscriptions[stats.id] = stats
     stats.push(conn.stats, conn.stats.snapshot(type=stats.type))
     conn.stats.listeners.add(stats.push)
