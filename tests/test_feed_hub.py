@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis.asyncio as aioredis
 
-from eventd.feed import Hub
-from eventd.store.base import Change
+from eventd.feed import Hub, Subscription
+from eventd.store.base import Change, Engine
 from eventd.store.memory import MemoryEngine
+from tests.redis_server import RedisServer
 from tests.store.test_conformance import ev
 from tests.waiting import wait_for
 
@@ -70,3 +72,29 @@ async def test_the_hub_follows_the_epoch_through_clears_and_gaps() -> None:
         await hub_epoch_becomes(hub, await engine.feed_epoch())
     finally:
         await hub.stop()
+
+
+@pytest.mark.redis
+async def test_an_epoch_no_cleared_change_explains_is_a_new_history(
+    redis_engine: Engine, redis_server: RedisServer, redis_namespace: str
+) -> None:
+    """Another daemon began a new epoch after a flush, and writes carried the feed past this
+    hub's position before it looked: only the epoch tells."""
+    await redis_engine.open()
+    hub = Hub(redis_engine, block=0.2)
+    await hub.start()
+    lost = asyncio.Event()
+    subscription = Subscription("s", lambda message, position: True, lost=lost.set)
+    hub.subscribe(subscription)
+    try:
+        await redis_engine.put_many([ev(str(i)) for i in range(2)])
+        await wait_for(lambda: hub.position == 2, "the hub to follow the feed")
+        async with aioredis.Redis.from_url(redis_server.url) as redis:
+            await redis.set(f"{{{redis_namespace}}}:epoch", "another")
+        await redis_engine.put_many([ev(str(i)) for i in range(2, 5)])
+        await wait_for(lambda: hub.ready and hub.epoch == "another", "the hub to take it up")
+        assert lost.is_set()
+        assert hub.position == 5
+    finally:
+        await hub.stop()
+        await redis_engine.close()
