@@ -19,6 +19,7 @@ from eventd import __version__
 from eventd.app import create_app
 from eventd.config import Config, ConfigError, load
 from eventd.errors import Unavailable
+from eventd.loopguard import install as guard_loop
 from eventd.seed import seed
 from eventd.store.base import StorageError
 from eventd.times import TimeError, parse_duration
@@ -79,6 +80,7 @@ def serve(config: Config, *, clear: bool = False) -> int:
     log.info("eventd %s starting: engine %s", __version__, config.engine.name)
     loop = asyncio.new_event_loop()
     loop.add_signal_handler(signal.SIGHUP, _on_sighup)
+    guard_loop(loop)
     web.run_app(
         create_app(config, clear=clear),
         sock=sockets,
