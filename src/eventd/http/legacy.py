@@ -27,6 +27,10 @@ async def post_event(request: web.Request) -> web.Response:
         aliases = {"timestamp": ("timestamp", "at", "datetime"), "value": ("value",)}[name]
         if all(getattr(given, alias) is UNSET for alias in aliases):
             raise InvalidField("is required", field=name)
+    if given.value is None:
+        # The older service required a number: a null would store an event its statistics
+        # never count.
+        raise InvalidField("must be a number, not null", field="value")
     # The same id and content again is stored already: the same answer (the older service
     # had no ids, and its clients know no other).
     [result] = await request.app[EVENTS].create([given], batch=False)
