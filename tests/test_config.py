@@ -145,6 +145,7 @@ def test_unknown_key(tmp_path: Path, text: str, key: str) -> None:
         ('[engine.mongo]\nurl = ""\n', "engine.mongo.url"),
         ('[engine.mongo]\nurl = "mongodb://"\n', "engine.mongo.url"),
         ('[engine.mongo]\nurl = "mongodb:///db"\n', "engine.mongo.url"),
+        ('[engine.mongo]\nurl = "mongodb://user@/db?authSource=a@b"\n', "engine.mongo.url"),
         ("[stats]\npush_interval = 1e300\n", "stats.push_interval"),
         ("[stats]\ncleanup_interval = 1e300\n", "stats.cleanup_interval"),
         ("[retention]\ninterval = 1e300\n", "retention.interval"),

@@ -135,7 +135,8 @@ def _check_mongo_url(url: str) -> None:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("mongodb", "mongodb+srv"):
         raise ValueError("must start with mongodb:// or mongodb+srv://")
-    hosts = re.split(r"[/?]", rest.rpartition("@")[2], maxsplit=1)[0]
+    # The host list ends at the first '/' or '?'; an '@' before it ends the credentials.
+    hosts = re.split(r"[/?]", rest, maxsplit=1)[0].rpartition("@")[2]
     if not all(hosts.split(",")):
         raise ValueError("must name at least one host, e.g. mongodb://127.0.0.1:27017")
 
