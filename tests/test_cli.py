@@ -109,6 +109,40 @@ def test_check_config_missing_file(tmp_path: Path) -> None:
     assert str(path) in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"\xff\xfe[server]\n", "not UTF-8"), (b"a=" + b"[" * 100_000, "nested too deeply")],
+    ids=["not-utf8", "deep"],
+)
+def test_check_config_unreadable_content(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    result = eventd("check-config", str(path))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"eventd: configuration error: {path}: {reason}")
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"EVENTD_ENGINE": "redis", "EVENTD_ENGINE_REDIS_URL": "http://x"}, "engine.redis.url"),
+        ({"EVENTD_ENGINE": "mongo", "EVENTD_ENGINE_MONGO_URL": "junk://"}, "engine.mongo.url"),
+        ({"EVENTD_STATS_PUSH_INTERVAL": "1e300"}, "stats.push_interval"),
+        ({"EVENTD_FEED_HISTORY": "99999999999999999999"}, "feed.history"),
+        ({"EVENTD_SERVER_HOST": ""}, "server.host"),
+    ],
+    ids=["redis-url", "mongo-url", "push-interval", "history", "empty-host"],
+)
+def test_serve_refuses_bad_settings(env: dict[str, str], key: str) -> None:
+    result = eventd("serve", env=command_env(EVENTD_SERVER_PORT=str(free_port()), **env))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"eventd: configuration error: {key}:")
+
+
 def test_check_config_bad_env() -> None:
     result = eventd("check-config", "config.toml", env=command_env(EVENTD_SERVER_PORT="abc"))
     assert result.returncode == 2

@@ -132,12 +132,63 @@ def test_unknown_key(tmp_path: Path, text: str, key: str) -> None:
         ('[log]\nlevel = "INFO"\n', "log.level"),
         ("[limits]\ndefault_page_size = 1001\n", "limits.default_page_size"),
         ("[limits]\ndefault_page_size = 20\nmax_page_size = 10\n", "limits.default_page_size"),
+        ('[server]\nhost = ""\n', "server.host"),
+        ('[server]\nhost = " "\n', "server.host"),
+        ('[engine.redis]\nurl = "http://x"\n', "engine.redis.url"),
+        ('[engine.redis]\nurl = ""\n', "engine.redis.url"),
+        ('[engine.redis]\nurl = "redis://[::1"\n', "engine.redis.url"),
+        ('[engine.redis]\nurl = "redis://127.0.0.1:99999/0"\n', "engine.redis.url"),
+        ('[engine.redis]\nurl = "redis://127.0.0.1:port/0"\n', "engine.redis.url"),
+        ('[engine.redis]\nurl = "redis://127.0.0.1:6379/x"\n', "engine.redis.url"),
+        ('[engine.redis]\nurl = "unix://"\n', "engine.redis.url"),
+        ('[engine.mongo]\nurl = "junk://"\n', "engine.mongo.url"),
+        ('[engine.mongo]\nurl = ""\n', "engine.mongo.url"),
+        ('[engine.mongo]\nurl = "mongodb://"\n', "engine.mongo.url"),
+        ('[engine.mongo]\nurl = "mongodb:///db"\n', "engine.mongo.url"),
+        ('[engine.mongo]\nurl = "mongodb://user@/db?authSource=a@b"\n', "engine.mongo.url"),
+        ("[stats]\npush_interval = 1e300\n", "stats.push_interval"),
+        ("[stats]\ncleanup_interval = 1e300\n", "stats.cleanup_interval"),
+        ("[retention]\ninterval = 1e300\n", "retention.interval"),
+        ("[feed]\nhistory = 99999999999999999999\n", "feed.history"),
+        ("[feed]\nhistory = 1000000001\n", "feed.history"),
+        ("[store]\nqueue_size = 9223372036854775807\n", "store.queue_size"),
+        ("[limits]\nmax_batch = 9223372036854775807\n", "limits.max_batch"),
     ],
 )
 def test_invalid_value(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as exc_info:
         load(write(tmp_path, text))
     assert_names(exc_info, key)
+
+
+@pytest.mark.parametrize(
+    ("key", "url"),
+    [
+        ("redis", "redis://127.0.0.1:6379/0"),
+        ("redis", "rediss://user:secret@cache.example:6380/2"),
+        ("redis", "redis://[::1]:6379"),
+        ("redis", "redis://"),
+        ("redis", "unix:///run/redis.sock?db=1"),
+        ("mongo", "mongodb://127.0.0.1:27017"),
+        ("mongo", "mongodb://a:1,b:2/eventd?replicaSet=rs0"),
+        ("mongo", "mongodb+srv://user:secret@cluster.example/eventd"),
+    ],
+)
+def test_engine_urls_accepted(tmp_path: Path, key: str, url: str) -> None:
+    config = load(write(tmp_path, f'[engine.{key}]\nurl = "{url}"\n'))
+    assert getattr(config.engine, key).url == url
+
+
+def test_engine_url_of_an_engine_not_chosen_is_checked(tmp_path: Path) -> None:
+    text = '[engine]\nname = "memory"\n[engine.redis]\nurl = "http://x"\n'
+    with pytest.raises(ConfigError) as exc_info:
+        load(write(tmp_path, text))
+    assert_names(exc_info, "engine.redis.url")
+
+
+def test_every_number_setting_has_a_maximum() -> None:
+    unbounded = [s.name for s in settings() if s.type in (int, float) and s.meta["maximum"] is None]
+    assert unbounded == []
 
 
 def test_page_sizes_may_be_equal(tmp_path: Path) -> None:
@@ -153,6 +204,21 @@ def test_invalid_toml(tmp_path: Path, text: str) -> None:
     with pytest.raises(ConfigError, match="not valid TOML") as exc_info:
         load(path)
     assert str(path) in message(exc_info)
+
+
+def test_file_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "eventd.toml"
+    path.write_bytes(b"\xff\xfe[server]\n")
+    with pytest.raises(ConfigError, match="not UTF-8") as exc_info:
+        load(path)
+    assert message(exc_info).startswith(f"{path}:")
+
+
+def test_file_nested_too_deeply(tmp_path: Path) -> None:
+    path = write(tmp_path, "a=" + "[" * 100_000)
+    with pytest.raises(ConfigError, match="nested too deeply") as exc_info:
+        load(path)
+    assert message(exc_info).startswith(f"{path}:")
 
 
 def test_missing_file(tmp_path: Path) -> None:

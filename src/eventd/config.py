@@ -13,6 +13,7 @@ import difflib
 import math
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,11 @@ ENV_PREFIX = "EVENTD_"
 ENV_RESERVED_PREFIX = "EVENTD_TEST_"
 # Environment names that differ from the EVENTD_<SECTION>_<KEY> rule.
 ENV_ALIASES = {"EVENTD_ENGINE": "engine.name"}
+# Bounds of durations and counts: far above any useful value, and below the sizes that make
+# the scheduler, deques or store commands overflow.
+DAY = 86_400.0
+WEEK = 7 * DAY
+MAX_COUNT = 10**9
 
 
 class ConfigError(ValueError):
@@ -58,29 +64,44 @@ def _check_timezone(name: str) -> None:
         raise ValueError(str(exc)) from exc
 
 
+def _check_host(host: str) -> None:
+    # An empty host would bind every interface; that must be asked for by name.
+    if not host.strip():
+        raise ValueError("must not be empty (give 0.0.0.0 or :: to listen on every interface)")
+
+
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = setting("127.0.0.1", "Address to listen on.")
+    host: str = setting(
+        "127.0.0.1",
+        "Address to listen on (0.0.0.0 or :: for every interface; never empty).",
+        check=_check_host,
+    )
     port: int = setting(
         8080, "TCP port to listen on (0 picks a free one).", minimum=0, maximum=65535
     )
     shutdown_timeout: float = setting(
-        10.0, "Seconds to finish open requests and drain the store on stop.", minimum=0
+        10.0, "Seconds to finish open requests and drain the store on stop.", minimum=0, maximum=DAY
     )
     header_timeout: float = setting(
         10.0,
         "Seconds a connection may go without a complete request header, counted from its "
         "start or its previous answer (also the idle keep-alive timeout).",
         minimum=0.1,
+        maximum=DAY,
     )
     body_timeout: float = setting(
         20.0,
         "Seconds a request body may take, plus one for every `body_min_rate` bytes "
         "received; past it the request is answered 408 and the connection closed.",
         minimum=0.1,
+        maximum=DAY,
     )
     body_min_rate: int = setting(
-        500, "Bytes per second that extend `body_timeout` (0: a fixed deadline).", minimum=0
+        500,
+        "Bytes per second that extend `body_timeout` (0: a fixed deadline).",
+        minimum=0,
+        maximum=MAX_COUNT,
     )
 
 
@@ -89,9 +110,45 @@ def _check_namespace(name: str) -> None:
         raise ValueError("must be 1-64 letters, digits, '_', '.' or '-'")
 
 
+def _split_url(url: str, schemes: tuple[str, ...]) -> urllib.parse.SplitResult:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- parses the port, raising ValueError when it is invalid
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from exc
+    if parts.scheme not in schemes:
+        raise ValueError(f"must start with {' or '.join(s + '://' for s in schemes)}")
+    return parts
+
+
+def _check_redis_url(url: str) -> None:
+    parts = _split_url(url, ("redis", "rediss", "unix"))
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("unix:// must give a socket path, e.g. unix:///run/redis.sock")
+    elif parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        raise ValueError(f"the path must be a database number, got {parts.path!r}")
+
+
+def _check_mongo_url(url: str) -> None:
+    # A light check that keeps the driver out of this module; the driver checks the rest.
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("mongodb", "mongodb+srv"):
+        raise ValueError("must start with mongodb:// or mongodb+srv://")
+    # The host list ends at the first '/' or '?'; an '@' before it ends the credentials.
+    hosts = re.split(r"[/?]", rest, maxsplit=1)[0].rpartition("@")[2]
+    if not all(hosts.split(",")):
+        raise ValueError("must name at least one host, e.g. mongodb://127.0.0.1:27017")
+
+
 @dataclass(frozen=True)
 class RedisConfig:
-    url: str = setting("redis://127.0.0.1:6379/0", "Redis server URL (redis:// or rediss://).")
+    url: str = setting(
+        "redis://127.0.0.1:6379/0",
+        "Redis server URL (redis://, rediss:// or unix://); checked even when another "
+        "engine is chosen.",
+        check=_check_redis_url,
+    )
     namespace: str = setting(
         "eventd",
         "Prefix of every key; all keys share the hash tag {namespace} (one Cluster slot).",
@@ -101,18 +158,25 @@ class RedisConfig:
         2.0,
         "Seconds Redis may take to answer one round trip of a request before 503.",
         minimum=0.01,
+        maximum=DAY,
     )
 
 
 @dataclass(frozen=True)
 class MongoConfig:
-    url: str = setting("mongodb://127.0.0.1:27017", "MongoDB connection string.")
+    url: str = setting(
+        "mongodb://127.0.0.1:27017",
+        "MongoDB connection string (mongodb:// or mongodb+srv://); checked even when "
+        "another engine is chosen.",
+        check=_check_mongo_url,
+    )
     database: str = setting("eventd", "Database name.", check=_check_namespace)
     collection: str = setting("events", "Collection of events.", check=_check_namespace)
     timeout: float = setting(
         2.0,
         "Seconds MongoDB may take to answer one round trip of a request before 503.",
         minimum=0.01,
+        maximum=DAY,
     )
 
 
@@ -127,29 +191,40 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    queue_size: int = setting(10_000, "Commands the store worker queues.", minimum=1)
-    batch_limit: int = setting(256, "Commands the worker takes in one batch.", minimum=1)
-    enqueue_timeout: float = setting(
-        2.0, "Seconds a request waits for room in a full queue before 503.", minimum=0
+    queue_size: int = setting(
+        10_000, "Commands the store worker queues.", minimum=1, maximum=MAX_COUNT
     )
-    retry_after: int = setting(1, "Retry-After seconds sent with 503 answers.", minimum=0)
+    batch_limit: int = setting(
+        256, "Commands the worker takes in one batch.", minimum=1, maximum=MAX_COUNT
+    )
+    enqueue_timeout: float = setting(
+        2.0, "Seconds a request waits for room in a full queue before 503.", minimum=0, maximum=DAY
+    )
+    retry_after: int = setting(
+        1, "Retry-After seconds sent with 503 answers.", minimum=0, maximum=int(DAY)
+    )
 
 
 @dataclass(frozen=True)
 class FeedConfig:
     history: int = setting(
-        100_000, "Changes the feed keeps for subscribers that resume with `since`.", minimum=1
+        100_000,
+        "Changes the feed keeps for subscribers that resume with `since`.",
+        minimum=1,
+        maximum=MAX_COUNT,
     )
     send_queue: int = setting(
         1000,
         "Messages queued per WebSocket before a slow subscriber is closed.",
-        minimum=64,  # the hub hands out changes in slices of 64
+        minimum=64,
+        maximum=MAX_COUNT,  # the hub hands out changes in slices of 64
     )
-    heartbeat: float = setting(20.0, "Seconds between WebSocket pings.", minimum=1)
+    heartbeat: float = setting(20.0, "Seconds between WebSocket pings.", minimum=1, maximum=DAY)
     max_subscriptions_per_socket: int = setting(
         100,
         "Subscriptions one WebSocket may hold; one more is answered with an `error`.",
         minimum=1,
+        maximum=MAX_COUNT,
     )
 
 
@@ -193,17 +268,20 @@ class StatsConfig:
         1.0,
         "Seconds between stats pushes to WebSocket subscribers (the stats-tick job).",
         minimum=0.1,
+        maximum=DAY,
     )
     cleanup_interval: float = setting(
         60.0,
         "Seconds between window-cleanup runs (drop state older than the longest window).",
         minimum=1,
+        maximum=WEEK,
     )
     catch_up_timeout: float = setting(
         5.0,
         "Seconds an answer from the windows waits for them to hold this daemon's last "
         "acknowledged write (then 503).",
         minimum=0.01,
+        maximum=DAY,
     )
 
 
@@ -215,7 +293,7 @@ class RetentionConfig:
         "'30d,debug=1d' adds per-type ages; 'debug=1d' limits only that type.",
         check=_check_retention,
     )
-    interval: float = setting(3600.0, "Seconds between retention runs.", minimum=1)
+    interval: float = setting(3600.0, "Seconds between retention runs.", minimum=1, maximum=WEEK)
 
 
 @dataclass(frozen=True)
@@ -230,14 +308,28 @@ class TimeConfig:
 
 @dataclass(frozen=True)
 class Limits:
-    max_body_bytes: int = setting(64 << 20, "Largest request body, in bytes.", minimum=1024)
-    max_batch: int = setting(100_000, "Most events in one POST.", minimum=1)
-    default_page_size: int = setting(100, "Events per page when no limit is given.", minimum=1)
-    max_page_size: int = setting(1000, "Largest limit a listing accepts.", minimum=1)
-    max_type_length: int = setting(128, "Longest `type`, in characters.", minimum=1)
-    max_key_length: int = setting(256, "Longest `key`, in characters.", minimum=1)
-    max_text_length: int = setting(4096, "Longest `title` or `description`.", minimum=1)
-    max_data_bytes: int = setting(65536, "Largest `data`, as compact JSON bytes.", minimum=2)
+    max_body_bytes: int = setting(
+        64 << 20, "Largest request body, in bytes.", minimum=1024, maximum=1 << 40
+    )
+    max_batch: int = setting(100_000, "Most events in one POST.", minimum=1, maximum=MAX_COUNT)
+    default_page_size: int = setting(
+        100, "Events per page when no limit is given.", minimum=1, maximum=MAX_COUNT
+    )
+    max_page_size: int = setting(
+        1000, "Largest limit a listing accepts.", minimum=1, maximum=MAX_COUNT
+    )
+    max_type_length: int = setting(
+        128, "Longest `type`, in characters.", minimum=1, maximum=MAX_COUNT
+    )
+    max_key_length: int = setting(
+        256, "Longest `key`, in characters.", minimum=1, maximum=MAX_COUNT
+    )
+    max_text_length: int = setting(
+        4096, "Longest `title` or `description`.", minimum=1, maximum=MAX_COUNT
+    )
+    max_data_bytes: int = setting(
+        65536, "Largest `data`, as compact JSON bytes.", minimum=2, maximum=MAX_COUNT
+    )
     # Bounded: JSON decoders recurse once per level, up to the interpreter's recursion limit.
     max_data_depth: int = setting(
         32, "Deepest nesting of arrays/objects in `data` (at most 256).", minimum=1, maximum=256
@@ -333,6 +425,11 @@ def load(
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text: byte {exc.start} is invalid") from exc
+        except RecursionError as exc:
+            # The TOML parser recurses once per nested array or inline table.
+            raise ConfigError(f"{path}: nested too deeply to read") from exc
     known = {s.name: s for s in settings()}
     values |= _from_env(known, env or {})
     values |= {k: v for k, v in (overrides or {}).items() if v is not None}

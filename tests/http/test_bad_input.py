@@ -189,6 +189,24 @@ async def test_bad_input(
     assert [event["id"] for event in listed["events"]] == ["a"]
 
 
+@pytest.mark.parametrize(
+    ("body", "headers", "where"),
+    [
+        ('{"type": ', None, "the body ends (byte 8), line 1"),
+        ('[{"type": "a"},\n{"type": ', None, "the body ends (byte 24), line 2"),
+        ('{"type": "a"}\n{"type": \n\n', NDJSON, "the body ends (byte 22), line 2"),
+    ],
+    ids=["object", "array", "ndjson"],
+)
+async def test_truncated_body_says_where(
+    client: TestClient[Any, Any], body: str, headers: dict[str, str] | None, where: str
+) -> None:
+    response = await client.post("/events", data=body, headers=headers)
+    error = (await response.json())["error"]
+    assert (response.status, error["code"]) == (400, "malformed_body")
+    assert "truncated" in error["message"] and where in error["message"], error
+
+
 async def test_cursor_of_other_filters_is_refused(client: TestClient[Any, Any]) -> None:
     await client.post("/events", json=[{"type": "a"}, {"type": "a"}, {"type": "b"}])
     page = await (await client.get("/events", params={"limit": 1, "type": "a"})).json()

@@ -168,6 +168,41 @@ async def test_invalid_utf8_in_clear_confirm_is_a_bad_parameter(
     await assert_unchanged(seeded)
 
 
+@pytest.mark.parametrize(
+    ("query", "field", "reason"),
+    [
+        ("confirm=true&confirm=false&foo=1", "confirm", "more than once"),
+        ("confirm=false&confirm=true", "confirm", "more than once"),
+        ("confirm=true&confirm=true", "confirm", "more than once"),
+        ("confirm=true&foo=1", "foo", "unknown parameter"),
+    ],
+)
+async def test_clear_refuses_repeated_and_unknown_parameters(
+    seeded: TestClient[Any, Any], query: str, field: str, reason: str
+) -> None:
+    error = await answer(seeded, "DELETE", f"/events?{query}")
+    assert (error["status"], error["field"]) == (400, field), error
+    assert reason in error["message"]
+    await assert_unchanged(seeded)
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "reason"),
+    [
+        ("/health?foo=1", "foo", "unknown parameter"),
+        ("/statistics?foo=1", "foo", "unknown parameter"),
+        ("/debug/events?foo=1", "foo", "unknown parameter"),
+        ("/debug/events?limit=1&limit=2", "limit", "more than once"),
+    ],
+)
+async def test_status_routes_refuse_repeated_and_unknown_parameters(
+    seeded: TestClient[Any, Any], path: str, field: str, reason: str
+) -> None:
+    error = await answer(seeded, "GET", path)
+    assert (error["status"], error["code"], error["field"]) == (400, "bad_parameter", field)
+    assert reason in error["message"]
+
+
 BIG = "9" * 5000
 
 NUMBER_QUERIES = [

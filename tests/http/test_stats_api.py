@@ -202,6 +202,8 @@ async def test_the_older_services_interface(client: Client, clock: FakeClock) ->
     await client.post("/event", json={"timestamp": at(-7200), "value": 100})
     missing = await client.post("/event", json={"timestamp": at(0)})
     assert missing.status == 422 and (await missing.json())["error"]["field"] == "value"
+    null = await client.post("/event", json={"timestamp": at(0), "value": None})
+    assert null.status == 422 and (await null.json())["error"]["field"] == "value"
     nan = await client.post("/event", data='{"timestamp": 0, "value": NaN}')
     assert nan.status == 400
     await settle(client)

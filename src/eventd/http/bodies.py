@@ -99,6 +99,10 @@ def _malformed(text: str, body: bytes) -> MalformedBody:
         message = (
             f"malformed JSON: lone UTF-16 surrogate escape {lone[0].decode()} (byte {lone.start()})"
         )
+    elif message == "Input data was truncated":
+        # msgspec gives no position here: the body (or its last line) ends inside a value.
+        end = len(body.rstrip())
+        message = f"malformed JSON: input data was truncated: the body ends (byte {end})"
     if (at := _BYTE.search(message)) is not None:
         line = body.count(b"\n", 0, int(at[1])) + 1
         message += f", line {line}"

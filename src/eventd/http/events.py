@@ -7,7 +7,7 @@ from aiohttp import web
 from eventd.errors import BadParameter
 from eventd.http.bodies import parse_event, parse_events
 from eventd.http.decoding import read_body
-from eventd.http.params import check_encoding, list_query
+from eventd.http.params import list_query, single_values
 from eventd.http.responses import json_response
 from eventd.keys import CONFIG, EVENTS, NAIVE_TZ
 from eventd.model import to_out
@@ -41,8 +41,7 @@ async def list_events(request: web.Request) -> web.Response:
 
 async def clear(request: web.Request) -> web.Response:
     """DELETE /events?confirm=true: delete every event."""
-    check_encoding(request)
-    if request.query.get("confirm") != "true":
+    if single_values(request, {"confirm"}).get("confirm") != "true":
         raise BadParameter("add confirm=true to delete every event", field="confirm")
     return json_response({"deleted": await request.app[EVENTS].clear()})
 

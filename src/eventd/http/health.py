@@ -8,6 +8,7 @@ import math
 from aiohttp import web
 
 from eventd import __version__
+from eventd.http.params import single_values
 from eventd.http.responses import json_response
 from eventd.keys import CLOCK, CONFIG, HUB, WORKER
 from eventd.store.base import StorageError
@@ -16,6 +17,7 @@ from eventd.times import format_us
 
 async def health(request: web.Request) -> web.Response:
     """Answer the daemon's status, time, engine and version; 503 when a part fails."""
+    single_values(request, set())
     app = request.app
     worker = app[WORKER]
     errors: dict[str, str] = {}

@@ -8,7 +8,7 @@ from msgspec import UNSET
 from eventd.errors import InvalidField
 from eventd.http.bodies import parse_event
 from eventd.http.decoding import read_body
-from eventd.http.params import check_encoding, int_param
+from eventd.http.params import int_param, single_values
 from eventd.http.responses import json_response
 from eventd.http.stats import caught_up
 from eventd.keys import CLOCK, CONFIG, EVENTS, STATS
@@ -27,6 +27,10 @@ async def post_event(request: web.Request) -> web.Response:
         aliases = {"timestamp": ("timestamp", "at", "datetime"), "value": ("value",)}[name]
         if all(getattr(given, alias) is UNSET for alias in aliases):
             raise InvalidField("is required", field=name)
+    if given.value is None:
+        # The older service required a number: a null would store an event its statistics
+        # never count.
+        raise InvalidField("must be a number, not null", field="value")
     # The same id and content again is stored already: the same answer (the older service
     # had no ids, and its clients know no other).
     [result] = await request.app[EVENTS].create([given], batch=False)
@@ -46,6 +50,7 @@ def iso_offset(us: int) -> str:
 
 async def statistics(request: web.Request) -> web.Response:
     """GET /statistics: count, min, max and mean over the last hour (nulls when empty)."""
+    single_values(request, set())
     service = request.app[STATS]
     now = request.app[CLOCK]()
     if (window := service.window_name("1h")) is not None:
@@ -59,8 +64,8 @@ async def statistics(request: web.Request) -> web.Response:
 async def debug_events(request: web.Request) -> web.Response:
     """GET /debug/events: the newest events, their age, and whether the last hour holds them."""
     limits = request.app[CONFIG].limits
-    check_encoding(request)
-    limit = int_param(request.query.get("limit", "100"), "limit", 1, limits.max_page_size)
+    params = single_values(request, {"limit"})
+    limit = int_param(params.get("limit", "100"), "limit", 1, limits.max_page_size)
     now = request.app[CLOCK]()
     events = request.app[EVENTS]
     page = await events.worker.call(RunQuery(Query(order="desc", limit=limit)))
