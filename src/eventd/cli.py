@@ -19,6 +19,7 @@ from eventd import __version__
 from eventd.app import create_app
 from eventd.config import Config, ConfigError, load
 from eventd.errors import Unavailable
+from eventd.http.client_faults import quiet_client_faults
 from eventd.loopguard import install as guard_loop
 from eventd.seed import seed
 from eventd.store.base import StorageError
@@ -77,6 +78,7 @@ def serve(config: Config, *, clear: bool = False) -> int:
     )
     # APScheduler logs every run at INFO: once a second for stats-tick is noise.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
+    quiet_client_faults()
     log.info("eventd %s starting: engine %s", __version__, config.engine.name)
     loop = asyncio.new_event_loop()
     loop.add_signal_handler(signal.SIGHUP, _on_sighup)

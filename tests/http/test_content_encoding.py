@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from eventd.http.decoding import MAX_MEMBERS, inflate
 from tests.conftest import MakeClient, make_config
 from tests.http.test_hostile_input import NDJSON, answer, assert_unchanged, seeded
 
@@ -147,3 +148,30 @@ async def test_a_gzip_bomb_is_413_and_the_daemon_keeps_answering(
     error = (await response.json())["error"]
     assert error["code"] == "too_large"
     await assert_unchanged(seeded)
+
+
+def empty_members(count: int) -> bytes:
+    """Return an event in gzip followed by `count` empty gzip members."""
+    return gzip.compress(EVENT, mtime=0) + gzip.compress(b"", mtime=0) * count
+
+
+async def test_a_body_of_too_many_gzip_members_is_413(seeded: TestClient[Any, Any]) -> None:
+    body = empty_members((1 << 20) // 20)  # 1 MiB of empty members
+    error = await answer(seeded, "POST", "/events", data=body, headers={"Content-Encoding": "gzip"})
+    assert (error["status"], error["code"]) == (413, "too_large"), error
+    assert str(MAX_MEMBERS) in error["message"] and "members" in error["message"]
+    await assert_unchanged(seeded)
+    assert (await seeded.get("/health")).status == 200
+
+
+async def test_gzip_members_up_to_the_cap_are_inflated(seeded: TestClient[Any, Any]) -> None:
+    body = empty_members(MAX_MEMBERS - 1)
+    response = await seeded.post("/events", data=body, headers={"Content-Encoding": "gzip"})
+    assert response.status == 201, await response.text()
+
+
+async def test_inflating_many_empty_members_yields_to_the_loop() -> None:
+    inflating = asyncio.ensure_future(inflate(empty_members(MAX_MEMBERS - 1), "gzip", 1 << 20))
+    await asyncio.sleep(0)  # the inflation runs up to its first yield
+    assert not inflating.done()
+    assert await inflating == EVENT

@@ -1,9 +1,10 @@
 """Read timeouts on real sockets: slow headers and slow bodies are cut off, never held.
 
-Hostile connections sent by this module, 210 of 6 kinds: 1 silent; 3 with a header that
+Hostile connections sent by this module, 212 of 7 kinds: 1 silent; 3 with a header that
 stops (here, in the WebSocket test, on a daemon); 201 sending a header a byte at a time
 (1, then 200 at once); 1 left idle after a request; 3 declaring a body that never comes
-(10^12 and 100,000 bytes here, 1,000 on a daemon); 1 slow chunked upload. None gets a 5xx.
+(10^12 and 100,000 bytes here, 1,000 on a daemon); 2 declaring a body over the size limit
+(with and without `Expect: 100-continue`); 1 slow chunked upload. None gets a 5xx.
 """
 
 from __future__ import annotations
@@ -163,6 +164,40 @@ async def test_a_body_that_never_comes_is_answered_408(
     if error["status"] == 408:
         assert error["code"] == "request_timeout"
     assert await stored(short) == 0
+
+
+@pytest.mark.parametrize("expect", [b"Expect: 100-continue\r\n", b""], ids=["expect", "plain"])
+async def test_a_declared_body_over_the_limit_is_413_at_once(
+    make_client: MakeClient, attacker: Attacker, expect: bytes
+) -> None:
+    # Long read timeouts: an answer before the body comes can only be the refusal.
+    client = await make_client(
+        make_config(limits={"max_body_bytes": 1024}, server={"body_timeout": 600})
+    )
+    reader, writer = await attacker.connect(client.host, client.port)
+    writer.write(UNFINISHED_HEADER + expect + b"Content-Length: 2000\r\n\r\n")
+    answer = await until_closed(reader)
+    assert status_of(answer) == 413, answer[:200]  # no "100 Continue" first
+    error = error_of(answer)
+    assert (error["code"], error["field"]) == ("too_large", "Content-Length")
+    assert "2000" in error["message"] and "1024" in error["message"]
+    assert await stored(client) == 0
+
+
+async def test_a_declared_body_within_the_limit_is_invited(
+    make_client: MakeClient, attacker: Attacker
+) -> None:
+    client = await make_client(make_config(limits={"max_body_bytes": 1024}))
+    reader, writer = await attacker.connect(client.host, client.port)
+    body = b'{"type": "invited"}'
+    length = f"Content-Length: {len(body)}\r\n".encode()
+    writer.write(
+        UNFINISHED_HEADER + b"Expect: 100-continue\r\nConnection: close\r\n" + length + b"\r\n"
+    )
+    assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(body)
+    assert status_of(await until_closed(reader)) == 201
+    assert await stored(client) == 1
 
 
 async def test_a_slow_chunked_upload_is_answered_408(short: Client, attacker: Attacker) -> None:

@@ -9,6 +9,9 @@ body must arrive within `server.body_timeout` seconds, extended by one second fo
 `server.body_min_rate` bytes received (Apache's mod_reqtimeout rule): a slow but steady
 upload passes, a trickle or a declared length that never comes is answered 408 and its
 connection closed.
+
+Size: a Content-Length above `limits.max_body_bytes` is answered 413 from the header alone,
+before a `100 Continue` invites the body (`expect_body`) and before any wait for it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from aiohttp import StreamReader, web
 from aiohttp.typedefs import Handler
+from aiohttp.web_urldispatcher import _default_expect_handler
 
 from eventd.config import ServerConfig
 from eventd.http.responses import error_response
@@ -34,6 +38,10 @@ def handler_args(server: ServerConfig) -> dict[str, Any]:
 
 class BodyTimeout(TimeoutError):
     """The body came too slowly; a TimeoutError, so aiohttp drops its rest without a trace."""
+
+
+class BodyRefused(TimeoutError):
+    """The body is not wanted; a TimeoutError, so aiohttp closes without waiting for it."""
 
 
 class _BodyWatch:
@@ -72,11 +80,49 @@ class _BodyWatch:
             self._handle = None
 
 
+async def expect_body(request: web.Request) -> web.StreamResponse | None:
+    """Answer `Expect: 100-continue` with 413 if the declared body is too large, else 100."""
+    refusal = _declared_too_large(request)
+    if refusal is not None:
+        return refusal
+    await _default_expect_handler(request)
+    return None
+
+
+def _declared_too_large(request: web.Request) -> web.Response | None:
+    """Return a 413 answer if the Content-Length is above `limits.max_body_bytes`."""
+    limit = request.app[CONFIG].limits.max_body_bytes
+    declared = request.content_length
+    if declared is None or declared <= limit:
+        return None
+    log.debug(
+        "%s %s from %s: a body of %d bytes declared; answered 413",
+        request.method,
+        request.path,
+        request.remote,
+        declared,
+    )
+    response = error_response(
+        413,
+        "too_large",
+        f"the body declares {declared} bytes (Content-Length); at most {limit} allowed",
+        field="Content-Length",
+    )
+    # The body may follow anyway: the connection cannot serve another request, and
+    # aiohttp, which would otherwise read and drop the body for up to 10 s, stops at once.
+    response.force_close()
+    request.content.set_exception(BodyRefused("the declared body is too large"))
+    return response
+
+
 @web.middleware
 async def body_timeout(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer 408 and close the connection when a request body arrives too slowly."""
     if not request.body_exists:
         return await handler(request)
+    refusal = _declared_too_large(request)
+    if refusal is not None:
+        return refusal
     server = request.app[CONFIG].server
     watch = _BodyWatch(request.content, server.body_timeout, server.body_min_rate)
     try:

@@ -1,0 +1,50 @@
+"""Requests aiohttp cannot parse are client faults: one DEBUG line each, without traceback.
+
+aiohttp answers them 400 itself and logs each as "Error handling request", an ERROR with a
+traceback; on a port open to the internet that is most of the log, and hides real faults.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp.http_exceptions import HttpProcessingError
+
+# The logger aiohttp's server protocol reports a request it could not handle to.
+SERVER_LOGGER = "aiohttp.server"
+# Enough of aiohttp's message to tell the fault, not the client's whole line.
+MESSAGE_CHARS = 200
+
+
+class ClientFaults(logging.Filter):
+    """Turn aiohttp's record of an unparseable request into one DEBUG line."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__()
+        self._logger = logger
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Let other records through unchanged; rewrite a parse error, or drop it below DEBUG."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        if not self._logger.isEnabledFor(logging.DEBUG):
+            return False
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        message = " ".join(str(exc.message).split())[:MESSAGE_CHARS]
+        record.msg = "unparseable request from %s answered %d: %s"
+        record.args = (remote, exc.code or 400, message)
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_client_faults() -> ClientFaults:
+    """Install the filter on aiohttp's server logger (once) and return it."""
+    logger = logging.getLogger(SERVER_LOGGER)
+    for present in logger.filters:
+        if isinstance(present, ClientFaults):
+            return present
+    added = ClientFaults(logger)
+    logger.addFilter(added)
+    return added
