@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import DataError
 
@@ -133,3 +134,17 @@ async def test_the_feed_reads_the_same_over_resp3(
         assert [(c.position, c.op, c.event and c.event.id) for c in changes] == expected
     assert feed.changes[2].event is not None and feed.changes[2].event.value == 2.0
     assert (feed.oldest, feed.head) == (1, 4)
+
+
+async def test_a_lost_history_takes_the_seq_block_with_it(
+    engine: Engine, redis_server: RedisServer
+) -> None:
+    await engine.put_many([ev("a")])  # reserves a block of seqs from the store's counter
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushdb()  # the store loses its history, counter included
+        engine.forget_written_position()
+        [result] = await engine.put_many([ev("b")])
+        # The seq comes from the new counter, not from the old block, whose numbers the
+        # new counter hands out again.
+        assert client.keys("*:seq") != []
+    assert result.event.seq == 1

@@ -298,3 +298,35 @@ async def test_the_backends_own_timeout_also_fails_the_commands_behind() -> None
     engine.gate.set()
     assert await worker.call(Count(Query())) == 0
     await worker.stop(drain_timeout=1)
+
+
+class UnreportedBatches(GatedEngine):
+    """A gated engine with a timeout whose puts take `delay` seconds without reporting a
+    round trip, as a driver that splits a large write into batches of its own."""
+
+    def __init__(self, timeout: float, delay: float, reports: bool) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.delay = delay
+        self.reports_round_trips = reports
+
+    async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
+        await asyncio.sleep(self.delay)
+        return await super().put_many(events)
+
+
+async def test_a_large_put_to_an_engine_that_does_not_report_round_trips_has_time() -> None:
+    # 5,000 events: five more timeouts than a single round trip's one.
+    engine = UnreportedBatches(timeout=0.2, delay=0.3, reports=False)
+    worker = await started(engine)
+    results = await worker.call(PutMany([ev(f"e{i}") for i in range(5000)]))
+    assert all(result.created for result in results)
+    await worker.stop(drain_timeout=1)
+
+
+async def test_an_engine_that_reports_round_trips_gets_no_allowance_by_size() -> None:
+    engine = UnreportedBatches(timeout=0.2, delay=0.3, reports=True)
+    worker = await started(engine)
+    with pytest.raises(StorageError):
+        await worker.call(PutMany([ev(f"e{i}") for i in range(5000)]))
+    await worker.stop(drain_timeout=1)

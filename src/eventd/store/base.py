@@ -132,6 +132,9 @@ class Engine(ABC):
     # Set by the store worker while it runs a call: told of each answer the backend gives,
     # so that a call of many round trips (a large put, a clear) is bounded per round trip.
     on_round_trip: Callable[[], None] | None = None
+    # Whether a put reports each round trip (see `round_trip`). An engine whose driver splits
+    # a large write into batches it does not report gets a put allowance by size instead.
+    reports_round_trips: bool = False
 
     def round_trip(self) -> None:
         """Tell the store worker that the backend answered one round trip of this call."""

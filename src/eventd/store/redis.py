@@ -210,6 +210,7 @@ class RedisEngine(Engine):
     """Events stored in Redis under one namespace; see the module docstring for the layout."""
 
     name = "redis"
+    reports_round_trips = True  # after every insert chunk
 
     def __init__(
         self,
@@ -369,6 +370,12 @@ class RedisEngine(Engine):
             # written before the error stays written.
             await asyncio.gather(*(task for _, task in in_flight), return_exceptions=True)
         return written, existing
+
+    def forget_written_position(self) -> None:
+        # The seq counter went with the lost history: a block reserved from it would give
+        # seqs the new counter hands out again.
+        super().forget_written_position()
+        self._seq_next = self._seq_end = 0
 
     async def _reserve_seqs(self, count: int) -> int:
         """Return the first of `count` fresh seqs, taken from a block reserved ahead.

@@ -16,6 +16,9 @@ from eventd.store.failures import FailureLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A put to an engine that does not report its round trips may take one timeout per this many
+# events (its driver splits a large write into batches, each bounded by the backend).
+PUT_ROUND_EVENTS = 1000
 
 
 class NoAnswer(StorageError):
@@ -182,20 +185,25 @@ class StoreWorker:
         return NoAnswer(f"{self.engine.name}: no answer within {bound:g} s")
 
     @asynccontextmanager
-    async def _bounded(self) -> AsyncIterator[None]:
-        """Bound an engine call by the engine's timeout, restarted by each round trip."""
+    async def _bounded(self, events: int = 0) -> AsyncIterator[None]:
+        """Bound an engine call by the engine's timeout, restarted by each round trip; a put
+        of `events` to an engine that does not report round trips gets one per thousand."""
         timeout = self.engine.timeout
         if timeout is None:  # an engine in the process (memory): no timer on its hot path
             yield
             return
         loop = asyncio.get_running_loop()
+        first = timeout
+        if not self.engine.reports_round_trips:
+            first *= 1 + events // PUT_ROUND_EVENTS
         try:
-            async with asyncio.timeout(timeout) as bound:
+            async with asyncio.timeout(first) as bound:
 
                 def answered() -> None:
                     # An answer can still come in while the call is being cut: too late.
+                    # Never shortens a put's allowance by size (see `first`).
                     if not bound.expired():
-                        bound.reschedule(loop.time() + timeout)
+                        bound.reschedule(max(bound.when() or 0.0, loop.time() + timeout))
 
                 self.engine.on_round_trip = answered
                 try:
@@ -282,7 +290,7 @@ class StoreWorker:
             return
         events = [event for cmd in puts for event in cmd.events]
         try:
-            async with self._bounded():
+            async with self._bounded(len(events)):
                 results = await self.engine.put_many(events)
         except IdConflict:
             # Nothing was written; a conflict fails only its own command: apply them one by
@@ -308,8 +316,9 @@ class StoreWorker:
         answer (the commands waiting are failed then too)."""
         if _skipped(command):
             return True
+        events = len(command.events) if isinstance(command, PutMany) else 0
         try:
-            async with self._bounded():
+            async with self._bounded(events):
                 result = await self._perform(command)
         except NoAnswer as exc:
             _settle(command, exc=exc)
