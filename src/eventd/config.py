@@ -46,7 +46,7 @@ def setting(
     minimum: float | None = None,
     maximum: float | None = None,
     choices: tuple[str, ...] | None = None,
-    check: Callable[[Any], None] | None = None,
+    check: Callable[[Any], object] | None = None,
     comma_list: bool = False,
 ) -> Any:
     """Declare a setting with its default, help text and constraints.
@@ -343,14 +343,6 @@ class LogConfig:
     )
 
 
-def _check_origins(text: str) -> None:
-    parse_origins(text)
-
-
-def _check_hosts(text: str) -> None:
-    parse_hosts(text)
-
-
 @dataclass(frozen=True)
 class HttpConfig:
     cors_origins: str = setting(
@@ -358,7 +350,7 @@ class HttpConfig:
         "Web origins (scheme://host[:port]) whose pages may call the API and open /ws, "
         "with CORS answers: a list or a comma-separated string. A request with any other "
         "Origin than the daemon's own is refused with 403; requests without Origin pass.",
-        check=_check_origins,
+        check=parse_origins,
         comma_list=True,
     )
     allowed_hosts: str = setting(
@@ -367,7 +359,7 @@ class HttpConfig:
         "their Host header, for a daemon reached through a proxy or by name: a list or a "
         "comma-separated string. On a loopback bind, or once any is listed, a request for "
         "any other host is refused with 403 (this stops DNS rebinding).",
-        check=_check_hosts,
+        check=parse_hosts,
         comma_list=True,
     )
 

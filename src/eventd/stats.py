@@ -135,7 +135,12 @@ class StatsService:
 
     def _holds(self, position: int) -> bool:
         """Tell whether the windows hold every change up to the feed position `position`."""
-        return self.hub.position >= position and self._held is None and not self._resyncing
+        return self.hub.position >= position and self._settled
+
+    @property
+    def _settled(self) -> bool:
+        """Tell whether changes reach the windows as they come (no rebuild holds them)."""
+        return self._held is None and not self._resyncing
 
     async def caught_up(self) -> bool:
         """Wait until the windows hold every change this daemon's writes made, as far as they
@@ -171,7 +176,7 @@ class StatsService:
 
     def _wake(self) -> None:
         """Let the requests waiting for a position the windows have reached go on."""
-        if self._held is not None or self._resyncing:
+        if not self._settled:
             return
         position = self.hub.position
         while self._waiters and self._waiters[0][0] <= position:

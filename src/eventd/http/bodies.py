@@ -35,7 +35,7 @@ def parse_event(body: bytes, *, max_depth: int) -> EventIn:
     except msgspec.DecodeError as exc:
         raise _malformed(str(exc), body) from None
     except RecursionError:
-        raise _too_deep(max_depth, _deep_field(body)) from None
+        raise _too_deep(max_depth, _first_nesting(_nesting, body)) from None
 
 
 def parse_events(
@@ -123,12 +123,6 @@ def _too_deep(max_depth: int, field: str, index: int | None = None) -> InvalidFi
     return InvalidField(f"is nested deeper than {max_depth} levels", field=field, index=index)
 
 
-def _deep_field(record: bytes) -> str:
-    """Name the field of one event object that the decoder gave up on: data or payload."""
-    # Only they take any JSON; every other field fails on its first bracket.
-    return _first_nesting(_nesting, record)
-
-
 def _first_nesting(decoder: msgspec.json.Decoder[Any], text: bytes) -> str:
     try:
         decoder.decode(text)
@@ -146,7 +140,7 @@ def _deep_batch(body: bytes, ndjson: bool, max_depth: int) -> InvalidField:
         records = [line for line in body.split(b"\n") if line.strip()]
         for index, record in enumerate(records):
             if nesting.deeper_than(record, max_depth + 1):
-                error = _too_deep(max_depth, _deep_field(record), index)
+                error = _too_deep(max_depth, _first_nesting(_nesting, record), index)
                 error.message += f" (line {_line_of_record(body, index)})"
                 return error
         return _too_deep(max_depth, "data")
@@ -155,7 +149,7 @@ def _deep_batch(body: bytes, ndjson: bool, max_depth: int) -> InvalidField:
         not body.lstrip().startswith(b"[")
         or (item := nesting.first_deeper_item(body, max_depth + 1)) is None
     ):
-        return _too_deep(max_depth, _deep_field(body))
+        return _too_deep(max_depth, _first_nesting(_nesting, body))
     # Items before it are skipped as raw JSON; it is decoded into `_Nesting`.
     probe = msgspec.json.Decoder(tuple[(*(Raw,) * item, _Nesting)])  # type: ignore[misc]
     return _too_deep(max_depth, _first_nesting(probe, body), item)

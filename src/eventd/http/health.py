@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import math
 
 from aiohttp import web
 
 from eventd import __version__
+from eventd.http.middlewares import retry_after_header
 from eventd.http.params import single_values
 from eventd.http.responses import json_response
 from eventd.keys import CLOCK, CONFIG, HUB, WORKER
@@ -40,8 +40,8 @@ async def health(request: web.Request) -> web.Response:
     if not errors:
         return json_response(body)
     body["errors"] = errors
-    retry_after = max(1, math.ceil(app[CONFIG].store.retry_after))
-    return json_response(body, status=503, headers={"Retry-After": str(retry_after)})
+    headers = retry_after_header(app[CONFIG].store.retry_after)
+    return json_response(body, status=503, headers=headers)
 
 
 def _feed_error(app: web.Application) -> str | None:

@@ -74,6 +74,10 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
     return error_response(exc.status, code, message, headers=headers)
 
 
+def retry_after_header(seconds: float) -> dict[str, str]:
+    """Return the `Retry-After` header of a 503: whole seconds, at least one."""
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
 def _unavailable(message: str, retry_after: float) -> web.Response:
-    headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
-    return error_response(503, "unavailable", message, headers=headers)
+    return error_response(503, "unavailable", message, headers=retry_after_header(retry_after))

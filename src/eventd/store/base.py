@@ -226,6 +226,10 @@ class Engine(ABC):
         by another daemon); return the feed's epoch."""
         return await self.feed_epoch()  # an in-process store cannot lose its history
 
+    def _written(self, position: int) -> None:
+        """Record that this engine appended the change at feed `position`."""
+        self.written_position = max(self.written_position, position)
+
     def forget_written_position(self) -> None:
         """Forget the position of the last change written: it belongs to a lost history."""
         self.written_position = 0

@@ -160,7 +160,7 @@ class MemoryEngine(Engine):
 
     def _record(self, op: Op, event: Event | None, epoch: str | None = None) -> None:
         self._position += 1
-        self.written_position = self._position
+        self._written(self._position)
         self._feed.append(Change(self._position, op, event, epoch))
         self._appended.set()
 

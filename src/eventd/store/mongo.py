@@ -189,10 +189,12 @@ class MongoEngine(Engine):
     async def feed_epoch(self) -> str:
         async with self._ready_and_wrapped():
             # Made by the first engine that asks on this store; kept with the counters.
-            await self._counters.update_one(
-                {"_id": "epoch"}, {"$setOnInsert": {"value": new_epoch()}}, upsert=True
+            found = await self._counters.find_one_and_update(
+                {"_id": "epoch"},
+                {"$setOnInsert": {"value": new_epoch()}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
             )
-            found = await self._counters.find_one({"_id": "epoch"})
         if found is None:
             raise StorageError("mongodb: the feed's epoch vanished as it was made")
         epoch: str = found["value"]
@@ -230,7 +232,7 @@ class MongoEngine(Engine):
         )
         self.round_trip()
         last = first + len(events) - 1
-        self.written_position = max(self.written_position, last)
+        self._written(last)
         if last // 100 != (first - 1) // 100:  # now and then, not on every write
             await self._feed.delete_many({"_id": {"$lte": last - self._history}})
 

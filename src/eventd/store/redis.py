@@ -67,15 +67,15 @@ _SEQ_BLOCK = 1024  # seqs reserved at once
 # `append` writes the entry of a position already taken from the counter; `trim` then keeps
 # the stream near its length, once for all the entries a script appends.
 _RECORD = """
-local function append(feed, position, op, event)
-  redis.call('XADD', feed, position .. '-0', 'op', op, 'event', event)
+local function append(feed, position, op, event, ...)
+  redis.call('XADD', feed, position .. '-0', 'op', op, 'event', event, ...)
 end
 local function trim(feed, maxlen)
   redis.call('XTRIM', feed, 'MAXLEN', '~', maxlen)
 end
-local function record(pos, feed, maxlen, op, event)
+local function record(pos, feed, maxlen, op, event, ...)
   local position = redis.call('INCR', pos)
-  append(feed, position, op, event)
+  append(feed, position, op, event, ...)
   trim(feed, maxlen)
   return position
 end
@@ -165,10 +165,7 @@ _CLEARED = (
     _RECORD
     + """
 redis.call('SET', KEYS[3], ARGV[2])
-local position = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], position .. '-0', 'op', 'cleared', 'event', '', 'epoch', ARGV[2])
-trim(KEYS[2], ARGV[1])
-return position
+return record(KEYS[1], KEYS[2], ARGV[1], 'cleared', '', 'epoch', ARGV[2])
 """
 )
 
@@ -415,9 +412,6 @@ class RedisEngine(Engine):
             return []
         return [id.decode() for id in result]
 
-    def _written(self, position: int) -> None:
-        self.written_position = max(self.written_position, position)
-
     async def get(self, id: str) -> Event | None:
         async with self._wrapped():
             raw = await self._client.hget(self._events, id)
@@ -525,14 +519,14 @@ class RedisEngine(Engine):
         return FeedPage([_change(entry) for entry in entries], oldest=oldest, head=head)
 
     async def feed_epoch(self) -> str:
-        async with self._wrapped():
-            epoch: Any = await self._client.get(self._epoch)
-            if epoch is None:  # the first daemon to ask on this store makes it
+        epoch = await self.stored_epoch()
+        if epoch is None:  # the first daemon to ask on this store makes it
+            async with self._wrapped():
                 await self._client.set(self._epoch, new_epoch(), nx=True)
-                epoch = await self._client.get(self._epoch)
+            epoch = await self.stored_epoch()
         if epoch is None:
             raise StorageError("redis: the feed's epoch vanished as it was made")
-        return bytes(epoch).decode()
+        return epoch
 
     async def stored_epoch(self) -> str | None:
         async with self._wrapped():
