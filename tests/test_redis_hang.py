@@ -91,7 +91,7 @@ async def test_requests_on_a_hung_redis_answer_503_within_the_timeout(
                 assert {status for status, _ in answers} == {503}, answers
                 # Each request is bounded by about two timeouts, however many wait behind a
                 # hung call (not one timeout each in turn); generous for a loaded machine.
-                assert max(took for _, took in answers) < 3 * TIMEOUT + 2, answers
+                assert max(took for _, took in answers) < 3 * TIMEOUT + 5, answers
         recovered = None
         for n in range(200, 400):  # bounded: the daemon recovers by itself, no restart
             if (await post(n))[0] == 201:

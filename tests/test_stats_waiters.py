@@ -40,6 +40,7 @@ async def test_a_change_does_not_look_at_every_waiting_request(clock: FakeClock)
         await worker.call(PutMany([ev(f"e{n}")]))
     waiting = [asyncio.create_task(service.caught_up()) for _ in range(WAITERS)]
     await asyncio.sleep(0)  # every request is waiting for the last write's position
+    assert len(service._waiters) == WAITERS  # none was answered at once
     changes = (await engine.read_changes(0, CHANGES)).changes
     hub.reads = 0
     for change in changes:

@@ -13,7 +13,7 @@ from eventd.store.mongo import MongoEngine
 from eventd.store.worker import Get, PutMany, RunQuery, StoreWorker
 from tests.store.test_conformance import ev
 
-TIMEOUT = 0.3
+TIMEOUT = 1.0
 
 
 @pytest.fixture
