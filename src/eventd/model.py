@@ -214,15 +214,17 @@ class Validator:
 
     def _data(self, name: str, raw: Raw) -> Raw:
         text, limits = bytes(raw), self.limits
-        # Compact JSON keeps every bracket, so their count bounds its size from below.
-        if text.count(b"[") + text.count(b"{") > limits.max_data_bytes:
+        # Compact JSON keeps every bracket, so their count bounds its size from below, and
+        # its depth from above.
+        brackets = text.count(b"[") + text.count(b"{")
+        if brackets > limits.max_data_bytes:
             raise InvalidField(
                 f"is more than {limits.max_data_bytes} bytes of JSON; at most "
                 f"{limits.max_data_bytes} allowed",
                 field=name,
             )
         # Measured on the bytes before format() and decode(), which recurse once per level.
-        if nesting.deeper_than(text, limits.max_data_depth):
+        if brackets > limits.max_data_depth and nesting.deeper_than(text, limits.max_data_depth):
             raise InvalidField(f"is nested deeper than {limits.max_data_depth} levels", field=name)
         compact = msgspec.json.format(text, indent=-1)
         if len(compact) > limits.max_data_bytes:

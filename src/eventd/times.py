@@ -15,7 +15,7 @@ _EPOCH = datetime(1970, 1, 1)
 _EPOCH_AWARE = datetime(1970, 1, 1, tzinfo=UTC)
 MIN_US = (datetime(1, 1, 1) - _EPOCH) // timedelta(microseconds=1)
 MAX_US = (datetime(9999, 12, 31, 23, 59, 59, 999999) - _EPOCH) // timedelta(microseconds=1)
-_EPOCH_BOUND = 1e15  # epoch seconds; years 1-9999 lie within ±2.6e11
+EPOCH_BOUND = 10**15  # epoch seconds; years 1-9999 lie within ±2.6e11
 
 # RFC 3339 plus the forms people type: a space for `T`, a date alone, no seconds.
 _RFC3339 = re.compile(
@@ -61,7 +61,7 @@ def _from_epoch_seconds(seconds: float) -> int:
     if not math.isfinite(seconds):
         raise TimeError("epoch seconds must be finite")
     # Beyond years 1-9999 by far, and near a float's limit, where `seconds * US` overflows.
-    if not -_EPOCH_BOUND <= seconds <= _EPOCH_BOUND:
+    if not -EPOCH_BOUND <= seconds <= EPOCH_BOUND:
         raise TimeError("out of range: years 1 to 9999 are supported")
     us = round(seconds * US) if isinstance(seconds, float) else seconds * US
     if not MIN_US <= us <= MAX_US:

@@ -11,13 +11,14 @@ from aiohttp import web
 from eventd.config import Limits
 from eventd.errors import BadParameter
 from eventd.store.base import Query
-from eventd.times import TimeError, parse_timestamp
+from eventd.times import EPOCH_BOUND, TimeError, parse_timestamp
 
 _ALIASES = {"event_type": "type", "pageSize": "limit"}
 _LIST_PARAMS = {"start", "end", "type", "key", "cursor", "limit", "order", *_ALIASES}
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-# Epoch seconds of years 1 to 9999 have at most 12 digits; int() of more than 4,300 raises.
-_EPOCH_DIGITS = 18
+# More digits than the bound is out of range: checked first, as int() of more than 4,300
+# digits raises.
+_EPOCH_DIGITS = len(str(EPOCH_BOUND))
 # A `+` in an unencoded query string arrives as a space: "12:00:00 01:00" means "+01:00".
 _SPACED_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
