@@ -10,18 +10,15 @@ import pytest
 
 from tests.daemon import Daemon
 from tests.redis_server import RedisServer
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
 
 async def until_logged(daemon: Daemon, *texts: str) -> str:
     """Wait (bounded) until the daemon's log holds one of `texts`; return the log."""
-    for _ in range(400):
-        log = daemon.log
-        if any(text in log for text in texts):
-            return log
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"none of {texts} in the log: {daemon.log}")
+    await wait_for(lambda: any(text in daemon.log for text in texts), f"one of {texts} logged")
+    return daemon.log
 
 
 async def test_a_client_leaving_mid_body_is_no_error(tmp_path: Path) -> None:

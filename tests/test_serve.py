@@ -19,6 +19,7 @@ import redis
 
 from tests.daemon import REPO, Daemon
 from tests.redis_server import RedisServer, free_port
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -76,14 +77,11 @@ async def events(daemon: Daemon) -> list[dict[str, Any]]:
 
 async def wait_for_log(daemon: Daemon, text: str) -> None:
     """Wait until the daemon's log shows `text`; fail if it exits first."""
-    assert daemon.process is not None
-    for _ in range(400):  # up to ~20 s
-        if text in daemon.log:
-            return
-        if daemon.process.poll() is not None:
-            raise AssertionError(f"eventd exited with {daemon.process.returncode}: {daemon.log}")
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared in the log: {daemon.log}")
+    process = daemon.process
+    assert process is not None
+    await wait_for(lambda: text in daemon.log or process.poll() is not None, f"{text!r} logged")
+    if text not in daemon.log:
+        raise AssertionError(f"eventd exited with {process.returncode}: {daemon.log}")
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], *names: str) -> str:
