@@ -28,14 +28,14 @@ from pathlib import Path
 
 from bench.run import ndjson
 from eventd.config import load
+from eventd.events.service import EventService
 from eventd.http.bodies import parse_events
 from eventd.http.responses import json_response
 from eventd.model import Validator, to_out
-from eventd.service import EventService
+from eventd.stats.windows import RollingStats
 from eventd.store.memory import MemoryEngine
 from eventd.store.worker import StoreWorker
 from eventd.times import resolve_timezone, wall_clock_us
-from eventd.windows import RollingStats
 
 PATHS = ("import", "single")
 

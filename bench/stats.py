@@ -20,7 +20,7 @@ import aiohttp
 from bench.engines import summary
 from bench.ingest import daemon, free_port
 from bench.ready import wait_ready
-from eventd.windows import RollingStats
+from eventd.stats.windows import RollingStats
 
 DAY = 86400
 

@@ -19,7 +19,7 @@ import redis
 from eventd.store.base import Engine
 from eventd.store.memory import MemoryEngine
 from eventd.store.mongo import MongoEngine
-from eventd.store.redis import RedisEngine
+from eventd.store.redis.engine import RedisEngine
 from tests.redis_server import RedisServer
 
 MONGODB_URL = os.environ.get("EVENTD_TEST_MONGODB_URL")

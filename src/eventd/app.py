@@ -8,28 +8,15 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from eventd.config import Config, parse_durations, parse_retention
-from eventd.feed import Hub
+from eventd import events, stats
+from eventd.config import Config
+from eventd.feed.hub import Hub
 from eventd.http import origin
 from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
 from eventd.http.timeouts import body_timeout, handler_args
-from eventd.keys import (
-    CLOCK,
-    CONFIG,
-    EVENTS,
-    HUB,
-    NAIVE_TZ,
-    SCHEDULER,
-    SOCKETS,
-    STATS,
-    WORKER,
-)
-from eventd.model import Validator
-from eventd.retention import apply_retention
-from eventd.scheduler import add_job, make_scheduler
-from eventd.service import EventService
-from eventd.stats import StatsService
+from eventd.jobs import scheduler as jobs
+from eventd.keys import CLOCK, CONFIG, HUB, NAIVE_TZ, SOCKETS, WORKER
 from eventd.store import make_engine
 from eventd.store.base import Engine
 from eventd.store.worker import Clear, StoreWorker
@@ -37,6 +24,8 @@ from eventd.times import Clock, resolve_timezone, wall_clock_us
 from eventd.ws.protocol import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)
+# Each feature plugs itself in with `setup(app)`: its state, routes, channels and jobs.
+FEATURES = (events, stats)
 
 
 def create_app(
@@ -60,9 +49,12 @@ def create_app(
     app[SOCKETS] = set()
     app.cleanup_ctx.append(_store(engine or make_engine(config), clear=clear))
     app.cleanup_ctx.append(_feed)
-    app.cleanup_ctx.append(_stats_and_jobs)
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)
+    jobs.setup(app)
+    for feature in FEATURES:
+        feature.setup(app)
+    app.cleanup_ctx.append(jobs.start_jobs)  # after the features: jobs stop before them
     return app
 
 
@@ -82,7 +74,6 @@ def _store(engine: Engine, *, clear: bool) -> Callable[[web.Application], AsyncI
             deleted = await worker.call(Clear())
             log.info("cleared the store: %d events deleted", deleted)
         app[WORKER] = worker
-        app[EVENTS] = EventService(worker, Validator(config.limits, app[NAIVE_TZ]), app[CLOCK])
         yield
         await worker.stop(drain_timeout=config.server.shutdown_timeout)
         log.info("store closed")
@@ -105,33 +96,3 @@ async def _close_sockets(app: web.Application) -> None:
         *(ws.close(code=CLOSE_GOING_AWAY, message=b"server shutdown") for ws in sockets),
         return_exceptions=True,
     )
-
-
-async def _stats_and_jobs(app: web.Application) -> AsyncIterator[None]:
-    config = app[CONFIG]
-    stats = StatsService(
-        app[WORKER],
-        app[HUB],
-        app[CLOCK],
-        parse_durations(config.stats.windows),
-        catch_up_timeout=config.stats.catch_up_timeout,
-    )
-    await stats.start()
-    app[STATS] = stats
-    scheduler = make_scheduler()
-    add_job(scheduler, "stats-tick", config.stats.push_interval, stats.tick)
-    add_job(scheduler, "window-cleanup", config.stats.cleanup_interval, stats.cleanup_job)
-    rules = parse_retention(config.retention.max_age)
-    if rules:
-        worker, clock = app[WORKER], app[CLOCK]
-        add_job(
-            scheduler,
-            "retention",
-            config.retention.interval,
-            lambda: apply_retention(worker, rules, clock),
-        )
-    scheduler.start()
-    app[SCHEDULER] = scheduler
-    yield
-    scheduler.shutdown(wait=False)
-    await stats.stop()

@@ -25,6 +25,7 @@ MAX_REMIND_OFFSETS = 16
 NULL = Raw(b"null")
 
 TimeInput = str | int | float
+TIME_FIELDS = ("timestamp", "at", "datetime")  # the names an event's time may be given by
 Remind = Annotated[list[str | int], msgspec.Meta(max_length=MAX_REMIND_OFFSETS)]
 
 
@@ -176,7 +177,7 @@ class Validator:
         if given.at is UNSET and given.datetime is UNSET:
             raw_ts = None if given.timestamp is UNSET else ("timestamp", given.timestamp)
         else:
-            raw_ts = _one_of(given, "timestamp", "at", "datetime")
+            raw_ts = _one_of(given, *TIME_FIELDS)
         if raw_ts is not None:
             name, value = raw_ts
             if value is None:
@@ -246,6 +247,11 @@ def check_id(value: object, field: str = "id") -> str:
             field=field,
         )
     return value
+
+
+def has_time(given: EventIn) -> bool:
+    """Tell whether `given` carries a time, under any of its names."""
+    return any(getattr(given, name) is not UNSET for name in TIME_FIELDS)
 
 
 def _one_of(given: EventIn, *names: str) -> tuple[str, Any] | None:

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from eventd.store.base import Change, StorageError
 from eventd.store.memory import MemoryEngine
-from eventd.store.redis import RedisEngine
+from eventd.store.redis.engine import RedisEngine
 from tests.conftest import MakeClient
 from tests.redis_server import RedisServer
 

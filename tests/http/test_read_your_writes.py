@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from eventd.keys import HUB, WORKER
 from tests.conftest import MakeClient, make_config
-from tests.http.test_stats_api import at, settle
+from tests.stats.test_routes import at, settle
 
 Client = TestClient[Any, Any]
 NDJSON = {"Content-Type": "application/x-ndjson"}

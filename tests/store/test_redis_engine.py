@@ -10,7 +10,7 @@ from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocket
 from redis.exceptions import DataError
 
 from eventd.store.base import Engine, IdConflict, Query
-from eventd.store.redis import RedisEngine, _c_packing, _CPacking
+from eventd.store.redis.engine import RedisEngine, _c_packing, _CPacking
 from tests.redis_server import RedisServer
 from tests.store.test_conformance import T0, ev
 

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from eventd.store.base import Query
-from eventd.store.redis import RedisEngine
+from eventd.store.redis.engine import RedisEngine
 from eventd.store.worker import Clear, Count, PutMany, StoreWorker
 from tests.redis_server import RedisServer
 from tests.store.test_conformance import ev

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from eventd.app import create_app
 from eventd.store.base import Engine
 from eventd.store.memory import MemoryEngine
-from eventd.store.redis import RedisEngine
+from eventd.store.redis.engine import RedisEngine
 from tests.conftest import make_config
 from tests.redis_server import RedisServer
 

@@ -41,7 +41,7 @@ def list_query(
         type=_text(params, "type"),
         key=_text(params, "key"),
         order=order,  # type: ignore[arg-type]
-        limit=_limit(params, limits),
+        limit=limit_param(params, limits),
     )
     return query, params.get("cursor")
 
@@ -112,8 +112,9 @@ def _text(params: dict[str, str], name: str) -> str | None:
     return value
 
 
-def _limit(params: dict[str, str], limits: Limits) -> int:
+def limit_param(params: dict[str, str], limits: Limits, default: int | None = None) -> int:
+    """Return the `limit` parameter: a page size up to `limits.max_page_size`."""
     text = params.get("limit")
     if text is None:
-        return limits.default_page_size
+        return limits.default_page_size if default is None else default
     return int_param(text, "limit", 1, limits.max_page_size)

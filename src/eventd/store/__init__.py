@@ -11,7 +11,7 @@ def make_engine(config: Config) -> Engine:
     settings = config.engine
     match settings.name:
         case "redis":
-            from eventd.store.redis import RedisEngine
+            from eventd.store.redis.engine import RedisEngine
 
             redis = settings.redis
             return RedisEngine(

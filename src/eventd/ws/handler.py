@@ -10,14 +10,15 @@ from contextlib import suppress
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from eventd.feed import Hub, Subscription, change_body
-from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS, STATS
-from eventd.stats import StatsService
+from eventd.feed.hub import Hub, Subscription, change_body
+from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS
+from eventd.stats.channel import StatsSubscription, stats_subscription
+from eventd.stats.keys import STATS
+from eventd.stats.service import StatsService
 from eventd.store.base import FeedPage, StorageError
 from eventd.times import format_us
 from eventd.ws import protocol
 from eventd.ws.protocol import Ping, Subscribe, Unsubscribe
-from eventd.ws.stats_channel import StatsSubscription, stats_subscription
 
 log = logging.getLogger(__name__)
 _REPLAY_PAGE = 500

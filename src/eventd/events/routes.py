@@ -5,11 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from eventd.errors import BadParameter
+from eventd.events.keys import EVENTS
 from eventd.http.bodies import parse_event, parse_events
 from eventd.http.decoding import read_body
 from eventd.http.params import list_query, single_values
 from eventd.http.responses import json_response
-from eventd.keys import CONFIG, EVENTS, NAIVE_TZ
+from eventd.keys import CONFIG, NAIVE_TZ
 from eventd.model import to_out
 
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})

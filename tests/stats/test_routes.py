@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from eventd.keys import STATS
+from eventd.stats.keys import STATS
 from eventd.store.base import Engine
 from tests.conftest import NOW, FakeClock, MakeClient, make_config
 
@@ -134,7 +134,7 @@ async def test_a_second_daemon_on_one_redis_gives_the_same_answer(
 
 
 async def test_retention_job_deletes_old_events(make_client: MakeClient, clock: FakeClock) -> None:
-    from eventd.retention import apply_retention
+    from eventd.events.retention import apply_retention
 
     client = await make_client(make_config(retention={"max_age": "1d,debug=1h"}))
     await client.post(
@@ -154,7 +154,7 @@ async def test_retention_job_deletes_old_events(make_client: MakeClient, clock: 
 
 
 async def test_jobs_have_fixed_ids(make_client: MakeClient) -> None:
-    from eventd.keys import SCHEDULER
+    from eventd.jobs.scheduler import SCHEDULER
 
     plain = await make_client()
     assert {job.id for job in plain.app[SCHEDULER].get_jobs()} == {"stats-tick", "window-cleanup"}

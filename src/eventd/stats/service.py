@@ -10,12 +10,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from eventd.feed import Hub
-from eventd.sketch import moments, scaled_both
+from eventd.feed.hub import Hub
+from eventd.stats.sketch import moments, scaled_both
+from eventd.stats.windows import PERCENTILES, RollingStats, history_point, null_reasons
 from eventd.store.base import Change, Query, StorageError
 from eventd.store.worker import RunQuery, StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
-from eventd.windows import PERCENTILES, RollingStats, history_point, null_reasons
 
 log = logging.getLogger(__name__)
 PAGE = 1000

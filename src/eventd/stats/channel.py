@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eventd.stats import StatsService
+from eventd.stats.service import StatsService
 from eventd.times import format_us
 from eventd.ws import protocol
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import msgspec
 
-from eventd.sketch import BEYOND_FLOAT, DDSketch, as_float, moments, scaled_both
+from eventd.stats.sketch import BEYOND_FLOAT, DDSketch, as_float, moments, scaled_both
+from eventd.times import US
 
-US = 1_000_000
 EXACT_PERCENTILES_UP_TO = 1000  # windows this small answer percentiles exactly
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
 SKETCH_ERROR = 0.01  # the relative error of every window's percentiles

@@ -12,8 +12,8 @@ import msgspec
 import pytest
 from aiohttp.test_utils import TestClient
 
-from eventd.cursor import fingerprint
-from eventd.keys import EVENTS
+from eventd.events.cursor import fingerprint
+from eventd.events.keys import EVENTS
 from eventd.store.base import Engine, Query
 from eventd.times import MAX_US, MIN_US
 from tests.conftest import MakeClient

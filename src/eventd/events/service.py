@@ -8,12 +8,13 @@ from collections.abc import Sequence
 
 from msgspec import UNSET
 
-from eventd import cursor
 from eventd.errors import ApiError, Conflict, InvalidField, NotFound
+from eventd.events import cursor
 from eventd.model import Event, EventIn, Validator, check_id
 from eventd.store.base import IdConflict, PutResult, Query
 from eventd.store.worker import (
     Clear,
+    Count,
     CursorSecret,
     Delete,
     Get,
@@ -108,6 +109,14 @@ class EventService:
             secret = await self.cursor_secret()
             next_cursor = cursor.encode(page.events[-1].position, query, secret)
         return Listing(page.events, next_cursor)
+
+    async def newest(self, limit: int) -> Sequence[Event]:
+        """Return the `limit` newest events, newest first."""
+        return (await self.worker.call(RunQuery(Query(order="desc", limit=limit)))).events
+
+    async def count(self) -> int:
+        """Return how many events the store holds."""
+        return await self.worker.call(Count(Query()))
 
     async def cursor_secret(self) -> bytes:
         """Return the store's cursor secret, asked of the store once."""

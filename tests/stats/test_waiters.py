@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from eventd.feed import Hub
-from eventd.stats import StatsService
+from eventd.feed.hub import Hub
+from eventd.stats.service import StatsService
 from eventd.store.memory import MemoryEngine
 from eventd.store.worker import PutMany, StoreWorker
 from tests.conftest import FakeClock

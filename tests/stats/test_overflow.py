@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.http.test_stats_api import at, settle
+from tests.stats.test_routes import at, settle
 
 Client = TestClient[Any, Any]
 MAX = sys.float_info.max

@@ -1,4 +1,4 @@
-"""The older statistics service's interface, kept so that its clients work unchanged."""
+"""The older statistics service's event routes, kept so that its clients work unchanged."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ from aiohttp import web
 from msgspec import UNSET
 
 from eventd.errors import InvalidField
+from eventd.events.keys import EVENTS
 from eventd.http.bodies import parse_event
 from eventd.http.decoding import read_body
-from eventd.http.params import int_param, single_values
+from eventd.http.params import limit_param, single_values
 from eventd.http.responses import json_response
-from eventd.http.stats import caught_up
-from eventd.keys import CLOCK, CONFIG, EVENTS, STATS
-from eventd.store.base import Query
-from eventd.store.worker import Count, RunQuery
+from eventd.keys import CLOCK, CONFIG
+from eventd.model import has_time
 from eventd.times import US, format_us
 
 HOUR = 3600
@@ -23,10 +22,10 @@ async def post_event(request: web.Request) -> web.Response:
     """POST /event {timestamp, value}: store it; answer in the older service's shape."""
     limits = request.app[CONFIG].limits
     given = parse_event(await read_body(request), max_depth=limits.max_data_depth)
-    for name in ("timestamp", "value"):
-        aliases = {"timestamp": ("timestamp", "at", "datetime"), "value": ("value",)}[name]
-        if all(getattr(given, alias) is UNSET for alias in aliases):
-            raise InvalidField("is required", field=name)
+    if not has_time(given):
+        raise InvalidField("is required", field="timestamp")
+    if given.value is UNSET:
+        raise InvalidField("is required", field="value")
     if given.value is None:
         # The older service required a number: a null would store an event its statistics
         # never count.
@@ -48,28 +47,14 @@ def iso_offset(us: int) -> str:
     return format_us(us)[:-1] + "+00:00"
 
 
-async def statistics(request: web.Request) -> web.Response:
-    """GET /statistics: count, min, max and mean over the last hour (nulls when empty)."""
-    single_values(request, set())
-    service = request.app[STATS]
-    now = request.app[CLOCK]()
-    if (window := service.window_name("1h")) is not None:
-        await caught_up(service)
-        summary = service.snapshot([window])[window]
-    else:
-        summary = await service.over_range(now - HOUR * US + 1, now, None)
-    return json_response({name: summary[name] for name in ("count", "min", "max", "mean")})
-
-
 async def debug_events(request: web.Request) -> web.Response:
     """GET /debug/events: the newest events, their age, and whether the last hour holds them."""
-    limits = request.app[CONFIG].limits
     params = single_values(request, {"limit"})
-    limit = int_param(params.get("limit", "100"), "limit", 1, limits.max_page_size)
+    limit = limit_param(params, request.app[CONFIG].limits, default=100)
     now = request.app[CLOCK]()
     events = request.app[EVENTS]
-    page = await events.worker.call(RunQuery(Query(order="desc", limit=limit)))
-    total = await events.worker.call(Count(Query()))
+    newest = await events.newest(limit)
+    total = await events.count()
     cutoff = now - HOUR * US
     return json_response(
         {
@@ -83,7 +68,7 @@ async def debug_events(request: web.Request) -> web.Response:
                     "is_recent": cutoff <= event.ts <= now,
                     "age_minutes": (now - event.ts) / (60 * US),
                 }
-                for event in page.events
+                for event in newest
             ],
         }
     )

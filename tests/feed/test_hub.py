@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from eventd.feed import Hub, Subscription
+from eventd.feed.hub import Hub, Subscription
 from eventd.store.base import Change, Engine
 from eventd.store.memory import MemoryEngine
 from tests.redis_server import RedisServer

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from eventd.keys import STATS
+from eventd.stats.keys import STATS
 from eventd.store.base import Change
 from eventd.store.memory import MemoryEngine
 from tests.conftest import NOW, FakeClock, MakeClient, make_config

@@ -7,8 +7,9 @@ from aiohttp import web
 from eventd.errors import BadParameter, Unavailable
 from eventd.http.params import single_values, time_param
 from eventd.http.responses import json_response
-from eventd.keys import CLOCK, NAIVE_TZ, STATS
-from eventd.stats import StatsService
+from eventd.keys import CLOCK, NAIVE_TZ
+from eventd.stats.keys import STATS
+from eventd.stats.service import StatsService
 from eventd.times import US, TimeError, format_duration, format_us, parse_duration
 
 _PARAMS = {"window", "type", "start", "end", "event_type"}

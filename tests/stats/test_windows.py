@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from eventd.sketch import DDSketch
-from eventd.windows import RollingStats
+from eventd.stats.sketch import DDSketch
+from eventd.stats.windows import RollingStats
 
 US = 1_000_000
 NOW = 1_750_000_000 * US

@@ -1,0 +1,49 @@
+"""Events: the event service, its routes, cursors and the retention job."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from eventd.config import parse_retention
+from eventd.events import legacy, routes
+from eventd.events.keys import EVENTS
+from eventd.events.retention import apply_retention
+from eventd.events.service import EventService
+from eventd.http.timeouts import expect_body
+from eventd.jobs.scheduler import add_job
+from eventd.keys import CLOCK, CONFIG, NAIVE_TZ, WORKER
+from eventd.model import Validator
+
+
+def setup(app: web.Application) -> None:
+    """Add the event service, the /events routes, the older /event routes and retention."""
+    app.cleanup_ctx.append(_service)
+    router = app.router
+    for path in ("/events", "/events/"):
+        router.add_post(path, routes.create, expect_handler=expect_body)
+        router.add_get(path, routes.list_events)
+        router.add_delete(path, routes.clear)
+    router.add_get("/events/{id}", routes.get)
+    router.add_put("/events/{id}", routes.replace, expect_handler=expect_body)
+    router.add_patch("/events/{id}", routes.patch, expect_handler=expect_body)
+    router.add_delete("/events/{id}", routes.delete)
+    # The older statistics service's interface.
+    router.add_post("/event", legacy.post_event, expect_handler=expect_body)
+    router.add_get("/debug/events", legacy.debug_events)
+    config = app[CONFIG]
+    rules = parse_retention(config.retention.max_age)
+    if rules:
+        add_job(
+            app,
+            "retention",
+            config.retention.interval,
+            lambda: apply_retention(app[WORKER], rules, app[CLOCK]),
+        )
+
+
+async def _service(app: web.Application) -> AsyncIterator[None]:
+    validator = Validator(app[CONFIG].limits, app[NAIVE_TZ])
+    app[EVENTS] = EventService(app[WORKER], validator, app[CLOCK])
+    yield

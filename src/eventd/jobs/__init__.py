@@ -1,0 +1,1 @@
+"""Scheduled jobs: one scheduler; each feature registers its own jobs."""
