@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from eventd.store.base import Query
-from eventd.store.worker import Delete, RunQuery, StoreWorker
+from eventd.store.worker import Delete, StoreWorker
 from eventd.times import US, Clock
 
 log = logging.getLogger(__name__)
-PAGE = 1000
 
 
 async def apply_retention(worker: StoreWorker, rules: dict[str | None, int], clock: Clock) -> int:
@@ -29,14 +28,7 @@ async def apply_retention(worker: StoreWorker, rules: dict[str | None, int], clo
 
 async def _delete_older(worker: StoreWorker, before: int, type: str | None, skip: set[str]) -> int:
     deleted = 0
-    after = None
-    while True:
-        page = await worker.call(
-            RunQuery(Query(end=before - 1, type=type, after=after, limit=PAGE))
-        )
-        for event in page.events:
-            if event.type not in skip and await worker.call(Delete(event.id)) is not None:
-                deleted += 1
-        if not page.more:
-            return deleted
-        after = page.events[-1].position
+    async for event in worker.scan(Query(end=before - 1, type=type)):
+        if event.type not in skip and await worker.call(Delete(event.id)) is not None:
+            deleted += 1
+    return deleted

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import heapq
 import itertools
 import logging
@@ -14,11 +13,10 @@ from eventd.feed.hub import Hub
 from eventd.stats.sketch import moments, scaled_both
 from eventd.stats.windows import PERCENTILES, RollingStats, history_point, null_reasons
 from eventd.store.base import Change, Query, StorageError
-from eventd.store.worker import RunQuery, StoreWorker
+from eventd.store.worker import StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
 
 log = logging.getLogger(__name__)
-PAGE = 1000
 
 
 def label(seconds: int) -> str:
@@ -114,7 +112,7 @@ class StatsService:
         self.rolling.advance(now)
         horizon = now - self.rolling.window_seconds[-1] * US
         count = 0
-        async for event in self._scan(Query(start=horizon)):
+        async for event in self.worker.scan(Query(start=horizon)):
             self.rolling.upsert(event.id, event.ts, event.value, event.type)
             count += 1
             if count % 100_000 == 0:
@@ -244,21 +242,11 @@ class StatsService:
         """Compute exact statistics over [start, end] from the store (reads every event)."""
         values = [
             event.value
-            async for event in self._scan(Query(start=start, end=end, type=type))
+            async for event in self.worker.scan(Query(start=start, end=end, type=type))
             if event.value is not None
         ]
         out: dict[str, Any] = {"start": format_us(start), "end": format_us(end), "type": type}
         return out | exact_summary(values)
-
-    async def _scan(self, query: Query) -> Any:
-        query = dataclasses.replace(query, limit=PAGE)
-        while True:
-            page = await self.worker.call(RunQuery(query))
-            for event in page.events:
-                yield event
-            if not page.more:
-                return
-            query = dataclasses.replace(query, after=page.events[-1].position)
 
 
 def exact_summary(values: list[float]) -> dict[str, Any]:

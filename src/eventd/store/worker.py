@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ T = TypeVar("T")
 # A put to an engine that does not report its round trips may take one timeout per this many
 # events (its driver splits a large write into batches, each bounded by the backend).
 PUT_ROUND_EVENTS = 1000
+SCAN_PAGE = 1000  # events read per command by `scan`
 
 
 class NoAnswer(StorageError):
@@ -170,6 +172,21 @@ class StoreWorker:
             raise
         self.failures.succeeded()
         return result
+
+    async def scan(self, query: Query, page_size: int = SCAN_PAGE) -> AsyncIterator[Event]:
+        """Yield every event `query` selects, in its order, reading `page_size` at a time.
+
+        Each page is a command of its own, so writes queued meanwhile are not held behind a
+        long scan; the keyset position carries the scan past events deleted under it.
+        """
+        query = dataclasses.replace(query, limit=page_size)
+        while True:
+            page = await self.call(RunQuery(query))
+            for event in page.events:
+                yield event
+            if not page.more:
+                return
+            query = dataclasses.replace(query, after=page.events[-1].position)
 
     async def ping(self) -> None:
         """Check that the engine answers within its timeout, beside the queue; raise
