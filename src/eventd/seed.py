@@ -11,8 +11,7 @@ from typing import TextIO
 import msgspec
 
 from eventd.config import Config
-from eventd.events.service import new_id
-from eventd.model import Event
+from eventd.model import Event, new_id
 from eventd.store import make_engine
 from eventd.store.worker import PutMany, StoreWorker
 from eventd.times import US, wall_clock_us

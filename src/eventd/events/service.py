@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 
 from msgspec import UNSET
 
 from eventd.errors import ApiError, Conflict, InvalidField, NotFound
 from eventd.events import cursor
-from eventd.model import Event, EventIn, Validator, check_id
+from eventd.model import Event, EventIn, Validator, check_id, new_id
 from eventd.store.base import IdConflict, PutResult, Query
 from eventd.store.worker import (
     Clear,
@@ -24,23 +23,6 @@ from eventd.store.worker import (
     Update,
 )
 from eventd.times import Clock
-
-
-class _IdSource:
-    """128 random bits per id from the OS, read 256 ids at a time to spare a system call each."""
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-
-    def __call__(self) -> str:
-        if self._at >= len(self._pool):
-            self._pool, self._at = os.urandom(16 * 256), 0
-        self._at += 16
-        return self._pool[self._at - 16 : self._at].hex()
-
-
-new_id = _IdSource()  # new_id() returns a fresh server-assigned id: 32 hex digits
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
