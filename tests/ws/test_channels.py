@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from eventd.ws.channels import Channels, Refusal, Stream, refuse
-from eventd.ws.connection import Sink
+from eventd.ws.connection import Connection, Sink
+from eventd.ws.handler import handle_subscribe
 from eventd.ws.protocol import Subscribe
 
 
@@ -82,3 +83,78 @@ def test_channels_are_asked_in_the_order_they_were_registered() -> None:
     assert channels.chosen(request) == [beta, alpha]
     beta.refusal = refuse("bad_message", "no", "x")
     assert error(channels.refusal(request, set()))["message"] == "no"
+
+
+class PhasedChannel:
+    """A channel whose stream records every phase, in one log shared with other channels."""
+
+    fields: frozenset[str] = frozenset()
+
+    def __init__(self, name: str, log: list[str], fields: dict[str, Any]) -> None:
+        self.name = name
+        self.log = log
+        self.reply_fields = fields
+
+    def check(self, request: Subscribe) -> Refusal | None:
+        self.log.append(f"{self.name}.check")
+        return None
+
+    async def prepare(self, request: Subscribe) -> None:
+        self.log.append(f"{self.name}.prepare")
+
+    def open(self, request: Subscribe, sink: Sink) -> Stream | Refusal:
+        self.log.append(f"{self.name}.open")
+        return PhasedStream(self)
+
+
+class PhasedStream:
+    def __init__(self, channel: PhasedChannel) -> None:
+        self.channel = channel
+
+    def note(self, phase: str) -> None:
+        self.channel.log.append(f"{self.channel.name}.{phase}")
+
+    async def ready(self) -> dict[str, Any] | Refusal:
+        self.note("ready")
+        return self.channel.reply_fields
+
+    def start(self) -> None:
+        self.note("start")
+
+    async def run(self) -> None:
+        self.note("run")
+
+    def close(self) -> None:
+        self.note("close")
+
+
+class LoggedConnection(Connection):
+    """A connection without a socket that logs its replies."""
+
+    def __init__(self, channels: Channels, log: list[str]) -> None:
+        super().__init__(None, channels, 10, None)  # type: ignore[arg-type]
+        self.log = log
+
+    async def reply(self, message: bytes) -> None:
+        self.log.append(message.decode())
+
+
+async def test_a_subscription_runs_each_phase_over_every_channel_before_the_next() -> None:
+    """As `events` and `stats` need it: every wait before anything is made, `subscribed`
+    before any snapshot, every snapshot before a replay."""
+    log: list[str] = []
+    channels = Channels(max_subscriptions=5)
+    channels.add("first", PhasedChannel("first", log, {"position": 7}))
+    channels.add("second", PhasedChannel("second", log, {}))
+    conn = LoggedConnection(channels, log)
+    await handle_subscribe(conn, Subscribe("s", channels=["second", "first"]))
+    made = [
+        f"{name}.{phase}"
+        for phase in ("check", "prepare", "open", "ready")
+        for name in ("first", "second")
+    ]
+    subscribed = '{"type":"subscribed","id":"s","position":7}'
+    started = ["first.start", "second.start", "first.run", "second.run"]
+    assert log == [*made, subscribed, *started]
+    conn.close()
+    assert log[-2:] == ["first.close", "second.close"]

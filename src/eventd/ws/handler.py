@@ -98,8 +98,7 @@ async def handle_subscribe(conn: Connection, request: Subscribe) -> None:
     if refusal is not None:
         await conn.reply(protocol.encode(refusal.message))
         return
-    chosen = conn.channels.chosen(request)
-    for channel in chosen:
+    for channel in conn.channels.chosen(request):
         await channel.prepare(request)
     try:
         sink = _open(conn, request)
