@@ -7,9 +7,11 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from eventd.feed.hub import Hub, Subscription
+from eventd.feed.hub import Hub
+from eventd.feed.replay import Subscription
 from eventd.store.base import Change, Engine
 from eventd.store.memory import MemoryEngine
+from tests.feed.test_replay import Recorder
 from tests.redis_server import RedisServer
 from tests.store.test_conformance import ev
 from tests.waiting import wait_for
@@ -83,9 +85,8 @@ async def test_an_epoch_no_cleared_change_explains_is_a_new_history(
     await redis_engine.open()
     hub = Hub(redis_engine, block=0.2)
     await hub.start()
-    lost = asyncio.Event()
-    subscription = Subscription("s", lambda message, position: True, lost=lost.set)
-    hub.subscribe(subscription)
+    target = Recorder()
+    Subscription(hub, target).start()
     try:
         await redis_engine.put_many([ev(str(i)) for i in range(2)])
         await wait_for(lambda: hub.position == 2, "the hub to follow the feed")
@@ -93,7 +94,7 @@ async def test_an_epoch_no_cleared_change_explains_is_a_new_history(
             await redis.set(f"{{{redis_namespace}}}:epoch", "another")
         await redis_engine.put_many([ev(str(i)) for i in range(2, 5)])
         await wait_for(lambda: hub.ready and hub.epoch == "another", "the hub to take it up")
-        assert lost.is_set()
+        assert target.lost_count > 0
         assert hub.position == 5
     finally:
         await hub.stop()

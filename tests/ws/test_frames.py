@@ -8,7 +8,7 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp._websocket.writer import WebSocketWriter
 
-from eventd.ws.handler import text_frame
+from eventd.ws.frames import text_frame
 
 
 class Recorder:

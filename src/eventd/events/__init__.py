@@ -8,6 +8,7 @@ from aiohttp import web
 
 from eventd.config import parse_retention
 from eventd.events import legacy, routes
+from eventd.events.channel import EventsChannel
 from eventd.events.keys import EVENTS
 from eventd.events.retention import apply_retention
 from eventd.events.service import EventService
@@ -15,11 +16,14 @@ from eventd.http.timeouts import expect_body
 from eventd.jobs.scheduler import add_job
 from eventd.keys import CLOCK, CONFIG, NAIVE_TZ, WORKER
 from eventd.model import Validator
+from eventd.ws.channels import add_channel
 
 
 def setup(app: web.Application) -> None:
-    """Add the event service, the /events routes, the older /event routes and retention."""
+    """Add the event service, the /events routes, the older /event routes, the `events`
+    channel and retention."""
     app.cleanup_ctx.append(_service)
+    add_channel(app, "events", EventsChannel(app))
     router = app.router
     for path in ("/events", "/events/"):
         router.add_post(path, routes.create, expect_handler=expect_body)

@@ -1,8 +1,9 @@
-"""The feed hub: tails the engine's change feed and fans each change out to subscriptions.
+"""The feed hub: tails the engine's change feed and hands each change to the subscribers.
 
-Each change is serialised once; every matching subscription gets the same bytes with its own
-id spliced in. A subscriber's outgoing queue is bounded: one that cannot keep up is told to
-close, and never slows the hub, the writers or the other subscribers.
+The hub knows changes, not messages: what a subscriber makes of a change (and its bytes) is
+its own business (ws/ serialises each change once for all of its sockets). A subscriber must
+take a change without waiting: one that cannot keep up is told it lost changes, and never
+slows the hub or the other subscribers. Subscriptions that replay history live in replay.py.
 """
 
 from __future__ import annotations
@@ -10,84 +11,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
-import msgspec
-
-from eventd.model import to_out
-from eventd.store.base import Change, Engine, StorageError
+from eventd.store.base import Change, Engine, FeedPage, StorageError
 
 log = logging.getLogger(__name__)
-_encode = msgspec.json.Encoder().encode
 DISPATCH_SLICE = 64
 
 
-def change_body(change: Change) -> bytes:
-    """Return a change as the JSON members every `change` message shares."""
-    event = None if change.event is None else to_out(change.event)
-    members: dict[str, Any] = {"position": change.position, "op": change.op, "event": event}
-    if change.epoch is not None:  # a `cleared` change names the epoch it begins
-        members["epoch"] = change.epoch
-    body = _encode(members)
-    return body[1:]  # '"position":…}' without the opening brace
-
-
-@dataclass(eq=False)
-class Subscription:
-    """What one subscriber wants, and where its messages go.
-
-    `deliver(message, position)` returns False when the subscriber's queue is full. While a
-    replay runs, live messages wait in `held` (at most `hold_limit` of them) so that they
-    follow the replay in order; one more, or a full queue, overflows the subscription: it gets
-    nothing more, and `lost()` tells its owner to close it so that it resumes.
-    """
-
-    id: str
-    deliver: Callable[[bytes, int], bool]
-    types: frozenset[str] | None = None
-    keys: frozenset[str] | None = None
-    after: int = 0  # changes up to this position were asked not to be sent again
-    held: list[tuple[bytes, int]] | None = field(default=None)
-    hold_limit: int = 1000
-    overflowed: bool = False
-    lost: Callable[[], None] = lambda: None  # changes were lost: the subscriber must resume
-    live_from: int = 0  # the hub's position when it subscribed
-    # While its replay is being sent: the position up to which the subscriber has every
-    # change it asked for (its `since`, then each replayed one); None once it is live.
-    replayed: int | None = None
-    _head: bytes = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._head = b'{"type":"change","sub":' + _encode(self.id) + b","
-
-    def message(self, body: bytes) -> bytes:
-        """Return the `change` message of this subscription for a `change_body`."""
-        return self._head + body
+class Subscriber(Protocol):
+    """What the hub needs of a subscription (see replay.Subscription)."""
 
     def matches(self, change: Change) -> bool:
-        event = change.event
-        if event is None:
-            return True  # `cleared` concerns every subscriber
-        return (self.types is None or event.type in self.types) and (
-            self.keys is None or event.key in self.keys
-        )
+        """Tell whether the subscriber wants `change`."""
 
-    def offer(self, message: bytes, position: int) -> None:
-        if self.overflowed or position <= self.after:
-            return
-        if self.held is not None:
-            if len(self.held) >= self.hold_limit:
-                self.overflow()
-            else:
-                self.held.append((message, position))
-        elif not self.deliver(message, position):
-            self.overflow()
+    def offer(self, change: Change) -> None:
+        """Take `change` now, without waiting; it follows every change offered before."""
 
     def overflow(self) -> None:
-        """Stop sending: changes are lost to this subscriber, which must resume."""
-        self.overflowed = True
-        self.lost()
+        """Stop taking changes: some were lost to the subscriber, which must resume."""
 
 
 class Hub:
@@ -102,7 +44,7 @@ class Hub:
         self._next_check = 0.0  # the event loop's time of the next check
         self._suspect: tuple[str, int] | None = None  # an unexplained epoch, and the head then
         self._lost: str | None = None  # the epoch whose history the store lost, to renew
-        self._subscriptions: set[Subscription] = set()
+        self._subscriptions: set[Subscriber] = set()
         self._listeners: list[Callable[[Change], None]] = []
         self._gap_listeners: list[Callable[[], None]] = []
         self._block = block
@@ -150,7 +92,7 @@ class Hub:
         self.epoch = await self.engine.feed_epoch()
         self._started = True
 
-    def subscribe(self, subscription: Subscription) -> int:
+    def subscribe(self, subscription: Subscriber) -> int:
         """Register a subscription; return the position after which it receives changes live.
 
         This is synchronous on purpose: nothing is dispatched between the registration and
@@ -181,8 +123,12 @@ class Hub:
         for subscription in self._subscriptions:
             subscription.overflow()
 
-    def unsubscribe(self, subscription: Subscription) -> None:
+    def unsubscribe(self, subscription: Subscriber) -> None:
         self._subscriptions.discard(subscription)
+
+    async def read_changes(self, after: int, limit: int) -> FeedPage:
+        """Return up to `limit` changes of the feed's history after `after` (for replays)."""
+        return await self.engine.read_changes(after, limit)
 
     async def _run(self) -> None:
         failures = 0
@@ -278,8 +224,6 @@ class Hub:
                     listener(change)
                 except Exception:  # a listener's bug must not stop the feed for everyone
                     log.exception("feed: a listener failed on change %d", change.position)
-            body: bytes | None = None
             for subscription in self._subscriptions:
                 if subscription.matches(change):
-                    body = body or change_body(change)
-                    subscription.offer(subscription.message(body), change.position)
+                    subscription.offer(change)

@@ -10,13 +10,16 @@ from eventd.config import parse_durations
 from eventd.jobs.scheduler import add_job
 from eventd.keys import CLOCK, CONFIG, HUB, WORKER
 from eventd.stats import legacy, routes
+from eventd.stats.channel import StatsChannel
 from eventd.stats.keys import STATS
 from eventd.stats.service import StatsService
+from eventd.ws.channels import add_channel
 
 
 def setup(app: web.Application) -> None:
-    """Add the statistics service, its routes and its jobs."""
+    """Add the statistics service, its routes, the `stats` channel and its jobs."""
     app.cleanup_ctx.append(_service)
+    add_channel(app, "stats", StatsChannel(app))
     app.router.add_get("/stats", routes.stats)
     app.router.add_get("/stats/history", routes.history)
     app.router.add_get("/statistics", legacy.statistics)  # the older service's interface

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from aiohttp import web
+
+from eventd.stats.keys import STATS
 from eventd.stats.service import StatsService
 from eventd.times import format_us
 from eventd.ws import protocol
+from eventd.ws.channels import Refusal, refuse
+from eventd.ws.connection import Sink
 
 MAX_WINDOW_NAME = 32
 
@@ -18,7 +23,7 @@ class StatsSubscription:
     def __init__(
         self,
         id: str,
-        deliver: Callable[[bytes, int], bool],
+        deliver: Callable[[dict[str, Any]], bool],
         windows: list[str],
         type: str | None,
     ) -> None:
@@ -44,12 +49,12 @@ class StatsSubscription:
             "stats_type": self.type,
             "windows": changed,
         }
-        self.deliver(protocol.encode(message), 0)
+        self.deliver(message)
 
 
 def stats_subscription(
     id: str,
-    deliver: Callable[[bytes, int], bool],
+    deliver: Callable[[dict[str, Any]], bool],
     service: StatsService,
     request: protocol.Subscribe,
 ) -> StatsSubscription | str:
@@ -70,3 +75,61 @@ def stats_subscription(
             return f"windows: {shown!r} is not one of {', '.join(service.labels)}"
         names.append(name)
     return StatsSubscription(id, deliver, names, type)
+
+
+class StatsChannel:
+    """Serves `stats` subscriptions from the app's statistics service (see ws/channels.py)."""
+
+    fields = frozenset({"windows"})
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+
+    def check(self, request: protocol.Subscribe) -> Refusal | None:
+        """Refuse a filter or windows the channel does not have."""
+        made = stats_subscription(request.id, _nowhere, self._app[STATS], request)
+        return refuse("bad_message", made, request.id) if isinstance(made, str) else None
+
+    async def prepare(self, request: protocol.Subscribe) -> None:
+        """Wait until the windows hold this daemon's acknowledged writes (or the wait timed
+        out: the ticks bring them later)."""
+        # Before any feed subscription is made: the live changes it would hold meanwhile,
+        # up to `send_queue`, would overflow it.
+        await self._app[STATS].caught_up()
+
+    def open(self, request: protocol.Subscribe, sink: Sink) -> StatsStream | Refusal:
+        """Make the subscription; it sends nothing before `start`."""
+        service = self._app[STATS]
+        made = stats_subscription(request.id, sink.push, service, request)
+        if isinstance(made, str):  # `check` said it would not be
+            return refuse("bad_message", made, request.id)
+        return StatsStream(service, made)
+
+
+class StatsStream:
+    """One `stats` subscription: the snapshot of its windows, then what each tick changed."""
+
+    def __init__(self, service: StatsService, subscription: StatsSubscription) -> None:
+        self.service = service
+        self.subscription = subscription
+
+    async def ready(self) -> dict[str, Any]:
+        """Add nothing to `subscribed`."""
+        return {}
+
+    def start(self) -> None:
+        """Send the snapshot of the windows; later ticks send what changed."""
+        subscription = self.subscription
+        subscription.push(self.service, self.service.snapshot(type=subscription.type))
+        self.service.add_listener(subscription.push)
+
+    async def run(self) -> None:
+        """Nothing takes long: the ticks push."""
+
+    def close(self) -> None:
+        """Stop the ticks' pushes."""
+        self.service.remove_listener(self.subscription.push)
+
+
+def _nowhere(message: dict[str, Any]) -> bool:
+    return True

@@ -248,6 +248,14 @@ class StatsService:
         out: dict[str, Any] = {"start": format_us(start), "end": format_us(end), "type": type}
         return out | exact_summary(values)
 
+    def add_listener(self, listener: Callable[[StatsService], None]) -> None:
+        """Call `listener` on every tick, after the windows moved to now."""
+        self.listeners.add(listener)
+
+    def remove_listener(self, listener: Callable[[StatsService], None]) -> None:
+        """Stop calling `listener` (if it was added)."""
+        self.listeners.discard(listener)
+
 
 def exact_summary(values: list[float]) -> dict[str, Any]:
     """Return count, sum, min, max, mean, stddev and percentiles of `values`, all exact."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from eventd.model import to_out
+from eventd.store.base import Change
+
 CLOSE_GOING_AWAY = 1001  # the daemon stops
 CLOSE_SLOW_CONSUMER = 4008  # the subscriber fell `feed.send_queue` messages behind
-CHANNELS = frozenset({"events", "stats"})
 MAX_MESSAGE_BYTES = 64 * 1024
 # Positions are non-negative and fit a signed 64-bit integer on every engine.
 Position = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -67,8 +69,48 @@ ErrorCode = Literal[
 ]
 
 
+def error_message(code: ErrorCode, message: str, id: str | None = None) -> dict[str, Any]:
+    """Return an `error` message."""
+    return {"type": "error", "code": code, "message": message, "id": id}
+
+
 def error(code: ErrorCode, message: str, id: str | None = None) -> bytes:
-    return encode({"type": "error", "code": code, "message": message, "id": id})
+    """Return an `error` message, encoded."""
+    return encode(error_message(code, message, id))
+
+
+def change_head(id: str) -> bytes:
+    """Return the start of every `change` message of the subscription `id`."""
+    return b'{"type":"change","sub":' + encode(id) + b","
+
+
+def change_body(change: Change) -> bytes:
+    """Return a change as the JSON members every `change` message shares."""
+    event = None if change.event is None else to_out(change.event)
+    members: dict[str, Any] = {"position": change.position, "op": change.op, "event": event}
+    if change.epoch is not None:  # a `cleared` change names the epoch it begins
+        members["epoch"] = change.epoch
+    body = encode(members)
+    return body[1:]  # '"position":…}' without the opening brace
+
+
+class _LastChange:
+    """Serialise a change once for all subscribers: the hub hands a change to every matching
+    subscription before the next one, so the last change's body is the one asked for again."""
+
+    def __init__(self) -> None:
+        # The change itself is kept, not its id(): a freed change's id could be reused.
+        self.change: Change | None = None
+        self.body = b""
+
+    def message(self, head: bytes, change: Change) -> bytes:
+        if change is not self.change:
+            self.body = change_body(change)
+            self.change = change
+        return head + self.body
+
+
+change_message = _LastChange().message
 
 
 def as_set(value: str | list[str] | None) -> frozenset[str] | None:
