@@ -8,9 +8,7 @@ from aiohttp import web
 
 from eventd.feed.replay import Subscription
 from eventd.keys import HUB
-from eventd.ws import protocol
-from eventd.ws.channels import Refusal, refuse
-from eventd.ws.connection import Sink
+from eventd.ws.channels import Filter, Refusal, Sink, Subscribe, as_set, refuse
 
 
 class EventsChannel:
@@ -21,7 +19,7 @@ class EventsChannel:
     def __init__(self, app: web.Application) -> None:
         self._app = app
 
-    def check(self, request: protocol.Subscribe) -> Refusal | None:
+    def check(self, request: Subscribe) -> Refusal | None:
         """Refuse a subscription while the hub does not know where the feed stands."""
         if self._app[HUB].ready:
             return None
@@ -30,20 +28,20 @@ class EventsChannel:
         message = "the feed's head is not known yet; subscribe again later"
         return refuse("unavailable", message, request.id)
 
-    async def prepare(self, request: protocol.Subscribe) -> None:
+    async def prepare(self, request: Subscribe) -> None:
         """Wait for nothing: the subscription is made in `open`."""
 
-    def open(self, request: protocol.Subscribe, sink: Sink) -> EventsStream | Refusal:
+    def open(self, request: Subscribe, sink: Sink) -> EventsStream | Refusal:
         """Subscribe to the hub and read where live changes begin, in one step."""
         unready = self.check(request)  # again: another channel may have waited meanwhile
         if unready is not None:
             return unready
-        filter = request.filter or protocol.Filter()
+        filter = request.filter or Filter()
         subscription = Subscription(
             self._app[HUB],
             sink,
-            types=protocol.as_set(filter.type),
-            keys=protocol.as_set(filter.key),
+            types=as_set(filter.type),
+            keys=as_set(filter.key),
             since=request.since,
             epoch=request.epoch,
             hold_limit=sink.hold_limit,
@@ -55,7 +53,7 @@ class EventsChannel:
 class EventsStream:
     """One `events` subscription: its replay, then the live changes."""
 
-    def __init__(self, request: protocol.Subscribe, subscription: Subscription) -> None:
+    def __init__(self, request: Subscribe, subscription: Subscription) -> None:
         self.request = request
         self.subscription = subscription
 

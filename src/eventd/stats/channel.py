@@ -10,9 +10,7 @@ from aiohttp import web
 from eventd.stats.keys import STATS
 from eventd.stats.service import StatsService
 from eventd.times import format_us
-from eventd.ws import protocol
-from eventd.ws.channels import Refusal, refuse
-from eventd.ws.connection import Sink
+from eventd.ws.channels import Refusal, Sink, Subscribe, refuse
 
 MAX_WINDOW_NAME = 32
 
@@ -56,7 +54,7 @@ def stats_subscription(
     id: str,
     deliver: Callable[[dict[str, Any]], bool],
     service: StatsService,
-    request: protocol.Subscribe,
+    request: Subscribe,
 ) -> StatsSubscription | str:
     """Return the subscription a `subscribe` asks for, or the reason it is refused."""
     if request.filter is not None and request.filter.key is not None:
@@ -85,19 +83,19 @@ class StatsChannel:
     def __init__(self, app: web.Application) -> None:
         self._app = app
 
-    def check(self, request: protocol.Subscribe) -> Refusal | None:
+    def check(self, request: Subscribe) -> Refusal | None:
         """Refuse a filter or windows the channel does not have."""
         made = stats_subscription(request.id, _nowhere, self._app[STATS], request)
         return refuse("bad_message", made, request.id) if isinstance(made, str) else None
 
-    async def prepare(self, request: protocol.Subscribe) -> None:
+    async def prepare(self, request: Subscribe) -> None:
         """Wait until the windows hold this daemon's acknowledged writes (or the wait timed
         out: the ticks bring them later)."""
         # Before any feed subscription is made: the live changes it would hold meanwhile,
         # up to `send_queue`, would overflow it.
         await self._app[STATS].caught_up()
 
-    def open(self, request: protocol.Subscribe, sink: Sink) -> StatsStream | Refusal:
+    def open(self, request: Subscribe, sink: Sink) -> StatsStream | Refusal:
         """Make the subscription; it sends nothing before `start`."""
         service = self._app[STATS]
         made = stats_subscription(request.id, sink.push, service, request)

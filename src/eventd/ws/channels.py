@@ -38,6 +38,23 @@ from aiohttp import web
 from eventd.keys import CONFIG
 from eventd.ws import protocol
 from eventd.ws.connection import Sink
+from eventd.ws.protocol import Filter, Subscribe, as_set
+
+# What a feature's channel takes from ws/ (the layout test holds features to this module).
+__all__ = [
+    "CHANNELS",
+    "Channel",
+    "Channels",
+    "Filter",
+    "Refusal",
+    "Sink",
+    "Stream",
+    "Subscribe",
+    "add_channel",
+    "as_set",
+    "channels",
+    "refuse",
+]
 
 
 @dataclass(frozen=True, slots=True)
