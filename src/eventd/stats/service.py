@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from eventd.errors import BadParameter
 from eventd.feed.hub import Hub
 from eventd.feed.projection import Projection
 from eventd.model import Event
@@ -16,6 +17,7 @@ from eventd.store.worker import StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
 
 log = logging.getLogger(__name__)
+MAX_WINDOW_NAME = 32  # no window is named in more characters
 
 
 def label(seconds: int) -> str:
@@ -47,11 +49,22 @@ class StatsService(Projection):
 
     def window_name(self, given: str) -> str | None:
         """Return the configured window that `given` ('1h', '60m', '3600s') names, or None."""
+        if len(given) > MAX_WINDOW_NAME:  # no window is named so long: refused unread
+            return None
         try:
             seconds = parse_duration(given)
         except TimeError:
             return None
         return label(seconds) if seconds in self.rolling.window_seconds else None
+
+    def resolve_window(self, given: str, field: str) -> str:
+        """Return the configured window that `given` names; raise `BadParameter` at `field`
+        naming the configured ones if there is none."""
+        name = self.window_name(given)
+        if name is None:
+            shown = given if len(given) <= MAX_WINDOW_NAME else given[:MAX_WINDOW_NAME] + "…"
+            raise BadParameter(f"{shown!r} is not one of {', '.join(self.labels)}", field=field)
+        return name
 
     def reset(self) -> None:
         """Empty the windows and move them to now: the first step of a rebuild."""
