@@ -5,7 +5,7 @@ of length W at time `now` holds the buckets of the last W seconds, the current o
 an event of now-59min is in the 1h window, one of now-61min is not, and a future-dated one
 joins when its second comes. Each window keeps running state (exact sums, a DDSketch, the
 bucket minima and maxima) that changes only where buckets enter, leave or change, so reading
-a window costs the same at ten thousand events as at a million.
+a window does not grow with the events it holds (docs/benchmarks.md, scenario 4).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ SKETCH_ERROR = 0.01  # the relative error of every window's percentiles
 _KEYS = DDSketch(SKETCH_ERROR)  # only computes keys, the same for every window's sketch
 
 # What one value adds to a window: its exact scaled value and square, and its sketch key.
-# A value enters up to eight windows (four lengths, over all events and over its type), so
-# this is computed once per value and change.
+# A value enters every window of two series (all events, and its type), so this is computed
+# once per value and change.
 Part = tuple[int, int, int | None]
 
 
@@ -43,7 +43,7 @@ class Bucket(msgspec.Struct, gc=False):
 
     A bucket is not tracked by the garbage collector, and keeps its values in an array, which
     is not either: there is one bucket per second and series, and every full collection
-    walked them all (2.99 tracked objects per value before, 1.28 after).
+    walked them all (docs/benchmarks.md, scenario 2, the objects the collector tracks).
     """
 
     values: array[float]
@@ -174,8 +174,8 @@ class Series:
 
     def __init__(self, windows: tuple[int, ...], *, keep_ids: bool = False) -> None:
         self.keep_ids = keep_ids
-        # second -> Bucket. A plain dict: inserting into a sorted one cost more than all the
-        # rest of a change, and ranges are walked by second or by bucket, whichever is fewer.
+        # second -> Bucket. A plain dict, not a sorted one (docs/benchmarks.md, scenario 2);
+        # ranges are walked by second or by bucket, whichever is fewer.
         self.buckets: dict[int, Bucket] = {}
         self.windows = {seconds: Window(seconds) for seconds in windows}
         # Every window ends at the same second (`advance` moves them together), so the
@@ -186,7 +186,7 @@ class Series:
         """Slide every window so that it ends at `now_second`."""
         # The buckets that enter are mostly the same for every window (those that leave are
         # not): they are summed once per range, and each window adds the sum. A live value
-        # enters all eight windows of its two series this way.
+        # enters every window of its two series this way.
         summed: dict[tuple[int, int], Entering] = {}
 
         def entering(first: int, last: int) -> Entering:
