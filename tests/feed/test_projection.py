@@ -114,13 +114,19 @@ async def store() -> AsyncIterator[Store]:
     await store.worker.stop(drain_timeout=1)
 
 
-async def test_changes_during_a_rebuild_are_held_and_applied_once_after_it(store: Store) -> None:
+async def start_reading(store: Store) -> tuple[Latest, asyncio.Task[None]]:
+    """Store e1, then start a projection whose first rebuild pauses once it has read e1."""
     await store.put("e1", 1.0)
     await store.feed()
     projection = store.projection()
     store.engine.pause = True
     starting = asyncio.create_task(projection.start())
-    await store.paused()  # the rebuild has read e1 and not taken it in yet
+    await store.paused()
+    return projection, starting
+
+
+async def test_changes_during_a_rebuild_are_held_and_applied_once_after_it(store: Store) -> None:
+    projection, starting = await start_reading(store)  # e1 read, not taken in yet
     await store.put("e2", 2.0)
     await store.engine.delete("e1")
     await store.feed()  # changes 2 and 3 come while the rebuild reads
@@ -133,12 +139,7 @@ async def test_changes_during_a_rebuild_are_held_and_applied_once_after_it(store
 
 
 async def test_a_gap_during_the_first_rebuild_rebuilds_again(store: Store) -> None:
-    await store.put("e1", 1.0)
-    await store.feed()
-    projection = store.projection()
-    store.engine.pause = True
-    starting = asyncio.create_task(projection.start())
-    await store.paused()
+    projection, starting = await start_reading(store)
     await store.put("e2", 2.0)
     await store.put("e3", 3.0)
     await store.feed(skip=1)  # change 2 is lost to the hub: its read may have missed it
