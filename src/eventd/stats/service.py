@@ -78,13 +78,14 @@ class StatsService(Projection):
         return Query(start=horizon * US)
 
     def load_event(self, event: Event) -> None:
+        """Put one stored event's value in its windows."""
         self.rolling.upsert(event.id, event.ts, event.value, event.type)
 
     def apply(self, change: Change) -> None:
+        """Put, replace or remove the value of a changed event; empty the windows on a clear."""
         event = change.event
         if change.op == "cleared":
-            self.rolling.clear()
-            self.rolling.advance(self.clock())
+            self.reset()
         elif event is not None and change.op == "deleted":
             self.rolling.remove(event.id)
         elif event is not None:
