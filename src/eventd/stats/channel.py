@@ -7,12 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
+from eventd.errors import BadParameter
 from eventd.stats.keys import STATS
 from eventd.stats.service import StatsService
 from eventd.times import format_us
 from eventd.ws.channels import Refusal, Sink, Subscribe, refuse
-
-MAX_WINDOW_NAME = 32
 
 
 class StatsSubscription:
@@ -66,12 +65,10 @@ def stats_subscription(
         type = type[0]
     names = []
     for given in request.windows or list(service.labels):
-        # No window is named in more than a few characters: a long name is refused unread.
-        name = service.window_name(given) if len(given) <= MAX_WINDOW_NAME else None
-        if name is None:
-            shown = given if len(given) <= MAX_WINDOW_NAME else given[:MAX_WINDOW_NAME] + "…"
-            return f"windows: {shown!r} is not one of {', '.join(service.labels)}"
-        names.append(name)
+        try:
+            names.append(service.resolve_window(given, "windows"))
+        except BadParameter as exc:
+            return f"{exc.field}: {exc.message}"
     return StatsSubscription(id, deliver, names, type)
 
 

@@ -41,10 +41,7 @@ async def stats(request: web.Request) -> web.Response:
             raise BadParameter("must not be after end", field="start")
         return json_response(await service.over_range(start, end, type))
     given = params.get("window")
-    window = None if given is None else service.window_name(given)
-    if given is not None and window is None:
-        known = ", ".join(service.labels)
-        raise BadParameter(f"unknown window; configured: {known}", field="window")
+    window = None if given is None else service.resolve_window(given, "window")
     await caught_up(service)
     now = format_us(request.app[CLOCK]())
     if window is None:
@@ -66,10 +63,7 @@ async def history(request: web.Request) -> web.Response:
     for name in ("window", "step", "start", "end"):
         if name not in params:
             raise BadParameter("is required", field=name)
-    window = service.window_name(params["window"])
-    if window is None:
-        known = ", ".join(service.labels)
-        raise BadParameter(f"unknown window; configured: {known}", field="window")
+    window = service.resolve_window(params["window"], "window")
     try:
         step = parse_duration(params["step"])
     except TimeError as exc:

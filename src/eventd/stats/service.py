@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import heapq
-import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from eventd.errors import BadParameter
 from eventd.feed.hub import Hub
-from eventd.stats.sketch import moments, scaled_both
-from eventd.stats.windows import PERCENTILES, RollingStats, history_point, null_reasons
-from eventd.store.base import Change, Query, StorageError
+from eventd.feed.projection import Projection
+from eventd.model import Event
+from eventd.stats.summaries import exact_summary
+from eventd.stats.windows import RollingStats, history_point
+from eventd.store.base import Change, Query
 from eventd.store.worker import StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
 
 log = logging.getLogger(__name__)
+MAX_WINDOW_NAME = 32  # no window is named in more characters
 
 
 def label(seconds: int) -> str:
@@ -24,8 +25,11 @@ def label(seconds: int) -> str:
     return format_duration(seconds)
 
 
-class StatsService:
+class StatsService(Projection):
     """The rolling windows of one daemon, fed by its hub from the store's change feed."""
+
+    name = "stats"
+    kept = "windows"
 
     def __init__(
         self,
@@ -36,159 +40,52 @@ class StatsService:
         *,
         catch_up_timeout: float = 5.0,
     ):
-        self.worker = worker
-        self.hub = hub
+        super().__init__(worker, hub, catch_up_timeout=catch_up_timeout)
         self.clock = clock
-        self.catch_up_timeout = catch_up_timeout
         self.rolling = RollingStats(windows)
         self.labels = {label(seconds): seconds for seconds in self.rolling.window_seconds}
-        self._held: list[Change] | None = None
-        self._rebuilding: asyncio.Task[None] | None = None
-        self._gap_again = False  # a gap came while a rebuild ran
-        self._resyncing = False  # changes were lost: the windows wait for a rebuild
-        # Requests waiting for the windows to reach a feed position (see `caught_up`): a heap
-        # by position, so that a change looks at the nearest one only, not at every waiter.
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._waiter_ids = itertools.count()  # ties in position never compare the futures
-        self._abandoned = 0  # waiters in the heap whose requests stopped waiting
         self.listeners: set[Callable[[StatsService], None]] = set()
         self._cache: dict[str | None, dict[str, Any]] = {}
 
     def window_name(self, given: str) -> str | None:
         """Return the configured window that `given` ('1h', '60m', '3600s') names, or None."""
+        if len(given) > MAX_WINDOW_NAME:  # no window is named so long: refused unread
+            return None
         try:
             seconds = parse_duration(given)
         except TimeError:
             return None
         return label(seconds) if seconds in self.rolling.window_seconds else None
 
-    async def start(self) -> None:
-        """Listen to the feed, then build the windows from the store."""
-        self.hub.listen(self._on_change, on_gap=self._on_gap)
-        try:
-            await self.rebuild()
-        except StorageError as exc:
-            log.warning("stats: cannot read the store yet (%s); will rebuild when it answers", exc)
-            self._on_gap()
+    def resolve_window(self, given: str, field: str) -> str:
+        """Return the configured window that `given` names; raise `BadParameter` at `field`
+        naming the configured ones if there is none."""
+        name = self.window_name(given)
+        if name is None:
+            shown = given if len(given) <= MAX_WINDOW_NAME else given[:MAX_WINDOW_NAME] + "…"
+            raise BadParameter(f"{shown!r} is not one of {', '.join(self.labels)}", field=field)
+        return name
 
-    async def stop(self) -> None:
-        if self._rebuilding is not None:
-            self._rebuilding.cancel()
-            await asyncio.gather(self._rebuilding, return_exceptions=True)
-
-    def _on_gap(self) -> None:
-        self._resyncing = True
-        if self._rebuilding is None or self._rebuilding.done():
-            self._rebuilding = asyncio.create_task(self._rebuild_until_done(), name="stats-rebuild")
-        else:
-            # Changes were lost while a rebuild ran: its scan may have missed them too.
-            self._gap_again = True
-
-    async def _rebuild_until_done(self) -> None:
-        """Rebuild in the background, retrying with backoff while the store is away, and
-        again if changes were lost meanwhile."""
-        delay = 0.5
-        while True:
-            self._gap_again = False
-            try:
-                await self.rebuild()
-                if not self._gap_again:
-                    self._resyncing = False
-                    self._wake()
-                    return
-                log.info("stats: changes were lost during the rebuild; rebuilding again")
-            except StorageError as exc:
-                # The store worker's log warns of the outage and says when it ends.
-                level = logging.INFO if delay == 0.5 else logging.DEBUG
-                log.log(level, "stats: rebuild failed (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-
-    async def rebuild(self) -> None:
-        """Rebuild the windows from the store; changes seen meanwhile are applied after."""
-        self._held = []
+    def reset(self) -> None:
+        """Empty the windows and move them to now: the first step of a rebuild."""
         self.rolling.clear()
-        now = self.clock()
-        self.rolling.advance(now)
-        horizon = now - self.rolling.window_seconds[-1] * US
-        count = 0
-        async for event in self.worker.scan(Query(start=horizon)):
-            self.rolling.upsert(event.id, event.ts, event.value, event.type)
-            count += 1
-            if count % 100_000 == 0:
-                log.info("stats: rebuilding windows, %d events read", count)
-        held, self._held = self._held, None
-        for change in held:
-            self._apply(change)
-        log.info("stats: windows rebuilt from %d events", count)
-        self._wake()
+        self.rolling.advance(self.clock())
 
-    def _on_change(self, change: Change) -> None:
-        if self._held is not None:
-            self._held.append(change)
-        else:
-            self._apply(change)
-            if self._waiters:
-                self._wake()
+    def query(self) -> Query:
+        """Return the events a rebuild reads: those the longest window can hold."""
+        horizon = self.rolling.horizon()
+        assert horizon is not None, "reset() moved the windows to now"
+        return Query(start=horizon * US)
 
-    def _holds(self, position: int) -> bool:
-        """Tell whether the windows hold every change up to the feed position `position`."""
-        return self.hub.position >= position and self._settled
+    def load_event(self, event: Event) -> None:
+        """Put one stored event's value in its windows."""
+        self.rolling.upsert(event.id, event.ts, event.value, event.type)
 
-    @property
-    def _settled(self) -> bool:
-        """Tell whether changes reach the windows as they come (no rebuild holds them)."""
-        return self._held is None and not self._resyncing
-
-    async def caught_up(self) -> bool:
-        """Wait until the windows hold every change this daemon's writes made, as far as they
-        were applied when called; tell whether they did within `catch_up_timeout` seconds.
-
-        When they already do (the usual case), this returns at once and asks the store
-        nothing: the worker knows the position of the last change it applied.
-        """
-        target = self.worker.written_position
-        if self._holds(target):
-            return True
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (target, next(self._waiter_ids), waiter))
-        try:
-            async with asyncio.timeout(self.catch_up_timeout):
-                await waiter
-        except TimeoutError:
-            log.info("stats: the windows did not reach feed position %d in time", target)
-            return False
-        finally:
-            if not waiter.done():
-                waiter.cancel()
-                self._forget_one()
-        return True
-
-    def _forget_one(self) -> None:
-        """Count a waiter that stopped waiting; drop such waiters once they are half the heap."""
-        self._abandoned += 1
-        if self._abandoned > len(self._waiters) // 2:
-            self._waiters = [entry for entry in self._waiters if not entry[2].done()]
-            heapq.heapify(self._waiters)
-            self._abandoned = 0
-
-    def _wake(self) -> None:
-        """Let the requests waiting for a position the windows have reached go on."""
-        if not self._settled:
-            return
-        position = self.hub.position
-        while self._waiters and self._waiters[0][0] <= position:
-            _, _, waiter = heapq.heappop(self._waiters)
-            if waiter.done():  # its request stopped waiting
-                self._abandoned -= 1
-            else:
-                waiter.set_result(None)
-
-    def _apply(self, change: Change) -> None:
+    def apply(self, change: Change) -> None:
+        """Put, replace or remove the value of a changed event; empty the windows on a clear."""
         event = change.event
         if change.op == "cleared":
-            self.rolling.clear()
-            self.rolling.advance(self.clock())
+            self.reset()
         elif event is not None and change.op == "deleted":
             self.rolling.remove(event.id)
         elif event is not None:
@@ -255,28 +152,3 @@ class StatsService:
     def remove_listener(self, listener: Callable[[StatsService], None]) -> None:
         """Stop calling `listener` (if it was added)."""
         self.listeners.discard(listener)
-
-
-def exact_summary(values: list[float]) -> dict[str, Any]:
-    """Return count, sum, min, max, mean, stddev and percentiles of `values`, all exact."""
-    out: dict[str, Any] = {"count": len(values)}
-    if not values:
-        out |= {"sum": 0.0, "min": None, "max": None, "mean": None, "stddev": None}
-        return out | {name: None for name, _ in PERCENTILES} | _exact()
-    scaled = [scaled_both(v) for v in values]
-    total = sum(value for value, _ in scaled)
-    exact = moments(len(values), total, sum(square for _, square in scaled))
-    ordered = sorted(values)
-    out |= {
-        "sum": exact.sum,
-        "min": ordered[0],
-        "max": ordered[-1],
-        "mean": exact.mean,
-        "stddev": exact.stddev,
-    }
-    out |= {name: ordered[int(q * (len(ordered) - 1))] for name, q in PERCENTILES}
-    return out | _exact() | null_reasons(exact.sum)
-
-
-def _exact() -> dict[str, Any]:
-    return {"percentiles": {"method": "exact", "relative_error": 0.0}}

@@ -5,7 +5,7 @@ of length W at time `now` holds the buckets of the last W seconds, the current o
 an event of now-59min is in the 1h window, one of now-61min is not, and a future-dated one
 joins when its second comes. Each window keeps running state (exact sums, a DDSketch, the
 bucket minima and maxima) that changes only where buckets enter, leave or change, so reading
-a window costs the same at ten thousand events as at a million.
+a window does not grow with the events it holds (docs/benchmarks.md, scenario 4).
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from typing import Any
 
 import msgspec
 
-from eventd.stats.sketch import BEYOND_FLOAT, DDSketch, as_float, moments, scaled_both
+from eventd.stats.sketch import DDSketch, as_float, moments, scaled_both
+from eventd.stats.summaries import PERCENTILES, Spread, empty, nearest_ranks, shape
 from eventd.times import US
 
 EXACT_PERCENTILES_UP_TO = 1000  # windows this small answer percentiles exactly
-PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
 SKETCH_ERROR = 0.01  # the relative error of every window's percentiles
 _KEYS = DDSketch(SKETCH_ERROR)  # only computes keys, the same for every window's sketch
 
 # What one value adds to a window: its exact scaled value and square, and its sketch key.
-# A value enters up to eight windows (four lengths, over all events and over its type), so
-# this is computed once per value and change.
+# A value enters every window of two series (all events, and its type), so this is computed
+# once per value and change.
 Part = tuple[int, int, int | None]
 
 
@@ -43,7 +43,7 @@ class Bucket(msgspec.Struct, gc=False):
 
     A bucket is not tracked by the garbage collector, and keeps its values in an array, which
     is not either: there is one bucket per second and series, and every full collection
-    walked them all (2.99 tracked objects per value before, 1.28 after).
+    walked them all (docs/benchmarks.md, scenario 2, the objects the collector tracks).
     """
 
     values: array[float]
@@ -174,8 +174,8 @@ class Series:
 
     def __init__(self, windows: tuple[int, ...], *, keep_ids: bool = False) -> None:
         self.keep_ids = keep_ids
-        # second -> Bucket. A plain dict: inserting into a sorted one cost more than all the
-        # rest of a change, and ranges are walked by second or by bucket, whichever is fewer.
+        # second -> Bucket. A plain dict, not a sorted one (docs/benchmarks.md, scenario 2);
+        # ranges are walked by second or by bucket, whichever is fewer.
         self.buckets: dict[int, Bucket] = {}
         self.windows = {seconds: Window(seconds) for seconds in windows}
         # Every window ends at the same second (`advance` moves them together), so the
@@ -186,7 +186,7 @@ class Series:
         """Slide every window so that it ends at `now_second`."""
         # The buckets that enter are mostly the same for every window (those that leave are
         # not): they are summed once per range, and each window adds the sum. A live value
-        # enters all eight windows of its two series this way.
+        # enters every window of its two series this way.
         summed: dict[tuple[int, int], Entering] = {}
 
         def entering(first: int, last: int) -> Entering:
@@ -264,49 +264,24 @@ class Series:
 
 def summary(series: Series, window: Window) -> dict[str, Any]:
     """Return the statistics of one window: exact moments, percentiles with their error."""
-    out: dict[str, Any] = {"count": window.count}
     if window.count == 0:
-        out |= {"sum": 0.0, "min": None, "max": None, "mean": None, "stddev": None}
-        out |= {name: None for name, _ in PERCENTILES}
-        out["percentiles"] = {"method": "exact", "relative_error": 0.0}
-        return out
+        return empty()
     series.refresh(window)
     exact = moments(window.count, window.total, window.squares)
-    out |= {
-        "sum": exact.sum,
-        "min": window.low,
-        "max": window.high,
-        "mean": exact.mean,
-        "stddev": exact.stddev,
-    }
+    low, high = window.low, window.high
     if window.count <= EXACT_PERCENTILES_UP_TO:
-        values = sorted(series.values_in(window))
-        out |= {name: _nearest_rank(values, q) for name, q in PERCENTILES}
-        out["percentiles"] = {"method": "exact", "relative_error": 0.0}
+        spread = Spread(exact.stddev, nearest_ranks(sorted(series.values_in(window))))
     else:
         # An estimate past an extreme is no better than the extreme, and past the largest
         # float it is not a number.
-        low, high = window.low, window.high
-        out |= {name: _between(low, window.sketch.quantile(q), high) for name, q in PERCENTILES}
-        out["percentiles"] = {
-            "method": "ddsketch",
-            "relative_error": window.sketch.relative_error,
-        }
-    return out | null_reasons(exact.sum)
-
-
-def null_reasons(total: float | None) -> dict[str, Any]:
-    """Return the `null_reasons` member of an answer whose sum is beyond a float, if it is."""
-    return {} if total is not None else {"null_reasons": {"sum": BEYOND_FLOAT}}
+        sketch = window.sketch
+        estimates = {name: _between(low, sketch.quantile(q), high) for name, q in PERCENTILES}
+        spread = Spread(exact.stddev, estimates, "ddsketch", sketch.relative_error)
+    return shape(window.count, exact.sum, exact.mean, low, high, spread)
 
 
 def _between(low: float, value: float | None, high: float) -> float | None:
     return None if value is None else min(max(value, low), high)
-
-
-def _nearest_rank(values: list[float], q: float) -> float:
-    """The value whose rank is q*(n-1) rounded: the same rank rule as the sketch's."""
-    return values[int(q * (len(values) - 1))]
 
 
 class RollingStats:
@@ -424,7 +399,7 @@ def history_point(series: Series | None, end_second: int, seconds: int) -> dict[
         for bucket in series.between(end_second - seconds + 1, end_second):
             values.extend(bucket.values)
     if not values:
-        return {"count": 0, "sum": 0.0, "min": None, "max": None, "mean": None}
+        return empty(spread=None)
     total: float | None
     try:
         total = math.fsum(values)
@@ -432,5 +407,4 @@ def history_point(series: Series | None, end_second: int, seconds: int) -> dict[
     except OverflowError:  # a sum beyond a float (or on the way to one): add exactly
         exact = sum(map(Fraction, values), Fraction(0))
         total, mean = as_float(exact), float(exact / len(values))
-    point = {"count": len(values), "sum": total, "min": min(values), "max": max(values)}
-    return point | {"mean": mean} | null_reasons(total)
+    return shape(len(values), total, mean, min(values), max(values))
