@@ -14,7 +14,8 @@ from eventd.config import Config
 from eventd.events.service import new_id
 from eventd.model import Event
 from eventd.store import make_engine
-from eventd.store.worker import PutMany, StoreWorker
+from eventd.store.commands import PutMany
+from eventd.store.worker import StoreWorker
 from eventd.times import US, wall_clock_us
 
 BATCH = 2000
