@@ -16,6 +16,7 @@ reserves one block per batch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -128,14 +129,8 @@ class MongoEngine(Engine, Pings):
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
-        mongo = config.engine.mongo
-        return cls(
-            mongo.url,
-            database=mongo.database,
-            collection=mongo.collection,
-            timeout=mongo.timeout,
-            history=config.feed.history,
-        )
+        # Each setting of [engine.mongo] is the constructor's keyword of the same name.
+        return cls(**dataclasses.asdict(config.engine.mongo), history=config.feed.history)
 
     async def open(self) -> None:
         try:

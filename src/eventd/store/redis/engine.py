@@ -8,6 +8,7 @@ never visible in one index and missing from another.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections import deque
@@ -87,13 +88,8 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips):
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
-        redis = config.engine.redis
-        return cls(
-            redis.url,
-            namespace=redis.namespace,
-            timeout=redis.timeout,
-            history=config.feed.history,
-        )
+        # Each setting of [engine.redis] is the constructor's keyword of the same name.
+        return cls(**dataclasses.asdict(config.engine.redis), history=config.feed.history)
 
     async def open(self) -> None:
         try:
