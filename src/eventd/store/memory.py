@@ -27,8 +27,8 @@ from eventd.store.base import (
 from eventd.store.puts import check_batch, check_stored, put_results
 
 Index: TypeAlias = SortedList
-# An event's place (ts, seq) as one int, ts * 2**48 + seq: ints compare several times faster
-# than tuples, and sorted inserts are most of a bulk import's cost. seq stays below 2**48.
+# An event's place (ts, seq) as one int, ts * 2**48 + seq: ints compare faster than tuples,
+# and sorted inserts are most of a bulk import's cost. seq stays below 2**48.
 _SEQ_SPAN = 1 << 48
 
 
@@ -196,7 +196,8 @@ class MemoryEngine(Engine):
 
     def _insert_many(self, events: list[Event]) -> None:
         # Keys go into each index at once through SortedList.update (sorted, then merged or
-        # added in order): several times faster than adding a large batch one by one.
+        # added in order): faster than adding a large batch one by one (docs/benchmarks.md,
+        # scenario 2).
         keys = []
         by_type: defaultdict[str, list[int]] = defaultdict(list)
         by_key: defaultdict[str, list[int]] = defaultdict(list)

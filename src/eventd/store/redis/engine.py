@@ -59,9 +59,10 @@ SCRIPTS = {
 
 
 class RedisEngine(Engine, Pings, ReportsRoundTrips):
-    """Events stored in Redis under one namespace (see `layout.py`)."""
+    """Events stored in Redis under one namespace (see `layout.py`); a put reports a round
+    trip after every script and read it makes."""
 
-    name = "redis"  # reports a round trip after every insert chunk
+    name = "redis"
 
     def __init__(
         self,
