@@ -19,7 +19,8 @@ from eventd.jobs import scheduler as jobs
 from eventd.keys import CLOCK, CONFIG, HUB, NAIVE_TZ, SOCKETS, WORKER
 from eventd.store import make_engine
 from eventd.store.base import Engine
-from eventd.store.worker import Clear, StoreWorker
+from eventd.store.commands import Clear
+from eventd.store.worker import StoreWorker
 from eventd.times import Clock, resolve_timezone, wall_clock_us
 from eventd.ws.protocol import CLOSE_GOING_AWAY
 

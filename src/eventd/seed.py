@@ -13,7 +13,8 @@ import msgspec
 from eventd.config import Config
 from eventd.model import Event, new_id
 from eventd.store import make_engine
-from eventd.store.worker import PutMany, StoreWorker
+from eventd.store.commands import PutMany
+from eventd.store.worker import StoreWorker
 from eventd.times import US, wall_clock_us
 
 BATCH = 2000

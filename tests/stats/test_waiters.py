@@ -6,8 +6,9 @@ import asyncio
 
 from eventd.feed.hub import Hub
 from eventd.stats.service import StatsService
+from eventd.store.commands import PutMany
 from eventd.store.memory import MemoryEngine
-from eventd.store.worker import PutMany, StoreWorker
+from eventd.store.worker import StoreWorker
 from tests.conftest import FakeClock
 from tests.store.test_conformance import ev
 

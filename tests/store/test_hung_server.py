@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Awaitable
 import pytest
 
 from eventd.store.base import Query, StorageError
+from eventd.store.commands import Get, PutMany, RunQuery
 from eventd.store.mongo import MongoEngine
-from eventd.store.worker import Get, PutMany, RunQuery, StoreWorker
+from eventd.store.worker import StoreWorker
 from tests.store.test_conformance import ev
 
 TIMEOUT = 1.0

@@ -8,8 +8,9 @@ import pytest
 import redis
 
 from eventd.store.base import Query
+from eventd.store.commands import Clear, Count, PutMany
 from eventd.store.redis.engine import RedisEngine
-from eventd.store.worker import Clear, Count, PutMany, StoreWorker
+from eventd.store.worker import StoreWorker
 from tests.redis_server import RedisServer
 from tests.store.test_conformance import ev
 

@@ -9,9 +9,10 @@ import pytest
 
 from eventd.errors import Unavailable
 from eventd.model import Event
-from eventd.store.base import IdConflict, PutResult, Query, StorageError
+from eventd.store.base import IdConflict, PutResult, Query, ReportsRoundTrips, StorageError
+from eventd.store.commands import Count, Delete, Get, PutMany, RunQuery, Update
 from eventd.store.memory import MemoryEngine
-from eventd.store.worker import Count, Delete, Get, PutMany, RunQuery, StoreWorker, Update
+from eventd.store.worker import StoreWorker
 from tests.store.test_conformance import ev
 
 
@@ -206,13 +207,13 @@ async def test_commands_behind_an_unanswered_call_fail_at_once_and_are_never_app
     await worker.stop(drain_timeout=1)
 
 
-class SlowConflict(GatedEngine):
-    """A gated engine with a timeout whose first put takes `delay` seconds to answer."""
+class SlowConflict(GatedEngine, ReportsRoundTrips):
+    """A gated engine with a timeout whose first put takes `delay` seconds to answer; it
+    reports round trips: one timeout for the folded put, whatever its size."""
 
     def __init__(self, timeout: float, delay: float) -> None:
         super().__init__()
         self.timeout = timeout
-        self.reports_round_trips = True  # one timeout for the folded put, whatever its size
         self.delays = [delay]
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
@@ -305,20 +306,23 @@ class UnreportedBatches(GatedEngine):
     """A gated engine with a timeout whose puts take `delay` seconds without reporting a
     round trip, as a driver that splits a large write into batches of its own."""
 
-    def __init__(self, timeout: float, delay: float, reports: bool) -> None:
+    def __init__(self, timeout: float, delay: float) -> None:
         super().__init__()
         self.timeout = timeout
         self.delay = delay
-        self.reports_round_trips = reports
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
         await asyncio.sleep(self.delay)
         return await super().put_many(events)
 
 
+class ReportedBatches(UnreportedBatches, ReportsRoundTrips):
+    """The same engine, claiming to report every round trip of a put."""
+
+
 async def test_a_large_put_to_an_engine_that_does_not_report_round_trips_has_time() -> None:
     # 5,000 events: five more timeouts than a single round trip's one.
-    engine = UnreportedBatches(timeout=0.2, delay=0.3, reports=False)
+    engine = UnreportedBatches(timeout=0.2, delay=0.3)
     worker = await started(engine)
     results = await worker.call(PutMany([ev(f"e{i}") for i in range(5000)]))
     assert all(result.created for result in results)
@@ -326,7 +330,7 @@ async def test_a_large_put_to_an_engine_that_does_not_report_round_trips_has_tim
 
 
 async def test_an_engine_that_reports_round_trips_gets_no_allowance_by_size() -> None:
-    engine = UnreportedBatches(timeout=0.2, delay=0.3, reports=True)
+    engine = ReportedBatches(timeout=0.2, delay=0.3)
     worker = await started(engine)
     with pytest.raises(StorageError):
         await worker.call(PutMany([ev(f"e{i}") for i in range(5000)]))

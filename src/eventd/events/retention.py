@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from eventd.store.base import Query
-from eventd.store.worker import Delete, StoreWorker
+from eventd.store.commands import Delete
+from eventd.store.worker import StoreWorker
 from eventd.times import US, Clock
 
 log = logging.getLogger(__name__)

@@ -11,17 +11,8 @@ from eventd.errors import ApiError, Conflict, InvalidField, NotFound
 from eventd.events import cursor
 from eventd.model import Event, EventIn, Validator, check_id, new_id
 from eventd.store.base import IdConflict, PutResult, Query
-from eventd.store.worker import (
-    Clear,
-    Count,
-    CursorSecret,
-    Delete,
-    Get,
-    PutMany,
-    RunQuery,
-    StoreWorker,
-    Update,
-)
+from eventd.store.commands import Clear, Count, CursorSecret, Delete, Get, PutMany, RunQuery, Update
+from eventd.store.worker import StoreWorker
 from eventd.times import Clock
 
 

@@ -6,31 +6,23 @@ from eventd.config import Config
 from eventd.store.base import Engine
 
 
-def make_engine(config: Config) -> Engine:
-    """Return the engine the configuration names, not yet opened."""
-    settings = config.engine
-    match settings.name:
+def engine_class(name: str) -> type[Engine]:
+    """Return the engine class of a configured name, importing only that engine's module."""
+    # A daemon loads the client library of its own engine, not of the others.
+    match name:
         case "redis":
             from eventd.store.redis.engine import RedisEngine
 
-            redis = settings.redis
-            return RedisEngine(
-                redis.url,
-                namespace=redis.namespace,
-                timeout=redis.timeout,
-                history=config.feed.history,
-            )
+            return RedisEngine
         case "mongo":
             from eventd.store.mongo import MongoEngine
 
-            mongo = settings.mongo
-            return MongoEngine(
-                mongo.url,
-                database=mongo.database,
-                collection=mongo.collection,
-                timeout=mongo.timeout,
-                history=config.feed.history,
-            )
+            return MongoEngine
     from eventd.store.memory import MemoryEngine
 
-    return MemoryEngine(history=config.feed.history)
+    return MemoryEngine
+
+
+def make_engine(config: Config) -> Engine:
+    """Return the engine the configuration names, not yet opened."""
+    return engine_class(config.engine.name).from_config(config)

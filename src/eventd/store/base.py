@@ -1,4 +1,28 @@
-"""The engine contract: the only interface through which eventd touches storage."""
+"""The engine contract: the only interface through which eventd touches storage.
+
+`Engine` is what every engine implements in full. What only some engines can do is an
+optional capability: a small `Capability` ABC that an engine class also inherits when, and
+only when, it supports it. Code asks with `isinstance(engine, Capability)` where there is a
+fallback (an engine in the process has nothing to ping), and a store command that cannot do
+without one calls `require(engine, Capability)` in its `run`, which raises `Unsupported`
+naming the engine and what it cannot do. The capabilities today:
+
+- `Pings`: a backend outside the process, which can fail to answer a health check;
+- `ReportsRoundTrips`: a put reports every round trip, so the worker bounds each one rather
+  than giving a large put extra time by its size.
+
+How the next feature adds one, reminders for instance (a due-time index and atomic claims):
+1. here, `class Reminders(Capability)` with abstract methods for the index and the claim,
+   e.g. `schedule(id, due)`, `unschedule(id)` and `claim_due(now, limit, lease)`, whose
+   contract says a due reminder is claimed by one daemon only;
+2. each engine that supports it inherits `Reminders` and implements them (memory: a sorted
+   list; redis: a sorted set and a claim script in `redis/scripts/`; mongo: an index on the
+   due time and `find_one_and_update`);
+3. in `store/commands.py`, a `ClaimDue` command whose `run` is
+   `await require(engine, Reminders).claim_due(...)`: the worker loop does not change;
+4. conformance tests over the engines that have it, and a test that the command answers
+   `Unsupported` on an engine without it.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +30,11 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 import msgspec
 
+from eventd.config import Config
 from eventd.model import Event
 
 Order = Literal["asc", "desc"]
@@ -82,39 +107,6 @@ class PutResult(msgspec.Struct, frozen=True, gc=False):
     created: bool
 
 
-def check_batch(events: Sequence[Event]) -> dict[str, Event]:
-    """Return the first event of each id in a put; raise `IdConflict` if a repeat differs."""
-    first: dict[str, Event] = {}
-    for index, event in enumerate(events):
-        earlier = first.setdefault(event.id, event)
-        if earlier is not event and not earlier.same_content(event):
-            raise IdConflict(index, event.id)
-    return first
-
-
-def check_stored(events: Sequence[Event], stored: Mapping[str, Event]) -> None:
-    """Raise `IdConflict` if an event's id is stored with different content."""
-    for index, event in enumerate(events):
-        known = stored.get(event.id)
-        if known is not None and not known.same_content(event):
-            raise IdConflict(index, event.id)
-
-
-def put_results(
-    events: Sequence[Event], inserted: Mapping[str, Event], stored: Mapping[str, Event]
-) -> list[PutResult]:
-    """Pair each event of a put with the stored one; the first of an inserted id was created."""
-    results = []
-    done: set[str] = set()
-    for event in events:
-        if event.id in inserted and event.id not in done:
-            done.add(event.id)
-            results.append(PutResult(inserted[event.id], created=True))
-        else:
-            results.append(PutResult(inserted.get(event.id) or stored[event.id], created=False))
-    return results
-
-
 class Engine(ABC):
     """Storage of events ordered by `(ts, seq)`.
 
@@ -132,23 +124,22 @@ class Engine(ABC):
     # Set by the store worker while it runs a call: told of each answer the backend gives,
     # so that a call of many round trips (a large put, a clear) is bounded per round trip.
     on_round_trip: Callable[[], None] | None = None
-    # Whether a put reports each round trip (see `round_trip`). An engine whose driver splits
-    # a large write into batches it does not report gets a put allowance by size instead.
-    reports_round_trips: bool = False
 
     def round_trip(self) -> None:
         """Tell the store worker that the backend answered one round trip of this call."""
         if self.on_round_trip is not None:
             self.on_round_trip()
 
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: Config) -> Self:
+        """Return an engine with the configuration's settings, not yet opened."""
+
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect and prepare what the engine needs (indexes, scripts)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
-
-    async def ping(self) -> None:  # noqa: B027 - a store in the process always answers
-        """Ask the backend for a cheap answer; may run beside the worker's calls."""
 
     @abstractmethod
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
@@ -233,3 +224,46 @@ class Engine(ABC):
     def forget_written_position(self) -> None:
         """Forget the position of the last change written: it belongs to a lost history."""
         self.written_position = 0
+
+
+class Unsupported(Exception):
+    """A command needs a capability its engine does not have: a setup error, not an outage."""
+
+
+class Capability(ABC):
+    """An optional part of the engine contract; see this module's docstring."""
+
+    # What the capability lets an engine do, completing "the <name> engine cannot ...".
+    ability: ClassVar[str]
+
+
+class Pings(Capability):
+    """A backend outside the process, which can fail to answer."""
+
+    ability = "be pinged"
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Ask the backend for a cheap answer; may run beside the worker's calls."""
+
+
+class ReportsRoundTrips(Capability):
+    """An engine whose put calls `round_trip` after every round trip it makes.
+
+    The worker then bounds each round trip of a put by the engine's timeout. An engine whose
+    driver splits a large write into batches it does not report lacks this capability, and
+    its puts get an allowance by size instead.
+    """
+
+    ability = "report every round trip of a put"
+
+
+C = TypeVar("C", bound=Capability)
+
+
+def require(engine: Engine, capability: type[C]) -> C:
+    """Return `engine` as having `capability`; raise `Unsupported` if it has not."""
+    able: object = engine  # typed as object: mypy judges the check on an Engine always true
+    if isinstance(able, capability):
+        return able
+    raise Unsupported(f"the {engine.name} engine cannot {capability.ability}")

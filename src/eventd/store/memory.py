@@ -7,11 +7,12 @@ import os
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
-from typing import Any, TypeAlias
+from typing import Any, Self, TypeAlias
 
 import msgspec
 from sortedcontainers import SortedList
 
+from eventd.config import Config
 from eventd.model import Event
 from eventd.store.base import (
     Change,
@@ -21,15 +22,13 @@ from eventd.store.base import (
     Page,
     PutResult,
     Query,
-    check_batch,
-    check_stored,
     new_epoch,
-    put_results,
 )
+from eventd.store.puts import check_batch, check_stored, put_results
 
 Index: TypeAlias = SortedList
-# An event's place (ts, seq) as one int, ts * 2**48 + seq: ints compare several times faster
-# than tuples, and sorted inserts are most of a bulk import's cost. seq stays below 2**48.
+# An event's place (ts, seq) as one int, ts * 2**48 + seq: ints compare faster than tuples,
+# and sorted inserts are most of a bulk import's cost. seq stays below 2**48.
 _SEQ_SPAN = 1 << 48
 
 
@@ -60,6 +59,10 @@ class MemoryEngine(Engine):
         self._by_key: dict[str, SortedList] = {}
         self._by_type_key: dict[tuple[str, str], SortedList] = {}
         self._cursor_secret = os.urandom(32)  # the store lives as long as this object
+
+    @classmethod
+    def from_config(cls, config: Config) -> Self:
+        return cls(history=config.feed.history)
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
         fresh = check_batch(events)
@@ -193,7 +196,8 @@ class MemoryEngine(Engine):
 
     def _insert_many(self, events: list[Event]) -> None:
         # Keys go into each index at once through SortedList.update (sorted, then merged or
-        # added in order): several times faster than adding a large batch one by one.
+        # added in order): faster than adding a large batch one by one (docs/benchmarks.md,
+        # scenario 2).
         keys = []
         by_type: defaultdict[str, list[int]] = defaultdict(list)
         by_key: defaultdict[str, list[int]] = defaultdict(list)

@@ -16,18 +16,20 @@ reserves one block per batch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReturnDocument
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from eventd.config import Config
 from eventd.model import Event
 from eventd.store.base import (
     Change,
@@ -35,19 +37,17 @@ from eventd.store.base import (
     FeedPage,
     Op,
     Page,
+    Pings,
     PutResult,
     Query,
     StorageError,
-    check_batch,
-    check_stored,
     new_epoch,
-    put_results,
 )
+from eventd.store.puts import ATTEMPTS, insert_new
 
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ATTEMPTS = 16
 _DUPLICATE_KEY = 11000
 _INDEXES = (
     [("t", ASCENDING), ("seq", ASCENDING)],
@@ -96,7 +96,7 @@ def from_document(doc: Mapping[str, Any]) -> Event:
     )
 
 
-class MongoEngine(Engine):
+class MongoEngine(Engine, Pings):
     """Events in one MongoDB collection with compound `(…, t, seq)` indexes."""
 
     name = "mongo"
@@ -126,6 +126,11 @@ class MongoEngine(Engine):
         self._cursor_secret: bytes | None = None
         self._first_seq = first_seq
         self._ready = False
+
+    @classmethod
+    def from_config(cls, config: Config) -> Self:
+        # Each setting of [engine.mongo] is the constructor's keyword of the same name.
+        return cls(**dataclasses.asdict(config.engine.mongo), history=config.feed.history)
 
     async def open(self) -> None:
         try:
@@ -160,19 +165,12 @@ class MongoEngine(Engine):
             yield
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
-        fresh = check_batch(events)
-        stored: dict[str, Event] = {}
         async with self._ready_and_wrapped():
-            for _ in range(_ATTEMPTS):
-                pending = [event for id, event in fresh.items() if id not in stored]
-                inserted = await self._try_insert(pending) if pending else {}
-                if inserted is not None:
-                    return put_results(events, inserted, stored)
-                # Some ids exist: compare them, then insert the others.
-                cursor = self._events.find({"_id": {"$in": [e.id for e in pending]}})
-                stored |= {doc["_id"]: from_document(doc) async for doc in cursor}
-                check_stored(events, stored)
-        raise StorageError(f"mongodb: ids kept changing; gave up after {_ATTEMPTS} tries")
+            return await insert_new(events, self._try_insert, self._read_stored, "mongodb")
+
+    async def _read_stored(self, ids: list[str]) -> dict[str, Event]:
+        cursor = self._events.find({"_id": {"$in": ids}})
+        return {doc["_id"]: from_document(doc) async for doc in cursor}
 
     async def _reserve(self, name: str, count: int) -> int:
         """Reserve `count` numbers of the counter `name`; return the first."""
@@ -267,8 +265,9 @@ class MongoEngine(Engine):
                 return page.changes
             await asyncio.sleep(0.05)  # MongoDB has no blocking read of a plain collection
 
-    async def _try_insert(self, events: list[Event]) -> dict[str, Event] | None:
-        """Insert all of `events` and return them, or insert none and return None."""
+    async def _try_insert(self, events: list[Event]) -> tuple[list[str], dict[str, Event]]:
+        """Insert all of `events` and return them, or insert none and return their ids (some
+        of which exist)."""
         first = await self._reserve("seq", len(events))
         inserted = {
             e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
@@ -285,9 +284,9 @@ class MongoEngine(Engine):
             done = [e.id for e in list(inserted.values())[: exc.details["nInserted"]]]
             if done:
                 await self._events.delete_many({"_id": {"$in": done}, "v": 0})
-            return None
+            return list(inserted), {}
         await self._record("created", list(inserted.values()))
-        return inserted
+        return [], inserted
 
     async def get(self, id: str) -> Event | None:
         async with self._ready_and_wrapped():
@@ -296,7 +295,7 @@ class MongoEngine(Engine):
 
     async def update(self, id: str, changes: Mapping[str, Any], updated: int) -> Event | None:
         async with self._ready_and_wrapped():
-            for _ in range(_ATTEMPTS):
+            for _ in range(ATTEMPTS):
                 doc = await self._events.find_one({"_id": id})
                 if doc is None:
                     return None
@@ -307,7 +306,7 @@ class MongoEngine(Engine):
                 if result.matched_count:
                     await self._record("updated", [new])
                     return new
-        raise StorageError(f"mongodb: event {id!r} kept changing; gave up after {_ATTEMPTS} tries")
+        raise StorageError(f"mongodb: event {id!r} kept changing; gave up after {ATTEMPTS} tries")
 
     async def delete(self, id: str) -> Event | None:
         async with self._ready_and_wrapped():

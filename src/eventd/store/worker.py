@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from eventd.errors import Unavailable
 from eventd.model import Event
-from eventd.store.base import Engine, IdConflict, Page, PutResult, Query, StorageError
+from eventd.store.base import Engine, IdConflict, Pings, Query, ReportsRoundTrips, StorageError
+from eventd.store.commands import Command, PutMany, RunQuery, Stop
 from eventd.store.failures import FailureLog
 
 log = logging.getLogger(__name__)
@@ -25,64 +25,6 @@ SCAN_PAGE = 1000  # events read per command by `scan`
 
 class NoAnswer(StorageError):
     """The store did not answer a round trip within the engine's timeout."""
-
-
-def _future() -> asyncio.Future[Any]:
-    return asyncio.get_running_loop().create_future()
-
-
-@dataclass(slots=True, frozen=True)
-class Command(Generic[T]):
-    """A request to the worker; the worker answers through `reply`."""
-
-    reply: asyncio.Future[T] = field(default_factory=_future, init=False, repr=False)
-
-
-@dataclass(slots=True, frozen=True)
-class PutMany(Command[list[PutResult]]):
-    events: Sequence[Event]
-
-
-@dataclass(slots=True, frozen=True)
-class Get(Command[Event | None]):
-    id: str
-
-
-@dataclass(slots=True, frozen=True)
-class Update(Command[Event | None]):
-    id: str
-    changes: Mapping[str, Any]
-    updated: int
-
-
-@dataclass(slots=True, frozen=True)
-class Delete(Command[Event | None]):
-    id: str
-
-
-@dataclass(slots=True, frozen=True)
-class RunQuery(Command[Page]):
-    query: Query
-
-
-@dataclass(slots=True, frozen=True)
-class Count(Command[int]):
-    query: Query
-
-
-@dataclass(slots=True, frozen=True)
-class Clear(Command[int]):
-    pass
-
-
-@dataclass(slots=True, frozen=True)
-class CursorSecret(Command[bytes]):
-    pass
-
-
-@dataclass(slots=True, frozen=True)
-class Stop(Command[None]):
-    """Ends the worker loop once everything queued before it is done."""
 
 
 class StoreWorker:
@@ -191,10 +133,13 @@ class StoreWorker:
     async def ping(self) -> None:
         """Check that the engine answers within its timeout, beside the queue; raise
         `StorageError` if not."""
-        timeout = self.engine.timeout
+        engine = self.engine
+        if not isinstance(engine, Pings):
+            return  # a store in the process always answers
+        timeout = engine.timeout
         try:
             async with asyncio.timeout(timeout):
-                await self.engine.ping()
+                await engine.ping()
         except TimeoutError:
             raise self._no_answer(timeout) from None
 
@@ -211,7 +156,7 @@ class StoreWorker:
             return
         loop = asyncio.get_running_loop()
         first = timeout
-        if not self.engine.reports_round_trips:
+        if not isinstance(self.engine, ReportsRoundTrips):
             first *= 1 + events // PUT_ROUND_EVENTS
         try:
             async with asyncio.timeout(first) as bound:
@@ -333,10 +278,9 @@ class StoreWorker:
         answer (the commands waiting are failed then too)."""
         if _skipped(command):
             return True
-        events = len(command.events) if isinstance(command, PutMany) else 0
         try:
-            async with self._bounded(events):
-                result = await self._perform(command)
+            async with self._bounded(command.size):
+                result = await command.run(self.engine)
         except NoAnswer as exc:
             _settle(command, exc=exc)
             self._fail_waiting(exc)
@@ -364,30 +308,6 @@ class StoreWorker:
         for cmd in waiting:
             _settle(cmd, exc=behind)
 
-    async def _perform(self, command: Command[Any]) -> Any:
-        engine = self.engine
-        match command:
-            case PutMany(events=events):
-                return await engine.put_many(events)
-            case Get(id=id):
-                return await engine.get(id)
-            case Update(id=id, changes=changes, updated=updated):
-                return await engine.update(id, changes, updated)
-            case Delete(id=id):
-                return await engine.delete(id)
-            case RunQuery(query=query):
-                return await engine.query(query)
-            case Count(query=query):
-                return await engine.count(query)
-            case Clear():
-                return await engine.clear()
-            case CursorSecret():
-                return await engine.cursor_secret()
-        raise TypeError(f"unknown store command {command!r}")
-
-
-_READS = (Get, RunQuery, Count, CursorSecret)
-
 
 def _skipped(command: Command[Any]) -> bool:
     """Return whether to leave a command unapplied: its caller was answered already (a 503
@@ -397,7 +317,7 @@ def _skipped(command: Command[Any]) -> bool:
     applied: the caller cannot tell either way, as when it goes just after the write.
     """
     reply = command.reply
-    return reply.done() and (not reply.cancelled() or isinstance(command, _READS))
+    return reply.done() and (not reply.cancelled() or command.reads)
 
 
 def _settle(command: Command[Any], *, result: Any = None, exc: BaseException | None = None) -> None:

@@ -1,213 +1,68 @@
 """The Redis engine: events in a hash, time-ordered indexes in lexicographic sorted sets.
 
-Layout under one namespace `ns` (every key carries the hash tag `{ns}`, so a store lives in
-one Redis Cluster slot and a Lua script may touch all of it):
-
-    {ns}:events                 hash   id -> the event as JSON
-    {ns}:seq                    string the store-wide insertion counter
-    {ns}:epoch                  string the change feed's epoch (see Engine.feed_epoch)
-    {ns}:t                      zset   every event
-    {ns}:type:<type>            zset   events of one type
-    {ns}:key:<key>              zset   events of one timeline key
-    {ns}:tk:<len(type)>:<type>:<key>   events of one type and key
-    {ns}:cursor-secret          string the secret that signs listing cursors (kept by clear)
-
-Every sorted-set member has score 0 and reads `TTTTTTTTTTTTTTTTTT:SSSSSSSSSSSSSSSSSSSS:<id>`:
-the timestamp shifted to be non-negative and the seq, zero-padded, so that lexicographic
-order is `(ts, seq)` order for years 1 to 9999 at microsecond precision with no limit on the
-number of events (a float score would hold neither). Writes go through Lua scripts, so an
-event is never visible in one index and missing from another.
+The keys are laid out as `layout.py` describes; events and changes are written as
+`packing.py` encodes them. Writes go through the Lua scripts in `scripts/`, so an event is
+never visible in one index and missing from another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Self
 
-import hiredis
 import msgspec
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import DataError, RedisError
+from redis.exceptions import RedisError
 
+from eventd.config import Config
 from eventd.model import Event
 from eventd.store.base import (
     Change,
     Engine,
     FeedPage,
     Page,
+    Pings,
     PutResult,
     Query,
+    ReportsRoundTrips,
     StorageError,
-    check_batch,
-    check_stored,
     new_epoch,
-    put_results,
 )
-from eventd.times import MIN_US
+from eventd.store.puts import ATTEMPTS, insert_new
+from eventd.store.redis import lua
+from eventd.store.redis.client import connect
+from eventd.store.redis.layout import Keys
+from eventd.store.redis.packing import ID_START, bounds, change, decode, encode, member, span
+from eventd.store.redis.packing import position as entry_position
 
 log = logging.getLogger(__name__)
 
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(Event).decode
-_ID_OFFSET = 18 + 1 + 20 + 1  # where the id starts in a member
-_ATTEMPTS = 16
-_CHUNK = 2000  # events per insert script: Redis blocks for a few ms at most
-assert 2 * _CHUNK < 8000, "the insert script unpacks 2 values per event of a chunk"
+# Events per insert script: short scripts keep Redis from blocking long on one, and keep the
+# values of its variadic commands within what Lua's unpack() passes.
+CHUNK = 2000
+assert 2 * CHUNK < 8000, "the insert script unpacks 2 values per event of a chunk"
 _SEQ_BLOCK = 1024  # seqs reserved at once
 
-# Appends a change to the feed: KEYS[pos] counts positions, KEYS[feed] is the stream.
-# `append` writes the entry of a position already taken from the counter; `trim` then keeps
-# the stream near its length, once for all the entries a script appends.
-_RECORD = """
-local function append(feed, position, op, event, ...)
-  redis.call('XADD', feed, position .. '-0', 'op', op, 'event', event, ...)
-end
-local function trim(feed, maxlen)
-  redis.call('XTRIM', feed, 'MAXLEN', '~', maxlen)
-end
-local function record(pos, feed, maxlen, op, event, ...)
-  local position = redis.call('INCR', pos)
-  append(feed, position, op, event, ...)
-  trim(feed, maxlen)
-  return position
-end
-"""
-
-# KEYS: events hash, the all-events zset, position counter, feed stream, then per-event index
-# keys. ARGV: feed length, then per event five values: member (which ends with the id), JSON,
-# and three KEYS positions (0 = none). Returns the ids that already exist (and then writes
-# nothing), or else the feed position of its last change. Each hash and sorted set gets one
-# variadic command for the whole chunk, which costs Redis far less than a command per event
-# and index (docs/benchmarks.md, scenario 2).
-_INSERT = (
-    _RECORD
-    + """
-local count = (#ARGV - 1) / 5
-local ids = {}
-local fields = {}
-local members = {}  -- KEYS position -> {0, member, 0, member, ...}
-local function add(k, member)
-  local group = members[k]
-  if not group then
-    group = {}
-    members[k] = group
-  end
-  local size = #group
-  group[size + 1] = 0
-  group[size + 2] = member
-end
-for n = 1, count do
-  local i = 2 + (n - 1) * 5
-  local member = ARGV[i]
-  local id = string.sub(member, ID_START)
-  ids[n] = id
-  fields[2 * n - 1] = id
-  fields[2 * n] = ARGV[i + 1]
-  add(2, member)
-  for j = 2, 4 do
-    local k = tonumber(ARGV[i + j])
-    if k > 0 then add(k, member) end
-  end
-end
--- Chunks are small enough (_CHUNK in Python) that no command below gets more values than
--- the 8,000 unpack() can pass.
-local failed = {}
-local stored = redis.call('HMGET', KEYS[1], unpack(ids))
-for n = 1, count do
-  if stored[n] then failed[#failed + 1] = ids[n] end
-end
-if #failed > 0 then return failed end
-redis.call('HSET', KEYS[1], unpack(fields))
-for k, group in pairs(members) do redis.call('ZADD', KEYS[k], unpack(group)) end
--- One INCRBY reserves the chunk's feed positions.
-local position = redis.call('INCRBY', KEYS[3], count) - count
-for n = 1, count do
-  append(KEYS[4], position + n, 'created', ARGV[2 + (n - 1) * 5 + 1])
-end
-trim(KEYS[4], ARGV[1])
-return position + count
-""".replace("ID_START", str(_ID_OFFSET + 1))
-)
-
-# Compare-and-set of one event. KEYS: events hash, position counter, feed, then index keys.
-# ARGV: id, expected JSON, new JSON ('' deletes), old member, new member, feed length, then
-# the number of old index positions, those positions, and the new index positions.
-# Returns the feed position of its change when applied, 0 when the stored event is no longer
-# the expected one.
-_SWAP = (
-    _RECORD
-    + """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-local old_count = tonumber(ARGV[7])
-for i = 8, 7 + old_count do redis.call('ZREM', KEYS[tonumber(ARGV[i])], ARGV[4]) end
-if ARGV[3] == '' then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  return record(KEYS[2], KEYS[3], ARGV[6], 'deleted', ARGV[2])
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-for i = 8 + old_count, #ARGV do redis.call('ZADD', KEYS[tonumber(ARGV[i])], 0, ARGV[5]) end
-return record(KEYS[2], KEYS[3], ARGV[6], 'updated', ARGV[3])
-"""
-)
-
-# KEYS: position counter, feed, epoch. ARGV: feed length, the new epoch. The entry carries
-# the epoch it begins, which the daemons tailing the stream take from it. Returns the
-# change's feed position.
-_CLEARED = (
-    _RECORD
-    + """
-redis.call('SET', KEYS[3], ARGV[2])
-return record(KEYS[1], KEYS[2], ARGV[1], 'cleared', '', 'epoch', ARGV[2])
-"""
-)
-
-# KEYS: epoch. ARGV: the epoch whose history was lost, a new one. Returns the feed's epoch.
-_RENEW_EPOCH = """
-local current = redis.call('GET', KEYS[1])
-if current == false or current == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return ARGV[2]
-end
-return current
-"""
-
-# KEYS: events hash, index. ARGV: min, max, count, '1' for descending (max first then).
-_RANGE = """
-local members
-if ARGV[4] == '1' then
-  members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[2], ARGV[1], 'LIMIT', 0, ARGV[3])
-else
-  members = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
-end
-if #members == 0 then return {} end
-local ids = {}
-for i, member in ipairs(members) do ids[i] = string.sub(member, ID_START) end
-return redis.call('HMGET', KEYS[1], unpack(ids))
-""".replace("ID_START", str(_ID_OFFSET + 1))
+# The Lua scripts the engine runs, read once from the package's scripts/ at import.
+SCRIPTS = {
+    "insert": lua.source("insert", uses=["record"], ID_START=ID_START),
+    "swap": lua.source("swap", uses=["record"]),
+    "cleared": lua.source("cleared", uses=["record"]),
+    "renew_epoch": lua.source("renew_epoch"),
+    "range": lua.source("range", ID_START=ID_START),
+}
 
 
-def _stamp(ts: int) -> str:
-    return f"{ts - MIN_US:018d}"
-
-
-def member(event: Event) -> str:
-    """Return the sorted-set member of an event: its `(ts, seq)` order, then its id."""
-    return f"{_stamp(event.ts)}:{event.seq:020d}:{event.id}"
-
-
-class RedisEngine(Engine):
-    """Events stored in Redis under one namespace; see the module docstring for the layout."""
+class RedisEngine(Engine, Pings, ReportsRoundTrips):
+    """Events stored in Redis under one namespace (see `layout.py`); a put reports a round
+    trip after every script and read it makes."""
 
     name = "redis"
-    reports_round_trips = True  # after every insert chunk
 
     def __init__(
         self,
@@ -220,45 +75,27 @@ class RedisEngine(Engine):
     ) -> None:
         self.timeout = self._timeout = timeout
         self._history = history
-        self._client = aioredis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # One quick retry rides over a pooled connection that died with a server restart.
-            # A timeout is not retried: a hung server would make each retry wait it again.
-            retry=Retry(
-                ExponentialBackoff(cap=0.2, base=0.02),
-                retries=2,
-                supported_errors=(RedisConnectionError,),
-            ),
-            retry_on_error=[RedisConnectionError],
-        )
-        pool = self._client.connection_pool
-        pool.connection_class = _c_packing(pool.connection_class)
-        for command in ("XRANGE", "XREAD"):
-            # Feed entries stay `[id, [field, value, ...]]`: the scripts write the fields in a
-            # known order, so `_change` reads them by position without a dict per entry.
-            self._client.set_response_callback(command, _as_sent)
-        self._ns = "{" + namespace + "}"
+        self._client = connect(url, timeout)
+        self._keys = Keys(namespace)
         self._first_seq = first_seq
         self._seq_next = self._seq_end = 0  # the block of seqs reserved: [next, end)
-        self._events = f"{self._ns}:events"
-        self._all = f"{self._ns}:t"
-        self._seq = f"{self._ns}:seq"
-        self._pos = f"{self._ns}:pos"
-        self._feed = f"{self._ns}:feed"
-        self._cursor_secret_key = f"{self._ns}:cursor-secret"
         self._cursor_secret: bytes | None = None
-        self._epoch = f"{self._ns}:epoch"
-        self._insert = self._client.register_script(_INSERT)
-        self._swap = self._client.register_script(_SWAP)
-        self._range = self._client.register_script(_RANGE)
-        self._cleared = self._client.register_script(_CLEARED)
+        script = self._client.register_script
+        self._insert = script(SCRIPTS["insert"])
+        self._swap = script(SCRIPTS["swap"])
+        self._range = script(SCRIPTS["range"])
+        self._cleared = script(SCRIPTS["cleared"])
+        self._renew_epoch = script(SCRIPTS["renew_epoch"])
+
+    @classmethod
+    def from_config(cls, config: Config) -> Self:
+        # Each setting of [engine.redis] is the constructor's keyword of the same name.
+        return cls(**dataclasses.asdict(config.engine.redis), history=config.feed.history)
 
     async def open(self) -> None:
         try:
             async with self._wrapped():
-                await self._client.set(self._seq, self._first_seq - 1, nx=True)
+                await self._client.set(self._keys.seq, self._first_seq - 1, nx=True)
         except StorageError as exc:
             # Start anyway: requests answer 503 until the server is reachable.
             log.warning("redis is not reachable at start-up: %s", exc)
@@ -277,42 +114,14 @@ class RedisEngine(Engine):
         except (RedisError, OSError) as exc:
             raise StorageError(f"redis: {exc}") from exc
 
-    def _indexes(self, event: Event) -> list[str]:
-        """Return the index keys an event belongs to, besides the all-events one."""
-        keys = [f"{self._ns}:type:{event.type}"]
-        if event.key is not None:
-            keys.append(f"{self._ns}:key:{event.key}")
-            keys.append(f"{self._ns}:tk:{len(event.type)}:{event.type}:{event.key}")
-        return keys
-
-    def _index_for(self, query: Query) -> str:
-        if query.type is not None and query.key is not None:
-            return f"{self._ns}:tk:{len(query.type)}:{query.type}:{query.key}"
-        if query.type is not None:
-            return f"{self._ns}:type:{query.type}"
-        if query.key is not None:
-            return f"{self._ns}:key:{query.key}"
-        return self._all
-
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
-        fresh = check_batch(events)
-        stored: dict[str, Event] = {}
         async with self._wrapped():
-            for _ in range(_ATTEMPTS):
-                pending = [event for id, event in fresh.items() if id not in stored]
-                existing, inserted = await self._try_insert(pending) if pending else ([], {})
-                if not existing:
-                    return put_results(events, inserted, stored)
-                # Ids stored before (or meanwhile): compare, then insert the others.
-                raws = await self._client.hmget(self._events, existing)
-                self.round_trip()
-                stored |= {
-                    id: _decode(raw)
-                    for id, raw in zip(existing, raws, strict=True)
-                    if raw is not None
-                }
-                check_stored(events, stored)
-        raise StorageError(f"redis: ids kept changing; gave up after {_ATTEMPTS} tries")
+            return await insert_new(events, self._try_insert, self._read_stored, "redis")
+
+    async def _read_stored(self, ids: list[str]) -> dict[str, Event]:
+        raws = await self._client.hmget(self._keys.events, ids)
+        self.round_trip()
+        return {id: decode(raw) for id, raw in zip(ids, raws, strict=True) if raw is not None}
 
     async def _try_insert(self, events: list[Event]) -> tuple[list[str], dict[str, Event]]:
         """Insert all or none of `events`; return the ids that exist already, or the inserted.
@@ -321,7 +130,7 @@ class RedisEngine(Engine):
         and no reply outlasts the socket timeout. Its ids are checked all at once first; if
         another writer stores one of them between two chunks, the chunks written are undone.
         """
-        if len(events) > _CHUNK:
+        if len(events) > CHUNK:
             existing = await self._existing([event.id for event in events])
             if existing:
                 return existing, {}
@@ -330,14 +139,14 @@ class RedisEngine(Engine):
             e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
         }
         ordered = list(inserted.values())
-        chunks = [ordered[start : start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
+        chunks = [ordered[start : start + CHUNK] for start in range(0, len(ordered), CHUNK)]
         if len(chunks) == 1:
             existing = await self._insert_chunk(chunks[0])
             return (existing, {}) if existing else ([], inserted)
         written, existing = await self._insert_chunks(chunks)
         if existing:
             for event in written:
-                await self._swap_once(_encode(event), event, None)
+                await self._swap_once(encode(event), event, None)
             return existing, {}
         return [], inserted
 
@@ -382,7 +191,7 @@ class RedisEngine(Engine):
         """
         if self._seq_end - self._seq_next < count:
             size = max(count, _SEQ_BLOCK)
-            last = await self._client.incrby(self._seq, size)
+            last = await self._client.incrby(self._keys.seq, size)
             self.round_trip()
             self._seq_next, self._seq_end = last - size + 1, last + 1
         first = self._seq_next
@@ -391,20 +200,20 @@ class RedisEngine(Engine):
 
     async def _existing(self, ids: list[str]) -> list[str]:
         found: list[str] = []
-        for start in range(0, len(ids), 10 * _CHUNK):
-            chunk = ids[start : start + 10 * _CHUNK]
-            raws = await self._client.hmget(self._events, chunk)
+        for start in range(0, len(ids), 10 * CHUNK):
+            chunk = ids[start : start + 10 * CHUNK]
+            raws = await self._client.hmget(self._keys.events, chunk)
             self.round_trip()
             found += [id for id, raw in zip(chunk, raws, strict=True) if raw is not None]
         return found
 
     async def _insert_chunk(self, events: list[Event]) -> list[str]:
-        keys = [self._events, self._all, self._pos, self._feed]
+        keys = [self._keys.events, self._keys.all, self._keys.pos, self._keys.feed]
         position: dict[str, int] = {}
         args: list[Any] = [self._history]
         for event in events:
-            slots = [position.setdefault(k, len(position) + 5) for k in self._indexes(event)]
-            args += [member(event), _encode(event), *slots, *[0] * (3 - len(slots))]
+            slots = [position.setdefault(k, len(position) + 5) for k in self._keys.indexes(event)]
+            args += [member(event), encode(event), *slots, *[0] * (3 - len(slots))]
         result = await self._insert(keys=keys + list(position), args=args)
         self.round_trip()
         if isinstance(result, int):
@@ -414,8 +223,8 @@ class RedisEngine(Engine):
 
     async def get(self, id: str) -> Event | None:
         async with self._wrapped():
-            raw = await self._client.hget(self._events, id)
-        return None if raw is None else _decode(raw)
+            raw = await self._client.hget(self._keys.events, id)
+        return None if raw is None else decode(raw)
 
     async def update(self, id: str, changes: Mapping[str, Any], updated: int) -> Event | None:
         return await self._swap_event(
@@ -428,25 +237,30 @@ class RedisEngine(Engine):
     async def _swap_event(self, id: str, change: Callable[[Event], Event | None]) -> Event | None:
         """Read, change and compare-and-set one event; return the old one on delete."""
         async with self._wrapped():
-            for _ in range(_ATTEMPTS):
-                raw = await self._client.hget(self._events, id)
+            for _ in range(ATTEMPTS):
+                raw = await self._client.hget(self._keys.events, id)
                 if raw is None:
                     return None
-                old = _decode(raw)
+                old = decode(raw)
                 new = change(old)
                 if await self._swap_once(raw, old, new):
                     return old if new is None else new
-        raise StorageError(f"redis: event {id!r} kept changing; gave up after {_ATTEMPTS} tries")
+        raise StorageError(f"redis: event {id!r} kept changing; gave up after {ATTEMPTS} tries")
 
     async def _swap_once(self, raw: bytes | str, old: Event, new: Event | None) -> bool:
-        old_keys = [self._all, *self._indexes(old)]
-        new_keys = [] if new is None else [self._all, *self._indexes(new)]
-        keys = [self._events, self._pos, self._feed, *dict.fromkeys(old_keys + new_keys)]
+        old_keys = [self._keys.all, *self._keys.indexes(old)]
+        new_keys = [] if new is None else [self._keys.all, *self._keys.indexes(new)]
+        keys = [
+            self._keys.events,
+            self._keys.pos,
+            self._keys.feed,
+            *dict.fromkeys(old_keys + new_keys),
+        ]
         position = {key: i + 1 for i, key in enumerate(keys)}
         args: list[Any] = [
             old.id,
             raw,
-            b"" if new is None else _encode(new),
+            b"" if new is None else encode(new),
             member(old),
             "" if new is None else member(new),
             self._history,
@@ -460,31 +274,28 @@ class RedisEngine(Engine):
         return written > 0
 
     async def query(self, query: Query) -> Page:
-        low, high = _bounds(query)
+        low, high = bounds(query)
         async with self._wrapped():
             raws = await self._range(
-                keys=[self._events, self._index_for(query)],
+                keys=[self._keys.events, self._keys.index_for(query)],
                 args=[low, high, query.limit + 1, "1" if query.order == "desc" else "0"],
             )
-        events = [_decode(raw) for raw in raws if raw is not None]
+        events = [decode(raw) for raw in raws if raw is not None]
         return Page(events[: query.limit], more=len(raws) > query.limit)
 
     async def count(self, query: Query) -> int:
-        low = "-" if query.start is None else "[" + _stamp(query.start)
-        high = "+" if query.end is None else "(" + _stamp(query.end + 1)
+        low, high = span(query)
         async with self._wrapped():
-            count: int = await self._client.zlexcount(self._index_for(query), low, high)
+            count: int = await self._client.zlexcount(self._keys.index_for(query), low, high)
         return count
 
     async def clear(self) -> int:
         async with self._wrapped():
-            count: int = await self._client.hlen(self._events)
-            # seq and the feed keep growing: cursors and positions stay unique. The epoch is
-            # renewed below, with the `cleared` change, at once.
-            kept = (self._seq, self._pos, self._feed, self._cursor_secret_key, self._epoch)
+            count: int = await self._client.hlen(self._keys.events)
+            kept = self._keys.kept  # the epoch is renewed below, with the `cleared` change
             cursor: int = 0
             while True:  # each round trip is bounded on its own: a large store takes many
-                page: Any = await self._client.scan(cursor, match=f"{self._ns}:*", count=1000)
+                page: Any = await self._client.scan(cursor, match=self._keys.pattern, count=1000)
                 self.round_trip()
                 cursor, keys = page
                 if doomed := [key for key in keys if key.decode() not in kept]:
@@ -493,7 +304,8 @@ class RedisEngine(Engine):
                 if cursor == 0:
                     break
             cleared = await self._cleared(
-                keys=[self._pos, self._feed, self._epoch], args=[self._history, new_epoch()]
+                keys=[self._keys.pos, self._keys.feed, self._keys.epoch],
+                args=[self._history, new_epoch()],
             )
             self._written(cleared)
         return count
@@ -502,27 +314,27 @@ class RedisEngine(Engine):
         if self._cursor_secret is None:
             # SET NX: the first daemon to ask makes the secret, every other one reads it.
             async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:
-                pipe.set(self._cursor_secret_key, os.urandom(32), nx=True)
-                pipe.get(self._cursor_secret_key)
+                pipe.set(self._keys.cursor_secret, os.urandom(32), nx=True)
+                pipe.get(self._keys.cursor_secret)
                 _, self._cursor_secret = await pipe.execute()
         assert self._cursor_secret is not None
         return self._cursor_secret
 
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:
-            pipe.xrange(self._feed, f"({after}-0", "+", count=limit)
-            pipe.xrange(self._feed, "-", "+", count=1)
-            pipe.get(self._pos)
+            pipe.xrange(self._keys.feed, f"({after}-0", "+", count=limit)
+            pipe.xrange(self._keys.feed, "-", "+", count=1)
+            pipe.get(self._keys.pos)
             entries, first, head = await pipe.execute()
         head = int(head or 0)
-        oldest = _position(first[0][0]) if first else head + 1
-        return FeedPage([_change(entry) for entry in entries], oldest=oldest, head=head)
+        oldest = entry_position(first[0][0]) if first else head + 1
+        return FeedPage([change(entry) for entry in entries], oldest=oldest, head=head)
 
     async def feed_epoch(self) -> str:
         epoch = await self.stored_epoch()
         if epoch is None:  # the first daemon to ask on this store makes it
             async with self._wrapped():
-                await self._client.set(self._epoch, new_epoch(), nx=True)
+                await self._client.set(self._keys.epoch, new_epoch(), nx=True)
             epoch = await self.stored_epoch()
         if epoch is None:
             raise StorageError("redis: the feed's epoch vanished as it was made")
@@ -530,13 +342,13 @@ class RedisEngine(Engine):
 
     async def stored_epoch(self) -> str | None:
         async with self._wrapped():
-            epoch: Any = await self._client.get(self._epoch)
+            epoch: Any = await self._client.get(self._keys.epoch)
         return None if epoch is None else bytes(epoch).decode()
 
     async def renew_epoch(self, lost: str) -> str:
         # Atomic, so that daemons noticing the loss together agree on one new epoch.
         async with self._wrapped():
-            epoch: Any = await self._client.eval(_RENEW_EPOCH, 1, self._epoch, lost, new_epoch())
+            epoch: Any = await self._renew_epoch(keys=[self._keys.epoch], args=[lost, new_epoch()])
         return bytes(epoch).decode()
 
     async def wait_changes(self, after: int, block: float) -> list[Change]:
@@ -544,64 +356,8 @@ class RedisEngine(Engine):
         block_ms = max(1, int(min(block, self._timeout / 2) * 1000))
         async with self._wrapped():
             streams: Any = await self._client.xread(
-                {self._feed: f"{after}-0"}, count=10_000, block=block_ms
+                {self._keys.feed: f"{after}-0"}, count=10_000, block=block_ms
             )
         if isinstance(streams, dict):  # RESP3 (`?protocol=3` in the URL) answers a map
             streams = streams.items()
-        return [_change(entry) for _, entries in streams or [] for entry in entries]
-
-
-def _position(entry_id: bytes) -> int:
-    return int(entry_id.split(b"-", 1)[0])
-
-
-def _change(entry: list[Any]) -> Change:
-    entry_id, fields = entry  # op, <op>, event, <event>[, epoch, <epoch> for `cleared`]
-    op, raw = fields[1], fields[3]
-    epoch = fields[5].decode() if len(fields) > 5 else None
-    return Change(_position(entry_id), op.decode(), _decode(raw) if raw else None, epoch)
-
-
-def _as_sent(response: Any, **options: Any) -> Any:
-    return response
-
-
-class _CPacking:
-    """Packs commands with hiredis' packer, written in C: 0.9 µs per imported event (five
-    arguments), against 3.7 µs for redis-py's own packer, in Python, in a microbenchmark."""
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        if isinstance(args[0], str) and " " in args[0]:  # as redis-py: "SCRIPT LOAD", ...
-            args = (*args[0].split(), *args[1:])
-        try:
-            return [hiredis.pack_command(args)]
-        except TypeError as exc:
-            raise DataError(str(exc)) from exc
-
-
-_C_PACKING: dict[type[Any], type[Any]] = {}
-
-
-def _c_packing(connection_class: type[Any]) -> type[Any]:
-    """Return `connection_class` (TCP, TLS or Unix socket) packing with hiredis."""
-    if connection_class not in _C_PACKING:
-        name = f"CPacking{connection_class.__name__}"
-        _C_PACKING[connection_class] = type(name, (_CPacking, connection_class), {})
-    return _C_PACKING[connection_class]
-
-
-def _bounds(query: Query) -> tuple[str, str]:
-    """Return the (min, max) lexicographic range of `query` in ascending terms."""
-    low = "-" if query.start is None else "[" + _stamp(query.start)
-    high = "+" if query.end is None else "(" + _stamp(query.end + 1)
-    if query.after is not None:
-        ts, seq = query.after
-        at = f"{_stamp(ts)}:{seq:020d}:"
-        if query.order == "asc":
-            # ';' sorts right after ':', so this is just past every member at (ts, seq).
-            cursor = "[" + at[:-1] + ";"
-            low = cursor if low == "-" or cursor[1:] > low[1:] else low
-        else:
-            cursor = "(" + at
-            high = cursor if high == "+" or cursor[1:] < high[1:] else high
-    return low, high
+        return [change(entry) for _, entries in streams or [] for entry in entries]

@@ -6,11 +6,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis
-from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
-from redis.exceptions import DataError
 
 from eventd.store.base import Engine, IdConflict, Query
-from eventd.store.redis.engine import RedisEngine, _c_packing, _CPacking
+from eventd.store.redis.engine import RedisEngine
 from tests.redis_server import RedisServer
 from tests.store.test_conformance import T0, ev
 
@@ -78,41 +76,6 @@ async def test_chunks_written_before_a_late_conflict_are_undone(
     assert await engine.count(Query(type="event")) == 1
     for id in ("e0", "e3999", "e4000", "e6001", "e8999"):  # every chunk: none is left
         assert await engine.get(id) is None
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("EVALSHA", "0" * 40, 2, "{ns}:a", b"raw", "\u00e9t\u00e9", 7, -3),
-        ("SCRIPT LOAD", "return 1"),
-        ("GET", b""),
-    ],
-)
-def test_commands_are_packed_as_redis_py_packs_them(args: tuple[object, ...]) -> None:
-    # The engine packs commands with hiredis (C); redis-py's Python packer is the reference.
-    reference = b"".join(Connection().pack_command(*args))
-    assert b"".join(_CPacking().pack_command(*args)) == reference
-
-
-@pytest.mark.parametrize("kind", [Connection, SSLConnection, UnixDomainSocketConnection])
-def test_every_kind_of_connection_packs_with_hiredis(kind: type[Connection]) -> None:
-    # The engine wraps whatever class the URL chose (redis://, rediss://, unix://).
-    packing = _c_packing(kind)
-    assert issubclass(packing, kind) and packing.pack_command is _CPacking.pack_command
-    assert _c_packing(kind) is packing
-
-
-async def test_the_engines_connections_pack_with_hiredis(engine: Engine) -> None:
-    assert isinstance(engine, RedisEngine)
-    pool = engine._client.connection_pool
-    assert issubclass(pool.connection_class, _CPacking)
-    await engine.put_many([ev("a")])  # a command went through such a connection
-    assert await engine.get("a") is not None
-
-
-def test_an_argument_of_no_redis_type_is_a_data_error() -> None:
-    with pytest.raises(DataError):
-        _CPacking().pack_command("SET", "k", None)
 
 
 async def test_the_feed_reads_the_same_over_resp3(

@@ -1,0 +1,70 @@
+"""What every engine's put shares: checking a batch's ids, pairing results, retrying inserts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from eventd.model import Event
+from eventd.store.base import IdConflict, PutResult, StorageError
+
+ATTEMPTS = 16  # tries of an optimistic write before giving up on a store that keeps changing
+
+# Inserts all of a put's pending events or none: returns the ids found stored already (then
+# nothing was written), or else no ids and the inserted events by id.
+Insert = Callable[[list[Event]], Awaitable[tuple[list[str], dict[str, Event]]]]
+# Reads the stored events of some ids, leaving out those that are no longer stored.
+ReadStored = Callable[[list[str]], Awaitable[Mapping[str, Event]]]
+
+
+def check_batch(events: Sequence[Event]) -> dict[str, Event]:
+    """Return the first event of each id in a put; raise `IdConflict` if a repeat differs."""
+    first: dict[str, Event] = {}
+    for index, event in enumerate(events):
+        earlier = first.setdefault(event.id, event)
+        if earlier is not event and not earlier.same_content(event):
+            raise IdConflict(index, event.id)
+    return first
+
+
+def check_stored(events: Sequence[Event], stored: Mapping[str, Event]) -> None:
+    """Raise `IdConflict` if an event's id is stored with different content."""
+    for index, event in enumerate(events):
+        known = stored.get(event.id)
+        if known is not None and not known.same_content(event):
+            raise IdConflict(index, event.id)
+
+
+def put_results(
+    events: Sequence[Event], inserted: Mapping[str, Event], stored: Mapping[str, Event]
+) -> list[PutResult]:
+    """Pair each event of a put with the stored one; the first of an inserted id was created."""
+    results = []
+    done: set[str] = set()
+    for event in events:
+        if event.id in inserted and event.id not in done:
+            done.add(event.id)
+            results.append(PutResult(inserted[event.id], created=True))
+        else:
+            results.append(PutResult(inserted.get(event.id) or stored[event.id], created=False))
+    return results
+
+
+async def insert_new(
+    events: Sequence[Event], insert: Insert, read_stored: ReadStored, backend: str
+) -> list[PutResult]:
+    """Store the events of a put whose ids are new; compare the others with what is stored.
+
+    For a store shared with other writers: each try inserts all the pending events or none;
+    the ids found stored are read and compared (`IdConflict` if one differs), and the others
+    are tried again.
+    """
+    fresh = check_batch(events)
+    stored: dict[str, Event] = {}
+    for _ in range(ATTEMPTS):
+        pending = [event for id, event in fresh.items() if id not in stored]
+        existing, inserted = await insert(pending) if pending else ([], {})
+        if not existing:
+            return put_results(events, inserted, stored)
+        stored |= await read_stored(existing)
+        check_stored(events, stored)
+    raise StorageError(f"{backend}: ids kept changing; gave up after {ATTEMPTS} tries")

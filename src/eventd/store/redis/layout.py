@@ -1,0 +1,62 @@
+"""Where a store lives in Redis: its keys under one namespace.
+
+Every key carries the hash tag `{ns}`, so a store lives in one Redis Cluster slot and a Lua
+script may touch all of it:
+
+    {ns}:events                 hash   id -> the event as JSON
+    {ns}:seq                    string the store-wide insertion counter
+    {ns}:pos                    string the change feed's position counter
+    {ns}:feed                   stream the change feed, one entry per position
+    {ns}:epoch                  string the change feed's epoch (see Engine.feed_epoch)
+    {ns}:t                      zset   every event
+    {ns}:type:<type>            zset   events of one type
+    {ns}:key:<key>              zset   events of one timeline key
+    {ns}:tk:<len(type)>:<type>:<key>   events of one type and key
+    {ns}:cursor-secret          string the secret that signs listing cursors (kept by clear)
+
+Every sorted-set member has score 0 and reads `TTTTTTTTTTTTTTTTTT:SSSSSSSSSSSSSSSSSSSS:<id>`
+(`packing.member`): the timestamp shifted to be non-negative and the seq, zero-padded, so that
+lexicographic order is `(ts, seq)` order for years 1 to 9999 at microsecond precision with no
+limit on the number of events (a float score would hold neither).
+"""
+
+from __future__ import annotations
+
+from eventd.model import Event
+from eventd.store.base import Query
+
+
+class Keys:
+    """The key names of one store."""
+
+    def __init__(self, namespace: str) -> None:
+        self.ns = "{" + namespace + "}"
+        self.pattern = f"{self.ns}:*"
+        self.events = f"{self.ns}:events"
+        self.all = f"{self.ns}:t"
+        self.seq = f"{self.ns}:seq"
+        self.pos = f"{self.ns}:pos"
+        self.feed = f"{self.ns}:feed"
+        self.epoch = f"{self.ns}:epoch"
+        self.cursor_secret = f"{self.ns}:cursor-secret"
+        # A clear keeps these: seq and the feed keep growing, so cursors and positions stay
+        # unique; the epoch is renewed with the `cleared` change.
+        self.kept = frozenset((self.seq, self.pos, self.feed, self.cursor_secret, self.epoch))
+
+    def indexes(self, event: Event) -> list[str]:
+        """Return the index keys an event belongs to, besides the all-events one."""
+        keys = [f"{self.ns}:type:{event.type}"]
+        if event.key is not None:
+            keys.append(f"{self.ns}:key:{event.key}")
+            keys.append(f"{self.ns}:tk:{len(event.type)}:{event.type}:{event.key}")
+        return keys
+
+    def index_for(self, query: Query) -> str:
+        """Return the index that holds exactly the events `query`'s filters select."""
+        if query.type is not None and query.key is not None:
+            return f"{self.ns}:tk:{len(query.type)}:{query.type}:{query.key}"
+        if query.type is not None:
+            return f"{self.ns}:type:{query.type}"
+        if query.key is not None:
+            return f"{self.ns}:key:{query.key}"
+        return self.all

@@ -1,0 +1,52 @@
+-- Inserts a chunk of new events, or none of them. Uses record.lua; ID_START comes from the
+-- loader (where the id begins in a member).
+-- KEYS: events hash, the all-events zset, position counter, feed stream, then per-event index
+-- keys. ARGV: feed length, then per event five values: member (which ends with the id), JSON,
+-- and three KEYS positions (0 = none). Returns the ids that already exist (and then writes
+-- nothing), or else the feed position of its last change. Each hash and sorted set gets one
+-- variadic command for the whole chunk, which costs Redis far less than a command per event
+-- and index (docs/benchmarks.md, scenario 2).
+local count = (#ARGV - 1) / 5
+local ids = {}
+local fields = {}
+local members = {}  -- KEYS position -> {0, member, 0, member, ...}
+local function add(k, member)
+  local group = members[k]
+  if not group then
+    group = {}
+    members[k] = group
+  end
+  local size = #group
+  group[size + 1] = 0
+  group[size + 2] = member
+end
+for n = 1, count do
+  local i = 2 + (n - 1) * 5
+  local member = ARGV[i]
+  local id = string.sub(member, ID_START)
+  ids[n] = id
+  fields[2 * n - 1] = id
+  fields[2 * n] = ARGV[i + 1]
+  add(2, member)
+  for j = 2, 4 do
+    local k = tonumber(ARGV[i + j])
+    if k > 0 then add(k, member) end
+  end
+end
+-- Chunks are small enough (CHUNK in engine.py) that no command below gets more values than
+-- the 8,000 unpack() can pass.
+local failed = {}
+local stored = redis.call('HMGET', KEYS[1], unpack(ids))
+for n = 1, count do
+  if stored[n] then failed[#failed + 1] = ids[n] end
+end
+if #failed > 0 then return failed end
+redis.call('HSET', KEYS[1], unpack(fields))
+for k, group in pairs(members) do redis.call('ZADD', KEYS[k], unpack(group)) end
+-- One INCRBY reserves the chunk's feed positions.
+local position = redis.call('INCRBY', KEYS[3], count) - count
+for n = 1, count do
+  append(KEYS[4], position + n, 'created', ARGV[2 + (n - 1) * 5 + 1])
+end
+trim(KEYS[4], ARGV[1])
+return position + count
