@@ -33,6 +33,7 @@ ENV_ALIASES = {"EVENTD_ENGINE": "engine.name"}
 DAY = 86_400.0
 WEEK = 7 * DAY
 MAX_COUNT = 10**9
+MAX_REMIND_OFFSET = 366 * 86_400  # seconds: the longest reminder offset
 
 
 class ConfigError(ValueError):
@@ -296,6 +297,54 @@ class RetentionConfig:
     interval: float = setting(3600.0, "Seconds between retention runs.", minimum=1, maximum=WEEK)
 
 
+def _check_offsets(text: str) -> None:
+    try:
+        parse_offsets(text)
+    except TimeError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def parse_offsets(text: str) -> tuple[int, ...]:
+    """Parse "5m,1h" (or "") into distinct reminder offsets in seconds, largest first."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    offsets = {parse_duration(part) for part in parts}
+    if 0 in offsets:
+        raise TimeError("a reminder offset must be longer than 0 seconds")
+    if any(offset > MAX_REMIND_OFFSET for offset in offsets):
+        raise TimeError("a reminder offset must be at most 366d")
+    return tuple(sorted(offsets, reverse=True))
+
+
+def _check_zone_or_empty(name: str) -> None:
+    if name:
+        _check_timezone(name)
+
+
+@dataclass(frozen=True)
+class RemindersConfig:
+    default_offsets: str = setting(
+        "5m",
+        "Reminder offsets before an event's timestamp for events whose `remind` is null: "
+        "a list or a comma-separated string of durations; empty sends none by default.",
+        check=_check_offsets,
+        comma_list=True,
+    )
+    timezone: str = setting(
+        "",
+        "Zone of the time in a reminder's message text: '' follows time.naive_timezone; "
+        "'local', 'UTC' or an IANA name such as 'Europe/Paris'.",
+        check=_check_zone_or_empty,
+    )
+    late_grace: float = setting(
+        3600.0,
+        "Seconds after its due time that a reminder which fell due while no daemon ran may "
+        "still be sent (marked late); later, or once its event started, it is recorded as "
+        "missed.",
+        minimum=0,
+        maximum=WEEK,
+    )
+
+
 @dataclass(frozen=True)
 class TimeConfig:
     naive_timezone: str = setting(
@@ -373,6 +422,7 @@ class Config:
     feed: FeedConfig = field(default_factory=FeedConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)
     time: TimeConfig = field(default_factory=TimeConfig)
     limits: Limits = field(default_factory=Limits)
     log: LogConfig = field(default_factory=LogConfig)

@@ -19,7 +19,7 @@ How the next feature adds one, reminders for instance (a due-time index and atom
    list; redis: a sorted set and a claim script in `redis/scripts/`; mongo: an index on the
    due time and `find_one_and_update`);
 3. in `store/commands.py`, a `ClaimDue` command whose `run` is
-   `await require(engine, Reminders).claim_due(...)`: the worker loop does not change;
+   `await Reminders.of(engine).claim_due(...)`: the worker loop does not change;
 4. conformance tests over the engines that have it, and a test that the command answers
    `Unsupported` on an engine without it.
 """
@@ -73,17 +73,71 @@ class Page:
     more: bool
 
 
-Op = Literal["created", "updated", "deleted", "cleared"]
+Op = Literal["created", "updated", "deleted", "cleared", "reminder"]
+ReminderState = Literal["pending", "sent", "missed", "cancelled"]
+ReminderPosition = tuple[int, str, int]  # (due, event_id, offset): the order of reminders
+LATE_AFTER = 1_000_000  # µs: a reminder sent later than this after it could be is `late`
+
+
+class Reminder(msgspec.Struct, frozen=True, gc=False):
+    """One reminder of one event, identified by `(event_id, ts, offset)`.
+
+    It is armed by the write that gives the event its timestamp `ts` and an offset `offset`
+    (from its `remind`, or the engine's default offsets when `remind` is null), and is due at
+    `due = ts - offset * 1_000_000`. `armed` is that write's time (the event's `updated`).
+    `type` and `key` are the event's, kept current while the reminder is pending (filters).
+    `sent_at` is when it was claimed, as `sent` or `missed`; `late` says a sent one went out
+    more than `LATE_AFTER` after `max(due, armed)`; `position` is its feed entry's position.
+    """
+
+    event_id: str
+    ts: int
+    offset: int
+    due: int
+    armed: int
+    type: str
+    key: str | None
+    state: ReminderState = "pending"
+    sent_at: int | None = None
+    late: bool = False
+    position: int | None = None
+
+    @property
+    def order(self) -> ReminderPosition:
+        """Return the reminder's place in due order."""
+        return (self.due, self.event_id, self.offset)
 
 
 class Change(msgspec.Struct, frozen=True, gc=False):
     """One entry of the change feed. `event` is None only for `cleared`; for `deleted` it is
-    the last known event. `epoch` is set only on `cleared`: the feed epoch it begins."""
+    the last known event. `epoch` is set only on `cleared`: the feed epoch it begins.
+    `reminder` is set only on `reminder`: a reminder that was sent, with the event as stored
+    when it was claimed."""
 
     position: int
     op: Op
     event: Event | None
     epoch: str | None = None
+    reminder: Reminder | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderQuery:
+    """Reminders in due order: `start`/`end` bound `due` (inclusive), `after` is exclusive."""
+
+    state: ReminderState = "pending"
+    start: int | None = None
+    end: int | None = None
+    type: str | None = None
+    key: str | None = None
+    after: ReminderPosition | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderPage:
+    reminders: list[Reminder]
+    more: bool
 
 
 def new_epoch() -> str:
@@ -236,6 +290,14 @@ class Capability(ABC):
     # What the capability lets an engine do, completing "the <name> engine cannot ...".
     ability: ClassVar[str]
 
+    @classmethod
+    def of(cls, engine: Engine) -> Self:
+        """Return `engine` as having this capability; raise `Unsupported` if it has not."""
+        able: object = engine  # typed as object: mypy judges the check on an Engine always true
+        if isinstance(able, cls):
+            return able
+        raise Unsupported(f"the {engine.name} engine cannot {cls.ability}")
+
 
 class Pings(Capability):
     """A backend outside the process, which can fail to answer."""
@@ -258,12 +320,60 @@ class ReportsRoundTrips(Capability):
     ability = "report every round trip of a put"
 
 
+class Reminders(Capability):
+    """An engine that keeps every event's reminders, and claims each due one exactly once.
+
+    Arming. Every write keeps the reminders in the same atomic step as the event (Redis: the
+    same Lua script; memory: the same worker call; Mongo: the event's own document), so that
+    no crash leaves an event without its reminders or reminders without their event:
+    - a write that leaves an event with timestamp `ts` and offsets `O` (its `remind`, or
+      `default_offsets` when `remind` is None; `()` means none) arms `(id, ts, o)` for each
+      `o` in `O` when `ts > event.updated` (the event has not started at the write), unless
+      that reminder exists already in any state but `cancelled` (an edit of the title does
+      not send it twice; a cancelled one is armed again, as `pending`, with `armed` renewed);
+    - the same write cancels (state `cancelled`) every pending reminder of the event that is
+      no longer in its set (the event moved, or an offset was removed), and sets `type` and
+      `key` of the pending ones that stay to the event's;
+    - a put that answers `created=False` (the same content again) changes nothing;
+    - `delete` cancels every pending reminder of the event; `clear` deletes every reminder.
+
+    Claiming. `claim_due(now, limit, late_grace)` takes the pending reminders with
+    `due <= now`, in due order, at most `limit`, each atomically and exactly once however
+    many daemons share the store:
+    - if `now >= ts` (the event started) or `now - max(due, armed) > late_grace`, it becomes
+      `missed` (`sent_at = now`), and nothing is appended to the feed;
+    - otherwise it becomes `sent` (`sent_at = now`, `late = now - max(due, armed) >
+      LATE_AFTER`) and, in the same atomic step, a `reminder` change is appended to the feed,
+      carrying the stored event and the sent reminder (with its `position`).
+    It returns the reminders it claimed, in their final state. Finding them costs
+    O(log n + claimed): an index ordered by due time, never a pass over all events.
+    """
+
+    ability = "keep reminders"
+    # Offsets (seconds, largest first) armed for an event whose `remind` is None.
+    default_offsets: tuple[int, ...] = (300,)
+
+    @abstractmethod
+    async def next_due(self) -> int | None:
+        """Return the earliest `due` of a pending reminder, or None; O(log n)."""
+
+    @abstractmethod
+    async def claim_due(self, now: int, limit: int, late_grace: int) -> list[Reminder]:
+        """Claim the pending reminders due by `now` (µs; `late_grace` too): see the class."""
+
+    @abstractmethod
+    async def list_reminders(self, query: ReminderQuery) -> ReminderPage:
+        """Return up to `limit` reminders in `query.state`, in due order after `after`."""
+
+    @abstractmethod
+    async def event_reminders(self, event_id: str) -> list[Reminder]:
+        """Return every reminder of the event, in any state, in due order."""
+
+
 C = TypeVar("C", bound=Capability)
 
 
 def require(engine: Engine, capability: type[C]) -> C:
-    """Return `engine` as having `capability`; raise `Unsupported` if it has not."""
-    able: object = engine  # typed as object: mypy judges the check on an Engine always true
-    if isinstance(able, capability):
-        return able
-    raise Unsupported(f"the {engine.name} engine cannot {capability.ability}")
+    """Return `engine` as having `capability`; raise `Unsupported` if it has not (an abstract
+    capability is asked for with `Capability.of(engine)`, which mypy accepts)."""
+    return capability.of(engine)

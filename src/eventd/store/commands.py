@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from eventd.model import Event
-from eventd.store.base import Engine, Page, PutResult, Query
+from eventd.store.base import (
+    Engine,
+    Page,
+    PutResult,
+    Query,
+    Reminder,
+    ReminderPage,
+    ReminderQuery,
+    Reminders,
+)
 
 T = TypeVar("T")
 
@@ -118,3 +127,47 @@ class CursorSecret(Command[bytes]):
 @dataclass(slots=True, frozen=True)
 class Stop(Command[None]):
     """Ends the worker loop once everything queued before it is done; never runs."""
+
+
+@dataclass(slots=True, frozen=True)
+class NextDue(Command[int | None]):
+    """The earliest due time of a pending reminder."""
+
+    reads: ClassVar[bool] = True
+
+    async def run(self, engine: Engine) -> int | None:
+        return await Reminders.of(engine).next_due()
+
+
+@dataclass(slots=True, frozen=True)
+class ClaimDue(Command[list[Reminder]]):
+    """Claim the reminders due by `now`: each is sent (a feed entry) or missed, once."""
+
+    now: int
+    limit: int
+    late_grace: int  # µs
+
+    async def run(self, engine: Engine) -> list[Reminder]:
+        return await Reminders.of(engine).claim_due(self.now, self.limit, self.late_grace)
+
+
+@dataclass(slots=True, frozen=True)
+class ListReminders(Command[ReminderPage]):
+    """A page of reminders in due order."""
+
+    query: ReminderQuery
+    reads: ClassVar[bool] = True
+
+    async def run(self, engine: Engine) -> ReminderPage:
+        return await Reminders.of(engine).list_reminders(self.query)
+
+
+@dataclass(slots=True, frozen=True)
+class EventReminders(Command[list[Reminder]]):
+    """Every reminder of one event."""
+
+    event_id: str
+    reads: ClassVar[bool] = True
+
+    async def run(self, engine: Engine) -> list[Reminder]:
+        return await Reminders.of(engine).event_reminders(self.event_id)
