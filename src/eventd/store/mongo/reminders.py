@@ -268,7 +268,9 @@ class ReminderBook:
         if query.after is not None and (start is None or query.after[0] > start):
             start = query.after[0]
         span = due_span(start, query.end)
-        match: dict[str, Any] = {"rem": {"$elemMatch": {"d": span}} if span else {"$ne": []}}
+        # Bounded below even without a start, so that the index range holds pending ones only.
+        bounds = span or {"$gte": _INT64_MIN}
+        match: dict[str, Any] = {"rem": {"$elemMatch": {"d": bounds}}}
         if query.type is not None:
             match["type"] = query.type
         if query.key is not None:
