@@ -18,21 +18,6 @@ so a write arms and cancels them atomically with the event; `rn` is indexed with
 next due time and the due reminders are found through that index. A reminder that is no longer
 pending is a record in `<collection>_reminders`, unique by `(e, t, o)` (event id, timestamp,
 offset): inserting it is the claim, and only one daemon's insert succeeds.
-
-Without transactions, the writes of one operation land one after another, in this order:
-- a write of events: the events' documents (with their pending reminders), the records of
-  the reminders it cancelled, then the feed entry. A crash in between loses the feed entry
-  and the cancelled records (their reminders are gone from the document: they never fire);
-- a claim: the record (sent or missed: the claim), then the entries taken out of the event's
-  document, then the `reminder` feed entry, then its position in the record. A crash after
-  the claim and before the feed entry loses that one reminder: it is recorded as sent (with no
-  position) but never reaches a subscriber, and no daemon sends it later. This is the lesser
-  loss: the claim comes first because the other order could send a reminder twice (two
-  daemons, or a restart after the feed entry). Taking the entry out before appending the feed
-  entry lets a claim notice that a concurrent edit moved or deleted the event, and undo
-  itself (its record becomes `cancelled`) rather than send a reminder for an old time; a claim
-  that stopped before taking the entry out leaves it for the next one, which finds the record,
-  takes the entry out and sends nothing.
 """
 
 from eventd.store.mongo.documents import from_document, to_document

@@ -55,8 +55,26 @@ _INDEXES = (
 
 
 class MongoEngine(Engine, Pings, Reminders):
-    """Events in one MongoDB collection with compound `(…, t, seq)` indexes; see the package
-    for the documents, and for what a crash between two of its writes loses."""
+    """Events in one MongoDB collection with compound `(…, t, seq)` indexes, and their
+    reminders (the documents are described in the package's docstring).
+
+    Without transactions, the writes of one operation land one after another, in this order:
+    - a write of events: the events' documents (with their pending reminders), then the records
+      of the reminders it cancelled (and the deletion of the cancelled records of those it armed
+      again), then the feed entry. A crash in between loses the feed entry and those records:
+      a cancelled reminder is gone from its document all the same and never fires, and a
+      cancelled record left beside a pending reminder is taken over by its claim;
+    - a claim: the record (`sent` or `missed`: the claim itself), then the entry taken out of
+      the event's document, then the `reminder` feed entry, then its position in the record.
+      A crash after the claim and before the feed entry loses that one sent reminder: it is
+      recorded as `sent` (with no position) but reaches no subscriber, and no daemon sends it
+      later. That is the lesser loss: the feed entry cannot come first, as a restart or a
+      second daemon would then send the reminder twice. The entry is taken out before the feed
+      entry is appended so that a claim sees an edit or a delete that came after it read the
+      event: it undoes itself (its record becomes `cancelled`) rather than send a reminder for
+      an old time. An entry left in a document by a claim that stopped is taken out by the
+      next claim, which finds the record and sends nothing.
+    """
 
     name = "mongo"
 
@@ -345,7 +363,7 @@ class MongoEngine(Engine, Pings, Reminders):
     async def claim_due(self, now: int, limit: int, late_grace: int) -> list[Reminder]:
         """Claim due reminders: the claim, then the feed entry of each sent one.
 
-        See the package's docstring for what a crash between the two loses.
+        The class docstring says what a crash between the two loses.
         """
         async with self._ready_and_wrapped():
             claimed = await self._book.claim(now, limit, late_grace)

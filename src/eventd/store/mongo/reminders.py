@@ -154,7 +154,9 @@ class ReminderBook:
             return []
         # The first `limit` events by their next due time hold the first `limit` due
         # reminders: each of them holds one due no later than any event after it.
-        found = self._events.find({"rn": {"$lte": now}}).sort([("rn", ASCENDING), ("_id", 1)])
+        found = self._events.find({"rn": {"$lte": now}}).sort(
+            [("rn", ASCENDING), ("_id", ASCENDING)]
+        )
         docs = {doc["_id"]: doc for doc in await found.to_list(limit)}
         due = sorted(
             (r for doc in docs.values() for r in pending_of(doc) if r.due <= now),
