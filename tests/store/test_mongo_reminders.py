@@ -4,7 +4,8 @@ what a claim finds after a crash or beside an edit.
 These run on mongomock-motor (no MongoDB server exists here). Its calls run synchronously
 inside each coroutine, so two engines never interleave on their own: `Interleaved` hands the
 loop over before every call, and two claim loops then alternate call by call, as two daemons
-on one server would.
+on one server would. mongomock has no query planner either: that the due reminders come from
+the index is checked only on a server (EVENTD_TEST_MONGODB_URL).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from eventd.model import NULL, Event
 from eventd.store.base import Reminder, ReminderQuery
 from eventd.store.mongo import MongoEngine
 from eventd.store.mongo.documents import settle
+from eventd.store.mongo.reminders import DUE_ORDER, due_by
 from eventd.times import parse_timestamp
+from tests.engines import MONGODB_URL
 
 pytestmark = pytest.mark.mongo
 
@@ -204,3 +207,38 @@ def test_from_config_passes_the_default_offsets() -> None:
     assert MongoEngine.from_config(config).default_offsets == (3600, 300)
     empty = Config(reminders=RemindersConfig(default_offsets=""))
     assert MongoEngine.from_config(empty).default_offsets == ()
+
+
+def stages(plan: Any) -> list[dict[str, Any]]:
+    """Return every stage of an explained plan, whatever its engine's layout."""
+    found = []
+    if isinstance(plan, dict):
+        if "stage" in plan:
+            found.append(plan)
+        for value in plan.values():
+            found += stages(value)
+    elif isinstance(plan, list):
+        for value in plan:
+            found += stages(value)
+    return found
+
+
+@pytest.mark.skipif(not MONGODB_URL, reason="needs a MongoDB server: EVENTD_TEST_MONGODB_URL")
+@pytest.mark.parametrize("now", [None, T], ids=["next_due", "claim_due"])
+async def test_due_reminders_come_from_the_index_on_a_server(
+    mongo_real_engine: Any, now: int | None
+) -> None:
+    # mongomock has no query planner: only a server tells which index a query uses.
+    engine = mongo_real_engine
+    await engine.open()
+    try:
+        await engine.put_many([ev(f"e{i}", T + i * SECOND) for i in range(20)])
+        await engine.put_many([ev(f"none{i}", remind=()) for i in range(20)])
+        cursor = engine._events.find(due_by(now)).sort(DUE_ORDER).limit(5)
+        plan = (await cursor.explain())["queryPlanner"]["winningPlan"]
+    finally:
+        await engine.close()
+    names = [stage["stage"] for stage in stages(plan)]
+    assert "SORT" not in names and "COLLSCAN" not in names
+    scans = [stage for stage in stages(plan) if stage["stage"] == "IXSCAN"]
+    assert [dict(scan["keyPattern"]) for scan in scans] == [{"rn": 1, "_id": 1}]

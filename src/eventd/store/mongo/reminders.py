@@ -37,6 +37,8 @@ from eventd.store.mongo.documents import (
 from eventd.store.puts import ATTEMPTS
 
 _INT64_MIN = -(2**63)
+# The due index, in the order of due reminders: by next due time, then event id.
+DUE_ORDER = [("rn", ASCENDING), ("_id", ASCENDING)]
 _DUPLICATE_KEY = 11000
 _RECORD_INDEXES = (
     [("s", ASCENDING), ("d", ASCENDING), ("e", ASCENDING), ("o", ASCENDING)],
@@ -73,7 +75,7 @@ class ReminderBook:
         """Create the indexes: the due index on events, and the records' claim index."""
         # Not partial on `rn`: whether a range on `rn` may use a partial index is the query
         # planner's call, and a miss would be a pass over all events.
-        await self._events.create_index([("rn", ASCENDING), ("_id", ASCENDING)])
+        await self._events.create_index(DUE_ORDER)
         await self._events.create_index([("rem.d", ASCENDING)])  # multikey: pending listings
         await self._records.create_index(
             [("e", ASCENDING), ("t", ASCENDING), ("o", ASCENDING)], unique=True
@@ -140,9 +142,7 @@ class ReminderBook:
 
     async def next_due(self) -> int | None:
         """Return the earliest due time of a pending reminder: the first `rn` of the index."""
-        doc = await self._events.find_one(
-            {"rn": {"$gte": _INT64_MIN}}, {"rn": 1}, sort=[("rn", ASCENDING), ("_id", ASCENDING)]
-        )
+        doc = await self._events.find_one(due_by(None), {"rn": 1}, sort=DUE_ORDER)
         return None if doc is None else int(doc["rn"])
 
     async def claim(self, now: int, limit: int, late_grace: int) -> list[tuple[Reminder, Event]]:
@@ -154,9 +154,7 @@ class ReminderBook:
             return []
         # The first `limit` events by their next due time hold the first `limit` due
         # reminders: each of them holds one due no later than any event after it.
-        found = self._events.find({"rn": {"$lte": now}}).sort(
-            [("rn", ASCENDING), ("_id", ASCENDING)]
-        )
+        found = self._events.find(due_by(now)).sort(DUE_ORDER)
         docs = {doc["_id"]: doc for doc in await found.to_list(limit)}
         due = sorted(
             (r for doc in docs.values() for r in pending_of(doc) if r.due <= now),
@@ -309,3 +307,10 @@ class ReminderBook:
 def entries(reminders: Sequence[Reminder]) -> list[dict[str, int]]:
     """Return the document entries of pending reminders."""
     return [entry(r) for r in reminders]
+
+
+def due_by(now: int | None) -> dict[str, Any]:
+    """Return the filter of events with a reminder due by `now` (None: with one pending)."""
+    # A range on `rn`, bounded below too: documents without `rn` are out of it, and the index
+    # gives the order (no sort stage).
+    return {"rn": {"$gte": _INT64_MIN} if now is None else {"$lte": now}}
