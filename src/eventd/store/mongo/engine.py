@@ -289,7 +289,7 @@ class MongoEngine(Engine, Pings, Reminders):
             if done:
                 await self._events.delete_many({"_id": {"$in": done}, "v": 0})
             return list(inserted), {}
-        await self._book.settle(arming)
+        await self._book.write_records(arming)
         await self._record("created", list(inserted.values()))
         return [], inserted
 
@@ -311,7 +311,7 @@ class MongoEngine(Engine, Pings, Reminders):
                     to_document(new, doc["v"] + 1, entries(arming.pending[id])),
                 )
                 if result.matched_count:
-                    await self._book.settle(arming)
+                    await self._book.write_records(arming)
                     await self._record("updated", [new])
                     return new
         raise StorageError(f"mongodb: event {id!r} kept changing; gave up after {ATTEMPTS} tries")

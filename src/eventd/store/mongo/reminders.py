@@ -110,7 +110,7 @@ class ReminderBook:
         self._round_trip()
         return states
 
-    async def settle(self, arming: Arming) -> None:
+    async def write_records(self, arming: Arming) -> None:
         """Write the records a write leaves: cancelled ones, and none for re-armed ones."""
         if arming.cancelled:
             await self._insert_absent([to_record(r) for r in arming.cancelled])
