@@ -8,7 +8,15 @@ from aiohttp import web
 
 from eventd.feed.replay import Subscription
 from eventd.keys import HUB
-from eventd.ws.channels import Filter, Refusal, Sink, Subscribe, as_set, refuse
+from eventd.ws.channels import (
+    Filter,
+    Refusal,
+    Sink,
+    Subscribe,
+    as_set,
+    history_truncated,
+    refuse,
+)
 
 
 class EventsChannel:
@@ -63,9 +71,11 @@ class EventsStream:
         gap = await subscription.check()
         if gap is None:
             return {"position": subscription.live_from, "epoch": subscription.epoch}
-        truncated = {"type": "history_truncated", "id": self.request.id}
-        held = {"since": self.request.since, "oldest": gap.oldest, "head": gap.head}
-        return Refusal(truncated | held | {"epoch": gap.epoch, "reason": gap.reason})
+        return Refusal(
+            history_truncated(
+                self.request.id, self.request.since, gap.oldest, gap.head, gap.epoch, gap.reason
+            )
+        )
 
     def start(self) -> None:
         """Begin: live changes already flow (or are held for the replay)."""
