@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web
 
 from eventd.feed.replay import Subscription
 from eventd.keys import HUB
+from eventd.store.base import Op
 from eventd.ws.channels import (
     Filter,
     Refusal,
@@ -17,6 +18,9 @@ from eventd.ws.channels import (
     history_truncated,
     refuse,
 )
+
+# A sent reminder is a change of the feed, but not of an event: it has its own channel.
+EVENT_OPS: frozenset[Op] = frozenset(get_args(Op)) - {"reminder"}
 
 
 class EventsChannel:
@@ -50,6 +54,7 @@ class EventsChannel:
             sink,
             types=as_set(filter.type),
             keys=as_set(filter.key),
+            ops=EVENT_OPS,
             since=request.since,
             epoch=request.epoch,
             hold_limit=sink.hold_limit,
