@@ -47,7 +47,11 @@ if #failed > 0 then return failed end
 redis.call('HSET', KEYS[1], unpack(fields))
 for k, group in pairs(members) do redis.call('ZADD', KEYS[k], unpack(group)) end
 local at = FIRST + count * 5
-while at <= #ARGV do at = arm(ARGV[3], KEYS[5], KEYS[6], at) end
+local armed = {}
+while at <= #ARGV do at = arm(ARGV[3], KEYS[5], KEYS[6], at, armed) end
+for i = 1, #armed, 4000 do  -- within what unpack() can pass
+  redis.call('ZADD', KEYS[5], unpack(armed, i, math.min(i + 3999, #armed)))
+end
 -- One INCRBY reserves the chunk's feed positions.
 local position = redis.call('INCRBY', KEYS[3], count) - count
 for n = 1, count do

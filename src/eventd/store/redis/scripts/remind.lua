@@ -29,16 +29,19 @@ end
 -- on holds packing.arming(event): id, live ('1' when the event has not started at the
 -- write), ts, armed (the write's time), type, key ('' for none, else '=' .. key), then the
 -- count of the members it has at its timestamp and those members; a deleted event passes
--- '0' and no members. Returns the ARGV index past them.
-local function arm(prefix, pending, cancelled, at)
+-- '0' and no members. `added`, when given, collects {0, member, ...} for the caller to add to
+-- `pending` in one ZADD. Returns the ARGV index past them.
+local function arm(prefix, pending, cancelled, at, added)
   local id, live, ts, armed = ARGV[at], ARGV[at + 1] == '1', ARGV[at + 2], ARGV[at + 3]
   local type, key = ARGV[at + 4], ARGV[at + 5]
   local count = tonumber(ARGV[at + 6])
   local of = reminders_of(prefix, id)
+  -- Most events never had a reminder: a new one of a bulk import is spared every read.
+  local known = redis.call('EXISTS', of) == 1
   local wanted = {}
   for i = at + 7, at + 6 + count do wanted[ARGV[i]] = true end
   -- Cancel the pending ones it no longer has: it moved, or lost an offset, or was deleted.
-  for _, member in ipairs(redis.call('ZRANGE', of, 0, -1)) do
+  for _, member in ipairs(known and redis.call('ZRANGE', of, 0, -1) or {}) do
     if not wanted[member] and redis.call('ZREM', pending, member) == 1 then
       redis.call('HSET', reminder_record(prefix, member), 'state', 'cancelled')
       redis.call('ZADD', cancelled, 0, member)
@@ -47,21 +50,31 @@ local function arm(prefix, pending, cancelled, at)
   for i = at + 7, at + 6 + count do
     local member = ARGV[i]
     local record = reminder_record(prefix, member)
-    local state = redis.call('HGET', record, 'state')
-    if live and (state == false or state == 'cancelled') then
-      redis.call('HSET', record, 'state', 'pending', 'ts', ts, 'armed', armed)
-      redis.call('ZREM', cancelled, member)
-      redis.call('ZADD', pending, 0, member)
+    local state = known and redis.call('HGET', record, 'state')
+    local fields = {'type', type}  -- a pending one's filters see the event's type and key
+    if state == 'pending' and key == '' then
+      redis.call('HDEL', record, 'key')
+    elseif live and (state == false or state == 'cancelled') then
+      if state == 'cancelled' then  -- armed again, from scratch
+        redis.call('ZREM', cancelled, member)
+        redis.call('DEL', record)
+      end
+      fields = {'type', type, 'state', 'pending', 'ts', ts, 'armed', armed}
+      if added then
+        added[#added + 1] = 0
+        added[#added + 1] = member
+      else
+        redis.call('ZADD', pending, 0, member)
+      end
       redis.call('ZADD', of, 0, member)
       state = 'pending'
     end
-    if state == 'pending' then  -- filters see the event's current type and key
-      redis.call('HSET', record, 'type', type)
-      if key == '' then
-        redis.call('HDEL', record, 'key')
-      else
-        redis.call('HSET', record, 'key', string.sub(key, 2))
+    if state == 'pending' then
+      if key ~= '' then
+        fields[#fields + 1] = 'key'
+        fields[#fields + 1] = string.sub(key, 2)
       end
+      redis.call('HSET', record, unpack(fields))
     end
   end
   return at + 7 + count
