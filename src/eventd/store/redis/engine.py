@@ -51,6 +51,7 @@ from eventd.store.redis.packing import (
     bounds,
     change,
     decode,
+    disarming,
     encode,
     member,
     span,
@@ -237,13 +238,13 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         return found
 
     async def _insert_chunk(self, events: list[Event]) -> list[str]:
-        k = self._keys
-        keys = [k.events, k.all, k.pos, k.feed, k.pending, k.cancelled]
+        names = self._keys
+        keys = [names.events, names.all, names.pos, names.feed, names.pending, names.cancelled]
         position: dict[str, int] = {}
-        args: list[Any] = [self._history, len(events), k.reminders]
+        args: list[Any] = [self._history, len(events), names.reminders]
         armed: list[Any] = []
         for event in events:
-            slots = [position.setdefault(i, len(position) + 7) for i in k.indexes(event)]
+            slots = [position.setdefault(k, len(position) + 7) for k in names.indexes(event)]
             args += [member(event), encode(event), *slots, *[0] * (3 - len(slots))]
             # A new event has no pending reminders to cancel: only one that has not started
             # gets anything done.
@@ -285,20 +286,16 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
     async def _swap_once(self, raw: bytes | str, old: Event, new: Event | None) -> bool:
         old_keys = [self._keys.all, *self._keys.indexes(old)]
         new_keys = [] if new is None else [self._keys.all, *self._keys.indexes(new)]
-        k = self._keys
+        names = self._keys
         keys = [
-            k.events,
-            k.pos,
-            k.feed,
-            k.pending,
-            k.cancelled,
+            names.events,
+            names.pos,
+            names.feed,
+            names.pending,
+            names.cancelled,
             *dict.fromkeys(old_keys + new_keys),
         ]
         position = {key: i + 1 for i, key in enumerate(keys)}
-        # A deleted event has no reminders at its timestamp: every pending one is cancelled.
-        reminders = (
-            [old.id, "0", "", "", "", "", 0] if new is None else arming(new, self.default_offsets)
-        )
         args: list[Any] = [
             old.id,
             raw,
@@ -306,12 +303,12 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
             member(old),
             "" if new is None else member(new),
             self._history,
-            k.reminders,
+            names.reminders,
             len(old_keys),
             len(new_keys),
             *[position[k] for k in old_keys],
             *[position[k] for k in new_keys],
-            *reminders,
+            *(disarming(old.id) if new is None else arming(new, self.default_offsets)),
         ]
         written = int(await self._swap(keys=keys, args=args))
         self.round_trip()

@@ -128,6 +128,11 @@ def arming(event: Event, default_offsets: Sequence[int]) -> list[Any]:
     return [event.id, live, *stamps, event.type, key, len(members), *members]
 
 
+def disarming(event_id: str) -> list[Any]:
+    """Return what the scripts' `arm` takes for a deleted event: no reminders at all."""
+    return [event_id, "0", "", "", "", "", 0]
+
+
 def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
