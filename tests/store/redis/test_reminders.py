@@ -21,9 +21,11 @@ import redis
 from eventd.config import Config, RemindersConfig
 from eventd.model import NULL, Event
 from eventd.store.base import LATE_AFTER, Engine, Reminder, ReminderQuery
+from eventd.store.commands import ClaimDue, EventReminders, ListReminders, NextDue, PutMany
 from eventd.store.redis import reminders as redis_reminders
 from eventd.store.redis.engine import CHUNK, RedisEngine
 from eventd.store.redis.packing import change, reminder_member
+from eventd.store.worker import StoreWorker
 from eventd.times import MAX_US, MIN_US, parse_timestamp
 from tests.redis_server import RedisServer
 
@@ -329,3 +331,20 @@ async def test_reminders_read_the_same_over_resp3(
 def test_the_engine_takes_its_default_offsets_from_the_configuration() -> None:
     config = dataclasses.replace(Config(), reminders=RemindersConfig(default_offsets="5m,1h"))
     assert RedisEngine.from_config(config).default_offsets == (3600, 300)
+
+
+async def test_the_store_worker_runs_the_reminder_commands_on_redis(
+    redis_engine: RedisEngine,
+) -> None:
+    worker = StoreWorker(redis_engine)
+    await worker.start()
+    try:
+        await worker.call(PutMany([ev("a", key="k"), ev("b", T + HOUR)]))
+        assert await worker.call(NextDue()) == T - 5 * MINUTE
+        [sent] = await worker.call(ClaimDue(T - 5 * MINUTE, 10, GRACE))
+        assert worker.written_position == sent.position
+        page = await worker.call(ListReminders(ReminderQuery(key="k", state="sent")))
+        assert page.reminders == [sent]
+        assert await worker.call(EventReminders("a")) == [sent]
+    finally:
+        await worker.stop(drain_timeout=5)
