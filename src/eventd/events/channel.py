@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web
 
 from eventd.feed.replay import Subscription
 from eventd.keys import HUB
-from eventd.ws.channels import Filter, Refusal, Sink, Subscribe, as_set, refuse
+from eventd.store.base import Op
+from eventd.ws.channels import (
+    Filter,
+    Refusal,
+    Sink,
+    Subscribe,
+    as_set,
+    history_truncated,
+    refuse,
+)
+
+# A sent reminder is a change of the feed, but not of an event: it has its own channel.
+EVENT_OPS: frozenset[Op] = frozenset(get_args(Op)) - {"reminder"}
 
 
 class EventsChannel:
@@ -42,6 +54,7 @@ class EventsChannel:
             sink,
             types=as_set(filter.type),
             keys=as_set(filter.key),
+            ops=EVENT_OPS,
             since=request.since,
             epoch=request.epoch,
             hold_limit=sink.hold_limit,
@@ -63,9 +76,11 @@ class EventsStream:
         gap = await subscription.check()
         if gap is None:
             return {"position": subscription.live_from, "epoch": subscription.epoch}
-        truncated = {"type": "history_truncated", "id": self.request.id}
-        held = {"since": self.request.since, "oldest": gap.oldest, "head": gap.head}
-        return Refusal(truncated | held | {"epoch": gap.epoch, "reason": gap.reason})
+        return Refusal(
+            history_truncated(
+                self.request.id, self.request.since, gap.oldest, gap.head, gap.epoch, gap.reason
+            )
+        )
 
     def start(self) -> None:
         """Begin: live changes already flow (or are held for the replay)."""

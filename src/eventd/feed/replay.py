@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from eventd.feed.hub import Hub
-from eventd.store.base import Change, FeedPage
+from eventd.store.base import Change, FeedPage, Op
 
 REPLAY_PAGE = 500
 Reason = Literal["epoch", "ahead", "trimmed"]
@@ -57,7 +57,7 @@ class Discontinuity:
 
 
 class Subscription:
-    """The changes of some types and keys after `since` (or from now on), in order, once."""
+    """The changes of some ops, types and keys after `since` (or from now on), in order, once."""
 
     def __init__(
         self,
@@ -66,6 +66,7 @@ class Subscription:
         *,
         types: frozenset[str] | None = None,
         keys: frozenset[str] | None = None,
+        ops: frozenset[Op] | None = None,
         since: int | None = None,
         epoch: str | None = None,
         hold_limit: int = 1000,
@@ -74,6 +75,7 @@ class Subscription:
         self.target = target
         self.types = types
         self.keys = keys
+        self.ops = ops  # None: every op
         self.since = since
         self.asked_epoch = epoch  # the epoch `since` belongs to, if the subscriber knows it
         self.after = since or 0  # changes up to this position were asked not to be sent again
@@ -153,6 +155,8 @@ class Subscription:
 
     def matches(self, change: Change) -> bool:
         """Tell whether the subscriber wants `change`."""
+        if self.ops is not None and change.op not in self.ops:
+            return False
         event = change.event
         if event is None:
             return True  # `cleared` concerns every subscriber

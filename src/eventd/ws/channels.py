@@ -38,7 +38,7 @@ from aiohttp import web
 from eventd.keys import CONFIG
 from eventd.ws import protocol
 from eventd.ws.connection import Sink
-from eventd.ws.protocol import Filter, Subscribe, as_set
+from eventd.ws.protocol import Filter, Subscribe, as_set, history_truncated, stats_message
 
 # What a feature's channel takes from ws/ (the layout test holds features to this module).
 __all__ = [
@@ -53,7 +53,9 @@ __all__ = [
     "add_channel",
     "as_set",
     "channels",
+    "history_truncated",
     "refuse",
+    "stats_message",
 ]
 
 
@@ -112,6 +114,9 @@ class Channels:
         """Register `channel` under `name`."""
         if name in self._channels:
             raise ValueError(f"channel {name!r} is registered already")
+        unknown = set(channel.fields) - set(protocol.Subscribe.__struct_fields__)
+        if unknown:  # a field `subscribe` cannot carry: the protocol must name it first
+            raise ValueError(f"channel {name!r}: subscribe has no {', '.join(sorted(unknown))}")
         self._channels[name] = channel
 
     @property
