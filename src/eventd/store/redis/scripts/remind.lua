@@ -1,6 +1,6 @@
 -- Arms and cancels an event's reminders; prepended by the loader to the scripts that write
--- events, so that a reminder is never apart from its event. DUE_WIDTH and OFFSET_WIDTH come
--- from the loader.
+-- events, so that a reminder is never apart from its event, and to those that claim and read
+-- reminders (the key and member helpers). DUE_WIDTH and OFFSET_WIDTH come from the loader.
 -- A reminder is the member <due, DUE_WIDTH digits><event id>\0<offset, OFFSET_WIDTH digits>
 -- (packing.reminder_member) of its state's sorted set, its record is the hash
 -- <prefix>r:<member>, and an event's reminders in every state are the sorted set
@@ -36,7 +36,9 @@ local function arm(prefix, pending, cancelled, at, added)
   local type, key = ARGV[at + 4], ARGV[at + 5]
   local count = tonumber(ARGV[at + 6])
   local of = reminders_of(prefix, id)
-  -- Most events never had a reminder: a new one of a bulk import is spared every read.
+  -- Most events never had a reminder: a new one of a bulk import is spared every read. (Its
+  -- records go with its set; only a clear under way, deleting keys a page at a time, parts
+  -- them, and that clear deletes what is left.)
   local known = redis.call('EXISTS', of) == 1
   local wanted = {}
   for i = at + 7, at + 6 + count do wanted[ARGV[i]] = true end
