@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from eventd.feed.hub import Hub
-from eventd.store.base import Change, FeedPage
+from eventd.store.base import Change, FeedPage, Op
 
 REPLAY_PAGE = 500
 Reason = Literal["epoch", "ahead", "trimmed"]
@@ -57,13 +57,18 @@ class Discontinuity:
 
 
 class Subscription:
-    """The changes of some types and keys after `since` (or from now on), in order, once."""
+    """The changes of some ops, types and keys after `since` (or from now on), in order, once.
+
+    `ops` None takes every op; a channel names the ones it sends (the `events` channel takes
+    no `reminder` changes, the `reminders` channel nothing else but `cleared`).
+    """
 
     def __init__(
         self,
         hub: Hub,
         target: Target,
         *,
+        ops: frozenset[Op] | None = None,
         types: frozenset[str] | None = None,
         keys: frozenset[str] | None = None,
         since: int | None = None,
@@ -72,6 +77,7 @@ class Subscription:
     ) -> None:
         self.hub = hub
         self.target = target
+        self.ops = ops
         self.types = types
         self.keys = keys
         self.since = since
@@ -153,6 +159,8 @@ class Subscription:
 
     def matches(self, change: Change) -> bool:
         """Tell whether the subscriber wants `change`."""
+        if self.ops is not None and change.op not in self.ops:
+            return False
         event = change.event
         if event is None:
             return True  # `cleared` concerns every subscriber
