@@ -173,7 +173,7 @@ async def test_moving_an_event_rearms_its_reminders(client: Client, clock: FakeC
     clock.advance(5 * 60)
     assert await service(client).fire_due() == []  # the old due time never fires
     clock.advance(10 * 60)
-    [sent] = await service(client).fire_due()
+    assert len(await service(client).fire_due()) == 1
     assert (await next_reminder(ws))["reminder"]["starts_at"] == at(20)
     states = [(r["due"], r["state"]) for r in await reminders_of(client, "a")]
     assert states == [(at(5), "cancelled"), (at(15), "sent")]
