@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 STORAGE_LIBRARIES = frozenset({"redis", "hiredis", "motor", "pymongo", "bson"})
 # Modules that plug the features in.
 ASSEMBLY = frozenset({"eventd.app"})
+# Modules that speak the protocol from the subscriber's side (they write requests).
+PROTOCOL_CLIENTS = frozenset({"eventd.client"})
 WIRE_PREFIXES = (b'{"type"', '{"type"')
+
+
+Breaches = dict[tuple[str, int, str], str]  # (module, line, rule) -> the breach
 
 
 @dataclass(frozen=True)
@@ -83,32 +89,67 @@ def violations(found: list[Module], features: frozenset[str]) -> list[str]:
     """Return each import or literal that breaks one of the three rules, once per line."""
     out: dict[tuple[str, int, str], str] = {}
     for module in found:
-        for line, name in module.imports():
-            where = (module.name, line)
-            root = name.split(".")[0]
-            if root in STORAGE_LIBRARIES and module.top != "store":
-                _add(out, where, name, "only store/ knows a storage technology")
-            if not _within(name, "eventd"):
-                continue
-            target = name.split(".")[1] if "." in name else ""
-            if target == "ws" and module.top in features and not _registry(name):
-                _add(out, where, name, "a feature takes only the channel registry from ws/")
-            if target in features and target != module.top and module.name not in ASSEMBLY:
-                kind = "feature" if module.top in features else "core module"
-                _add(out, where, name, f"a {kind} never imports a feature")
-        if module.top != "ws":
-            for node in ast.walk(module.tree):
-                value = node.value if isinstance(node, ast.Constant) else None
-                if isinstance(value, bytes | str) and value.startswith(
-                    WIRE_PREFIXES[isinstance(value, str)]
-                ):
-                    _add(out, (module.name, node.lineno), "", "only ws/ writes messages")
+        _check_imports(module, features, out)
+    kinds = message_types(found)
+    for module in found:
+        if module.top != "ws" and module.name not in PROTOCOL_CLIENTS:
+            _check_messages(module, kinds, out)
     return list(out.values())
 
 
-def _add(
-    out: dict[tuple[str, int, str], str], where: tuple[str, int], name: str, rule: str
-) -> None:
+def _check_imports(module: Module, features: frozenset[str], out: Breaches) -> None:
+    for line, name in module.imports():
+        where = (module.name, line)
+        if name.split(".")[0] in STORAGE_LIBRARIES and module.top != "store":
+            _add(out, where, name, "only store/ knows a storage technology")
+        if not _within(name, "eventd"):
+            continue
+        target = name.split(".")[1] if "." in name else ""
+        if target == "ws" and module.top in features and not _registry(name):
+            _add(out, where, name, "a feature takes only the channel registry from ws/")
+        if target in features and target != module.top and module.name not in ASSEMBLY:
+            kind = "feature" if module.top in features else "core module"
+            _add(out, where, name, f"a {kind} never imports a feature")
+
+
+def _check_messages(module: Module, kinds: set[str], out: Breaches) -> None:
+    for node in ast.walk(module.tree):
+        value = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(value, bytes | str) and value.startswith(
+            WIRE_PREFIXES[isinstance(value, str)]
+        ):
+            _add(out, (module.name, node.lineno), "", "only ws/ writes messages")
+        if _type_of(node) in kinds:
+            _add(out, (module.name, node.lineno), "", "only ws/ shapes messages")
+
+
+def _type_of(node: ast.AST) -> object:
+    """Return the constant under the key "type" of a dict literal, if it is one."""
+    if not isinstance(node, ast.Dict):
+        return None
+    for key, value in zip(node.keys, node.values, strict=True):
+        if isinstance(key, ast.Constant) and key.value == "type":
+            return value.value if isinstance(value, ast.Constant) else None
+    return None
+
+
+def message_types(found: list[Module]) -> set[str]:
+    """Return the types of the messages ws/ writes, read from its dicts and byte literals."""
+    kinds = set()
+    for module in found:
+        if module.top != "ws":
+            continue
+        for node in ast.walk(module.tree):
+            kind = _type_of(node)
+            if isinstance(kind, str):
+                kinds.add(kind)
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, bytes):
+                kinds.update(k.decode() for k in re.findall(rb'"type":"(\w+)"', value))
+    return kinds
+
+
+def _add(out: Breaches, where: tuple[str, int], name: str, rule: str) -> None:
     """Record a breach once per line and rule (`from a.b import c` reads as two names)."""
     module, line = where
     out.setdefault((module, line, rule), f"{module}:{line} {name}: {rule}")
@@ -145,17 +186,26 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> list[Module]:
         ("ws/handler.py", "from eventd.stats.keys import STATS\n", "core module"),
         ("stats/channel.py", "from eventd.ws.protocol import encode\n", "channel registry"),
         ("feed/hub.py", 'HEAD = b\'{"type":"change","sub":\'\n', "only ws/ writes"),
+        ("stats/channel.py", "M = {'type': 'stats', 'sub': 's'}\n", "only ws/ shapes"),
+        ("events/channel.py", "M = {'id': 's', 'type': 'change'}\n", "only ws/ shapes"),
     ],
 )
 def test_each_rule_catches_a_breach(tmp_path: Path, path: str, text: str, rule: str) -> None:
-    found = _tree(tmp_path, {"__init__.py": "", path: text})
+    found = _tree(tmp_path, {"__init__.py": "", "ws/protocol.py": WS_PROTOCOL, path: text})
     [breach] = violations(found, frozenset({"events", "stats"}))
     assert rule in breach, breach
+
+
+# A protocol module whose messages are `change` (as bytes) and `stats` (as a dict).
+WS_PROTOCOL = "HEAD = b'{\"type\":\"change\",'\nSTATS = {'type': 'stats'}\n"
 
 
 def test_allowed_imports_pass(tmp_path: Path) -> None:
     files = {
         "__init__.py": "",
+        "ws/protocol.py": WS_PROTOCOL,
+        "model.py": "DEFAULTS = {'type': 'event'}\n",
+        "client.py": "SUBSCRIBE = {'type': 'subscribe', 'id': 'feed'}\n",
         "app.py": "from eventd import events, stats\n",
         "store/redis/engine.py": "import redis.asyncio\n",
         "stats/service.py": "from eventd.feed.hub import Hub\nfrom . import windows\n",

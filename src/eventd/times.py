@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 US = 1_000_000
+HOUR = 3600  # seconds
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_AWARE = datetime(1970, 1, 1, tzinfo=UTC)
 MIN_US = (datetime(1, 1, 1) - _EPOCH) // timedelta(microseconds=1)

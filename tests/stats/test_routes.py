@@ -133,38 +133,6 @@ async def test_a_second_daemon_on_one_redis_gives_the_same_answer(
     assert await get_stats(a) == await get_stats(b)
 
 
-async def test_retention_job_deletes_old_events(make_client: MakeClient, clock: FakeClock) -> None:
-    from eventd.events.retention import apply_retention
-
-    client = await make_client(make_config(retention={"max_age": "1d,debug=1h"}))
-    await client.post(
-        "/events",
-        json=[
-            {"id": "old", "timestamp": at(-2 * 86400)},
-            {"id": "recent", "timestamp": at(-3600 * 5)},
-            {"id": "old-debug", "timestamp": at(-3600 * 2), "type": "debug"},
-            {"id": "new-debug", "timestamp": at(-60), "type": "debug"},
-        ],
-    )
-    worker = client.app[STATS].worker
-    deleted = await apply_retention(worker, {None: 86400, "debug": 3600}, clock)
-    assert deleted == 2
-    listed = await (await client.get("/events")).json()
-    assert [e["id"] for e in listed["events"]] == ["recent", "new-debug"]
-
-
-async def test_jobs_have_fixed_ids(make_client: MakeClient) -> None:
-    from eventd.jobs.scheduler import SCHEDULER
-
-    plain = await make_client()
-    assert {job.id for job in plain.app[SCHEDULER].get_jobs()} == {"stats-tick", "window-cleanup"}
-    kept = await make_client(make_config(retention={"max_age": "30d"}))
-    jobs = {job.id: job for job in kept.app[SCHEDULER].get_jobs()}
-    assert set(jobs) == {"stats-tick", "window-cleanup", "retention"}
-    assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
-    assert jobs["retention"].misfire_grace_time == 3600
-
-
 async def test_history_backfills_a_chart(client: Client, clock: FakeClock) -> None:
     await client.post("/events", json=[{"timestamp": at(-i * 60), "value": 1} for i in range(30)])
     await settle(client)
@@ -239,6 +207,17 @@ async def test_the_older_services_interface(client: Client, clock: FakeClock) ->
     }
     limited = await (await client.get("/debug/events", params={"limit": 1})).json()
     assert (limited["total_events"], len(limited["events"])) == (3, 1)
+
+
+async def test_debug_events_default_limit_keeps_to_the_page_size_limit(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(make_config(limits={"max_page_size": 50, "default_page_size": 10}))
+    response = await client.get("/debug/events")
+    assert response.status == 400
+    body = await response.json()
+    assert body["error"]["field"] == "limit", body
+    assert (await client.get("/debug/events", params={"limit": 50})).status == 200
 
 
 async def test_a_burst_beyond_the_feed_history_resynchronises_the_windows(

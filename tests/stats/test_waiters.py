@@ -51,3 +51,29 @@ async def test_a_change_does_not_look_at_every_waiting_request(clock: FakeClock)
     assert hub.reads < 10 * (CHANGES + WAITERS), hub.reads
     await service.stop()
     await worker.stop(drain_timeout=1)
+
+
+async def test_requests_that_stop_waiting_leave_nothing_behind(clock: FakeClock) -> None:
+    """Timed-out and cancelled requests are counted, so their entries are dropped in time
+    and a later wake-up does not count them below zero."""
+    engine = MemoryEngine()
+    worker = StoreWorker(engine)
+    await worker.start()
+    hub = Hub(engine)  # not tailing: the windows never reach the writes below
+    service = StatsService(worker, hub, clock, (300,), catch_up_timeout=0.01)
+    await service.start()
+    await worker.call(PutMany([ev("e0")]))
+    assert not any(await asyncio.gather(*(service.caught_up() for _ in range(WAITERS))))
+    cancelled = [asyncio.create_task(service.caught_up()) for _ in range(WAITERS)]
+    await asyncio.sleep(0)  # every request is waiting
+    for task in cancelled:
+        task.cancel()
+    await asyncio.gather(*cancelled, return_exceptions=True)
+    assert len(service._waiters) <= WAITERS  # pruned as they went, not 2 * WAITERS
+    assert service._abandoned >= 0
+    hub.dispatch((await engine.read_changes(0, 10)).changes)  # the position is reached
+    assert service._waiters == []
+    assert service._abandoned >= 0, service._abandoned
+    assert await service.caught_up()
+    await service.stop()
+    await worker.stop(drain_timeout=1)

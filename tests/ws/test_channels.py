@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+
+from eventd.store.base import StorageError
 from eventd.ws.channels import Channels, Refusal, Stream, refuse
 from eventd.ws.connection import Connection, Sink
 from eventd.ws.handler import handle_subscribe
@@ -158,3 +162,35 @@ async def test_a_subscription_runs_each_phase_over_every_channel_before_the_next
     assert log == [*made, subscribed, *started]
     conn.close()
     assert log[-2:] == ["first.close", "second.close"]
+
+
+class UnansweredChannel(PhasedChannel):
+    """A channel whose wait reads a store that does not answer."""
+
+    async def prepare(self, request: Subscribe) -> None:
+        self.log.append(f"{self.name}.prepare")
+        raise StorageError("no answer")
+
+
+async def test_a_store_failure_while_preparing_answers_unavailable_and_makes_nothing() -> None:
+    log: list[str] = []
+    channels = Channels(max_subscriptions=5)
+    channels.add("slow", UnansweredChannel("slow", log, {}))
+    conn = LoggedConnection(channels, log)
+    await handle_subscribe(conn, Subscribe("s", channels=["slow"]))
+    unavailable = {
+        "type": "error",
+        "code": "unavailable",
+        "message": "the store did not answer; subscribe again with since",
+        "id": "s",
+    }
+    assert log[:2] == ["slow.check", "slow.prepare"]
+    assert [json.loads(line) for line in log[2:]] == [unavailable]
+    assert "s" not in conn.subscriptions
+
+
+def test_a_channel_cannot_claim_a_field_subscribe_does_not_carry() -> None:
+    channels = Channels(max_subscriptions=2)
+    with pytest.raises(ValueError, match="subscribe has no colour"):
+        channels.add("paint", FakeChannel("paint", [], fields=frozenset({"colour"})))
+    assert channels.names == []

@@ -47,3 +47,42 @@ def test_a_change_is_serialised_once_for_every_subscription(
         messages = {protocol.change_message(head, change) for head in heads}
         assert len(messages) == 100
     assert bodies == [1, 2]
+
+
+def test_replaying_subscriptions_share_the_bodies_of_recent_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Subscriptions that resume release the same changes one after another: each change
+    is still serialised once, whether they hold the hub's objects or read their own."""
+    bodies: list[int] = []
+    body = protocol.change_body
+
+    def counting(change: Change) -> bytes:
+        bodies.append(change.position)
+        return body(change)
+
+    monkeypatch.setattr(protocol, "change_message", protocol._RecentChanges().message)
+    monkeypatch.setattr(protocol, "change_body", counting)
+    held = [Change(n, "created", ev(f"e{n}")) for n in range(1, 5)]
+    for sub in range(3):
+        head = protocol.change_head(str(sub))
+        for change in held:
+            assert protocol.change_message(head, change) == head + body(change)
+        read_again = [Change(c.position, c.op, c.event) for c in held]  # a page of its own
+        for change in read_again:
+            protocol.change_message(head, change)
+    assert bodies == [1, 2, 3, 4]
+    # A position that comes back with other content (a store that lost its history).
+    other = Change(2, "deleted", ev("x"))
+    assert protocol.change_message(b"", other) == body(other)
+    assert bodies == [1, 2, 3, 4, 2]
+
+
+def test_the_kept_bodies_are_bounded_in_count_and_bytes() -> None:
+    recent = protocol._RecentChanges(count=3, size=10_000)
+    for n in range(1, 10):
+        recent.message(b"", Change(n, "created", ev(f"e{n}")))
+    assert list(recent._bodies) == [7, 8, 9]
+    small = protocol._RecentChanges(count=100, size=1)
+    small.message(b"", Change(1, "created", ev("a")))
+    assert small._bodies == {} and small._bytes == 0

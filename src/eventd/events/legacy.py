@@ -13,9 +13,7 @@ from eventd.http.params import limit_param, single_values
 from eventd.http.responses import json_response
 from eventd.keys import CLOCK, CONFIG
 from eventd.model import has_time
-from eventd.times import US, format_us
-
-HOUR = 3600
+from eventd.times import HOUR, US, format_us
 
 
 async def post_event(request: web.Request) -> web.Response:

@@ -114,7 +114,5 @@ def _text(params: dict[str, str], name: str) -> str | None:
 
 def limit_param(params: dict[str, str], limits: Limits, default: int | None = None) -> int:
     """Return the `limit` parameter: a page size up to `limits.max_page_size`."""
-    text = params.get("limit")
-    if text is None:
-        return limits.default_page_size if default is None else default
+    text = params.get("limit", str(limits.default_page_size if default is None else default))
     return int_param(text, "limit", 1, limits.max_page_size)

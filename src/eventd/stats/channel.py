@@ -11,7 +11,7 @@ from eventd.errors import BadParameter
 from eventd.stats.keys import STATS
 from eventd.stats.service import StatsService
 from eventd.times import format_us
-from eventd.ws.channels import Refusal, Sink, Subscribe, refuse
+from eventd.ws.channels import Refusal, Sink, Subscribe, refuse, stats_message
 
 
 class StatsSubscription:
@@ -39,14 +39,8 @@ class StatsSubscription:
         if not changed:
             return
         self.sent |= changed
-        message = {
-            "type": "stats",
-            "sub": self.id,
-            "server_time": format_us(service.clock()),
-            "stats_type": self.type,
-            "windows": changed,
-        }
-        self.deliver(message)
+        server_time = format_us(service.clock())
+        self.deliver(stats_message(self.id, server_time, self.type, changed))
 
 
 def stats_subscription(

@@ -9,9 +9,7 @@ from eventd.http.responses import json_response
 from eventd.keys import CLOCK
 from eventd.stats.keys import STATS
 from eventd.stats.routes import caught_up
-from eventd.times import US
-
-HOUR = 3600
+from eventd.times import HOUR, US
 
 
 async def statistics(request: web.Request) -> web.Response:

@@ -5,23 +5,17 @@ optional capability: a small `Capability` ABC that an engine class also inherits
 only when, it supports it. Code asks with `isinstance(engine, Capability)` where there is a
 fallback (an engine in the process has nothing to ping), and a store command that cannot do
 without one calls `require(engine, Capability)` in its `run`, which raises `Unsupported`
-naming the engine and what it cannot do. The capabilities today:
+naming the engine and what it cannot do (`Capability.of(engine)` does the same for an
+abstract capability). The capabilities today:
 
 - `Pings`: a backend outside the process, which can fail to answer a health check;
 - `ReportsRoundTrips`: a put reports every round trip, so the worker bounds each one rather
-  than giving a large put extra time by its size.
+  than giving a large put extra time by its size;
+- `Reminders`: every write keeps the event's reminders, and due ones are claimed once.
 
-How the next feature adds one, reminders for instance (a due-time index and atomic claims):
-1. here, `class Reminders(Capability)` with abstract methods for the index and the claim,
-   e.g. `schedule(id, due)`, `unschedule(id)` and `claim_due(now, limit, lease)`, whose
-   contract says a due reminder is claimed by one daemon only;
-2. each engine that supports it inherits `Reminders` and implements them (memory: a sorted
-   list; redis: a sorted set and a claim script in `redis/scripts/`; mongo: an index on the
-   due time and `find_one_and_update`);
-3. in `store/commands.py`, a `ClaimDue` command whose `run` is
-   `await Reminders.of(engine).claim_due(...)`: the worker loop does not change;
-4. conformance tests over the engines that have it, and a test that the command answers
-   `Unsupported` on an engine without it.
+A capability is added in three places: its ABC here, with the contract in its docstring; the
+engines that support it, which inherit it; a command in `store/commands.py` per operation,
+whose `run` asks for it. The worker's loop does not change.
 """
 
 from __future__ import annotations

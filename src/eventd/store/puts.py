@@ -9,8 +9,8 @@ from eventd.store.base import IdConflict, PutResult, StorageError
 
 ATTEMPTS = 16  # tries of an optimistic write before giving up on a store that keeps changing
 
-# Inserts all of a put's pending events or none: returns the ids found stored already (then
-# nothing was written), or else no ids and the inserted events by id.
+# Inserts all of a put's pending events or none: returns ids to read again (some were found
+# stored already, and nothing was written), or else no ids and the inserted events by id.
 Insert = Callable[[list[Event]], Awaitable[tuple[list[str], dict[str, Event]]]]
 # Reads the stored events of some ids, leaving out those that are no longer stored.
 ReadStored = Callable[[list[str]], Awaitable[Mapping[str, Event]]]

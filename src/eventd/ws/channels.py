@@ -46,7 +46,14 @@ from eventd.keys import CONFIG, HUB
 from eventd.store.base import Op
 from eventd.ws import protocol
 from eventd.ws.connection import Sink
-from eventd.ws.protocol import Describe, Filter, Subscribe, as_set
+from eventd.ws.protocol import (
+    Describe,
+    Filter,
+    Subscribe,
+    as_set,
+    history_truncated,
+    stats_message,
+)
 
 # What a feature's channel takes from ws/ (the layout test holds features to this module).
 __all__ = [
@@ -63,7 +70,9 @@ __all__ = [
     "add_channel",
     "as_set",
     "channels",
+    "history_truncated",
     "refuse",
+    "stats_message",
 ]
 
 
@@ -122,6 +131,9 @@ class Channels:
         """Register `channel` under `name`."""
         if name in self._channels:
             raise ValueError(f"channel {name!r} is registered already")
+        unknown = set(channel.fields) - set(protocol.Subscribe.__struct_fields__)
+        if unknown:  # a field `subscribe` cannot carry: the protocol must name it first
+            raise ValueError(f"channel {name!r}: subscribe has no {', '.join(sorted(unknown))}")
         self._channels[name] = channel
 
     @property
@@ -247,9 +259,12 @@ class FeedStream:
         gap = await subscription.check()
         if gap is None:
             return {"position": subscription.live_from, "epoch": subscription.epoch}
-        truncated = {"type": "history_truncated", "id": self.request.id}
-        held = {"since": self.request.since, "oldest": gap.oldest, "head": gap.head}
-        return Refusal(truncated | held | {"epoch": gap.epoch, "reason": gap.reason})
+        request = self.request
+        return Refusal(
+            history_truncated(
+                request.id, request.since, gap.oldest, gap.head, gap.epoch, gap.reason
+            )
+        )
 
     def start(self) -> None:
         """Begin: live changes already flow (or are held for the replay)."""

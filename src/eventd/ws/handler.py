@@ -98,9 +98,9 @@ async def handle_subscribe(conn: Connection, request: Subscribe) -> None:
     if refusal is not None:
         await conn.reply(protocol.encode(refusal.message))
         return
-    for channel in conn.channels.chosen(request):
-        await channel.prepare(request)
     try:
+        for channel in conn.channels.chosen(request):
+            await channel.prepare(request)
         sink = _open(conn, request)
         if isinstance(sink, Refusal):
             await conn.reply(protocol.encode(sink.message))

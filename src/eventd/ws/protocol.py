@@ -76,6 +76,34 @@ def error_message(code: ErrorCode, message: str, id: str | None = None) -> dict[
     return {"type": "error", "code": code, "message": message, "id": id}
 
 
+def stats_message(
+    sub: str, server_time: str, stats_type: str | None, windows: dict[str, Any]
+) -> dict[str, Any]:
+    """Return a `stats` message: the windows of a subscription that changed."""
+    return {
+        "type": "stats",
+        "sub": sub,
+        "server_time": server_time,
+        "stats_type": stats_type,
+        "windows": windows,
+    }
+
+
+def history_truncated(
+    id: str, since: int | None, oldest: int, head: int, epoch: str | None, reason: str
+) -> dict[str, Any]:
+    """Return a `history_truncated` message: the feed cannot continue from `since`."""
+    return {
+        "type": "history_truncated",
+        "id": id,
+        "since": since,
+        "oldest": oldest,
+        "head": head,
+        "epoch": epoch,
+        "reason": reason,
+    }
+
+
 def error(code: ErrorCode, message: str, id: str | None = None) -> bytes:
     """Return an `error` message, encoded."""
     return encode(error_message(code, message, id))
@@ -140,37 +168,57 @@ def no_text(change: Change) -> str:
     return ""
 
 
-class _LastChange:
-    """Serialise a change once for all subscribers: the hub hands a change to every matching
-    subscription before the next one, so the last change's body is the one asked for again."""
+class _RecentChanges:
+    """Serialise a change once for all subscribers.
 
-    def __init__(self) -> None:
-        # The change itself is kept, not its id(): a freed change's id could be reused.
-        self.change: Change | None = None
-        self.body = b""
+    Live fan-out asks for one change's body from every matching subscription in a row; the
+    subscriptions that replay (every client resuming after a restart) ask for the same
+    changes later, one subscription after another. So the bodies of the most recent changes
+    are kept, by position, up to `count` of them and `size` bytes. A position can come back
+    with other content (a store that lost its history), so an entry serves only an equal
+    change.
+    """
+
+    def __init__(self, count: int = 4096, size: int = 16 * 1024 * 1024) -> None:
+        self._bodies: dict[int, tuple[Change, bytes]] = {}  # oldest first
+        self._count = count
+        self._size = size
+        self._bytes = 0
 
     def message(self, head: bytes, change: Change) -> bytes:
         """Return the `change` message that begins with `head`."""
-        if change is not self.change:
-            self.body = change_body(change)
-            self.change = change
-        return head + self.body
+        entry = self._bodies.get(change.position)
+        if entry is None or (entry[0] is not change and entry[0] != change):
+            entry = (change, change_body(change))
+            self._keep(change.position, entry)
+        return head + entry[1]
+
+    def _keep(self, position: int, entry: tuple[Change, bytes]) -> None:
+        replaced = self._bodies.pop(position, None)
+        if replaced is not None:
+            self._bytes -= len(replaced[1])
+        self._bodies[position] = entry
+        self._bytes += len(entry[1])
+        while len(self._bodies) > self._count or self._bytes > self._size:
+            oldest = next(iter(self._bodies))
+            self._bytes -= len(self._bodies.pop(oldest)[1])
 
     def feed_message(self, heads: Heads, change: Change, describe: Describe = no_text) -> bytes:
         """Return the message of a feed change: a `reminder`, or else a `change` message."""
         if change.op != "reminder":
             return self.message(heads.change, change)
-        if change is not self.change:
-            # One describer per app, and a change belongs to one app's hub: the text is too
-            # the same for every subscriber.
-            self.body = reminder_body(change, describe)
-            self.change = change
-        return heads.reminder + self.body
+        entry = self._bodies.get(change.position)
+        # Only for the very change: the text depends on the app's `describe` too, and the
+        # same change object belongs to one app's hub (a replay from another store re-renders).
+        if entry is None or entry[0] is not change:
+            entry = (change, reminder_body(change, describe))
+            self._keep(change.position, entry)
+        return heads.reminder + entry[1]
 
 
-_last = _LastChange()
-change_message = _last.message
-feed_message = _last.feed_message
+_recent = _RecentChanges()
+change_message = _recent.message
+feed_message = _recent.feed_message
 
 
 def as_set(value: str | list[str] | None) -> frozenset[str] | None:
