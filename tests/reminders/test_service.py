@@ -249,3 +249,15 @@ async def test_the_timer_stops_with_the_app(client: Client) -> None:
     assert task is not None and not task.done()
     await client.close()
     assert task.done()
+
+
+async def test_the_message_gives_the_start_in_reminders_timezone(
+    make_reminding: Any, clock: FakeClock
+) -> None:
+    client = await make_reminding(make_config(reminders={"timezone": "Europe/Paris"}))
+    ws = await listen(client)
+    await post(client, {"title": "Standup", "timestamp": at(10)})
+    clock.advance(5 * 60)
+    await service(client).fire_due()
+    message = (await next_reminder(ws))["reminder"]["message"]
+    assert message == "Event 'Standup' starts in 5 minutes, at 14:10 CEST"
