@@ -261,3 +261,14 @@ async def test_the_message_gives_the_start_in_reminders_timezone(
     await service(client).fire_due()
     message = (await next_reminder(ws))["reminder"]["message"]
     assert message == "Event 'Standup' starts in 5 minutes, at 14:10 CEST"
+
+
+async def test_moving_an_event_earlier_wakes_the_sleeping_timer(
+    client: Client, clock: FakeClock
+) -> None:
+    ws = await listen(client)
+    await post(client, {"id": "a", "timestamp": at(60)})  # the timer sleeps until 55
+    clock.advance(60)
+    await client.patch("/events/a", json={"timestamp": at(4)})  # due 1 minute ago: at once
+    message = await next_reminder(ws)  # claimed by the woken timer, nobody called fire_due
+    assert (message["reminder"]["due"], message["reminder"]["late"]) == (at(-1), False)

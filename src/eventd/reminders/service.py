@@ -142,18 +142,20 @@ class ReminderService:
 
     async def _step(self) -> float | None:
         """Claim what is due; return the seconds until the next due time (None: none)."""
-        due = await self.worker.call(NextDue())
-        if due is not None and due <= self.clock():
-            await self.fire_due()
+        stalled: int | None = None
+        while True:
             due = await self.worker.call(NextDue())
             now = self.clock()
-            if due is not None and due <= now:
-                # Still one due: claimed meanwhile by another daemon, or due again since
-                # (a write with a clock behind ours). Look again soon, not in a busy loop.
-                self._until = due
+            self._until = due
+            if due is None or due > now:
+                return None if due is None else (due - now) / US
+            if due == stalled:
+                # Due, yet twice nothing to claim: the store disagrees with its own index.
+                # Look again soon rather than in a busy loop (the claim logs nothing).
+                log.warning("reminders: one is due at %s but cannot be claimed", format_us(due))
                 return RETRY_FIRST
-        self._until = due
-        return None if due is None else (due - self.clock()) / US
+            if not await self.fire_due():
+                stalled = due  # another daemon may have claimed it meanwhile: read again
 
     async def _sleep(self, delay: float | None) -> None:
         """Wait `delay` seconds (None: for ever) unless woken."""
