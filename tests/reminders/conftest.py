@@ -11,21 +11,17 @@ from aiohttp.test_utils import TestClient
 from eventd.config import Config
 from eventd.reminders.keys import REMINDERS
 from eventd.reminders.service import ReminderService
-from eventd.store.base import Engine, Reminders
+from eventd.store.base import Engine
 from eventd.store.memory import MemoryEngine
 from tests.conftest import MakeClient, make_config
-from tests.reminders.engine import RemindingEngine
 
 Client = TestClient[Any, Any]
 MINUTE = 60_000_000  # µs
 
 
 def reminding_engine(config: Config | None = None) -> Engine:
-    """Return the memory engine once it keeps reminders, else the tests' own one."""
-    config = config or make_config()
-    if issubclass(MemoryEngine, Reminders):
-        return MemoryEngine.from_config(config)
-    return RemindingEngine.from_config(config)
+    """Return a memory engine with the configuration's default reminder offsets."""
+    return MemoryEngine.from_config(config or make_config())
 
 
 @pytest.fixture

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from aiohttp import web
 
 from eventd.store.base import Op
 from eventd.ws.channels import FeedChannel
 
-# Every op but `reminder`: a subscriber of `events` alone gets no reminder messages.
-EVENT_OPS: frozenset[Op] = frozenset({"created", "updated", "deleted", "cleared"})
+# A sent reminder is a change of the feed, but not of an event: it has its own channel.
+EVENT_OPS: frozenset[Op] = frozenset(get_args(Op)) - {"reminder"}
 
 
 class EventsChannel(FeedChannel):

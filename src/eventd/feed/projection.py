@@ -23,7 +23,8 @@ its log lines call the state), and implements:
 - `query()`: the events a rebuild reads, asked after `reset()`.
 - `load_event(event)`: take in one stored event during a rebuild.
 - `apply(change)`: take in one change of the feed; `put`, `updated` and `deleted` carry the
-  event (a deleted one as it was last known), `cleared` carries none.
+  event (a deleted one as it was last known), `cleared` carries none, and `reminder` (a
+  reminder was sent) carries the event unchanged, which state kept from the events ignores.
 
 or overrides `load()` to read the store some other way. The hooks run on the event loop,
 between awaits of the base: they must not await, and should be quick, since a change reaches

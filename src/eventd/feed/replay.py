@@ -57,29 +57,25 @@ class Discontinuity:
 
 
 class Subscription:
-    """The changes of some ops, types and keys after `since` (or from now on), in order, once.
-
-    `ops` None takes every op; a channel names the ones it sends (the `events` channel takes
-    no `reminder` changes, the `reminders` channel nothing else but `cleared`).
-    """
+    """The changes of some ops, types and keys after `since` (or from now on), in order, once."""
 
     def __init__(
         self,
         hub: Hub,
         target: Target,
         *,
-        ops: frozenset[Op] | None = None,
         types: frozenset[str] | None = None,
         keys: frozenset[str] | None = None,
+        ops: frozenset[Op] | None = None,
         since: int | None = None,
         epoch: str | None = None,
         hold_limit: int = 1000,
     ) -> None:
         self.hub = hub
         self.target = target
-        self.ops = ops
         self.types = types
         self.keys = keys
+        self.ops = ops  # None: every op
         self.since = since
         self.asked_epoch = epoch  # the epoch `since` belongs to, if the subscriber knows it
         self.after = since or 0  # changes up to this position were asked not to be sent again

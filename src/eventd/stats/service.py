@@ -84,6 +84,8 @@ class StatsService(Projection):
     def apply(self, change: Change) -> None:
         """Put, replace or remove the value of a changed event; empty the windows on a clear."""
         event = change.event
+        if change.op == "reminder":
+            return  # a sent reminder carries its event unchanged
         if change.op == "cleared":
             self.reset()
         elif event is not None and change.op == "deleted":

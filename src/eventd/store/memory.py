@@ -12,9 +12,10 @@ from typing import Any, Self, TypeAlias
 import msgspec
 from sortedcontainers import SortedList
 
-from eventd.config import Config
+from eventd.config import Config, parse_offsets
 from eventd.model import Event
 from eventd.store.base import (
+    LATE_AFTER,
     Change,
     Engine,
     FeedPage,
@@ -22,8 +23,13 @@ from eventd.store.base import (
     Page,
     PutResult,
     Query,
+    Reminder,
+    ReminderPage,
+    ReminderQuery,
+    Reminders,
     new_epoch,
 )
+from eventd.store.memory_reminders import ReminderBook
 from eventd.store.puts import check_batch, check_stored, put_results
 
 Index: TypeAlias = SortedList
@@ -36,9 +42,9 @@ def _key(ts: int, seq: int = 0) -> int:
     return ts * _SEQ_SPAN + seq
 
 
-class MemoryEngine(Engine):
+class MemoryEngine(Engine, Reminders):
     """Events by id and by key (see `_key`), in a sorted timeline and sorted indexes per type
-    and key.
+    and key; their reminders in a `ReminderBook`, kept by the same calls.
 
     Each event's key (see `_key`) is one object shared by every index it is in, so an extra
     index costs a pointer per event.
@@ -46,7 +52,15 @@ class MemoryEngine(Engine):
 
     name = "memory"
 
-    def __init__(self, *, first_seq: int = 1, history: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        first_seq: int = 1,
+        history: int = 100_000,
+        default_offsets: tuple[int, ...] = Reminders.default_offsets,
+    ) -> None:
+        self.default_offsets = default_offsets
+        self._reminders = ReminderBook(default_offsets)
         self._next_seq = first_seq
         self._feed: deque[Change] = deque(maxlen=history)
         self._position = 0
@@ -62,7 +76,8 @@ class MemoryEngine(Engine):
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
-        return cls(history=config.feed.history)
+        offsets = parse_offsets(config.reminders.default_offsets)
+        return cls(history=config.feed.history, default_offsets=offsets)
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
         fresh = check_batch(events)
@@ -79,6 +94,7 @@ class MemoryEngine(Engine):
             self._insert_many(list(inserted.values()))
         for event in inserted.values():
             self._record("created", event)
+        self._reminders.arm(inserted.values())
         return put_results(events, inserted, stored)
 
     async def get(self, id: str) -> Event | None:
@@ -92,6 +108,7 @@ class MemoryEngine(Engine):
         self._remove(old)
         self._insert(new)
         self._record("updated", new)
+        self._reminders.arm([new])
         return new
 
     async def delete(self, id: str) -> Event | None:
@@ -99,6 +116,7 @@ class MemoryEngine(Engine):
         if event is not None:
             self._remove(event)
             self._record("deleted", event)
+            self._reminders.cancel(event.id)
         return event
 
     async def query(self, query: Query) -> Page:
@@ -126,6 +144,7 @@ class MemoryEngine(Engine):
         self._by_type.clear()
         self._by_key.clear()
         self._by_type_key.clear()
+        self._reminders.clear()
         self._epoch = new_epoch()
         self._record("cleared", None, self._epoch)
         return count
@@ -161,10 +180,42 @@ class MemoryEngine(Engine):
     async def feed_epoch(self) -> str:
         return self._epoch
 
-    def _record(self, op: Op, event: Event | None, epoch: str | None = None) -> None:
+    async def next_due(self) -> int | None:
+        return self._reminders.next_due()
+
+    async def claim_due(self, now: int, limit: int, late_grace: int) -> list[Reminder]:
+        claimed = []
+        for reminder in self._reminders.due(now, limit):
+            event = self._by_id[reminder.event_id]  # a pending reminder's event is stored
+            since = max(reminder.due, reminder.armed)
+            if now >= reminder.ts or now - since > late_grace:
+                claimed.append(self._reminders.settle(reminder, state="missed", sent_at=now))
+                continue
+            late = now - since > LATE_AFTER
+            position = self._position + 1  # of the change recorded next, in this same step
+            sent = self._reminders.settle(
+                reminder, state="sent", sent_at=now, late=late, position=position
+            )
+            self._record("reminder", event, reminder=sent)
+            claimed.append(sent)
+        return claimed
+
+    async def list_reminders(self, query: ReminderQuery) -> ReminderPage:
+        return self._reminders.page(query)
+
+    async def event_reminders(self, event_id: str) -> list[Reminder]:
+        return self._reminders.of_event(event_id)
+
+    def _record(
+        self,
+        op: Op,
+        event: Event | None,
+        epoch: str | None = None,
+        reminder: Reminder | None = None,
+    ) -> None:
         self._position += 1
         self._written(self._position)
-        self._feed.append(Change(self._position, op, event, epoch))
+        self._feed.append(Change(self._position, op, event, epoch, reminder))
         self._appended.set()
 
     def _index_for(self, query: Query) -> Index | None:
