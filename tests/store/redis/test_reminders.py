@@ -23,8 +23,8 @@ from eventd.model import NULL, Event
 from eventd.store.base import LATE_AFTER, Engine, Reminder, ReminderQuery
 from eventd.store.commands import ClaimDue, EventReminders, ListReminders, NextDue, PutMany
 from eventd.store.redis import reminders as redis_reminders
-from eventd.store.redis.engine import CHUNK, RedisEngine
-from eventd.store.redis.packing import change, reminder_member
+from eventd.store.redis.engine import ARM_CHUNK, CHUNK, RedisEngine
+from eventd.store.redis.packing import change, reminder_member, wanted_reminders
 from eventd.store.worker import StoreWorker
 from eventd.times import MAX_US, MIN_US, parse_timestamp
 from tests.redis_server import RedisServer
@@ -279,6 +279,27 @@ async def test_a_batch_larger_than_a_chunk_arms_every_reminder(engine: RedisEngi
     page = await engine.list_reminders(ReminderQuery(limit=3 * count))
     assert len(page.reminders) == 2 * count and not page.more
     assert await engine.next_due() == T - 10 * MINUTE
+
+
+async def test_no_insert_script_arms_more_than_a_chunk_of_reminders(
+    engine: RedisEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 16 offsets each: a chunk of CHUNK events would arm 16 * CHUNK reminders in one script.
+    offsets = tuple(range(60, 17 * 60, 60))
+    events = [ev(f"e{i:05d}", T + i, remind=offsets) for i in range(CHUNK)]
+    armed: list[int] = []
+    insert_chunk = engine._insert_chunk
+
+    async def counted(chunk: list[Event]) -> list[str]:
+        armed.append(sum(len(wanted_reminders(e, engine.default_offsets)) for e in chunk))
+        return await insert_chunk(chunk)
+
+    monkeypatch.setattr(engine, "_insert_chunk", counted)
+    await engine.put_many(events)
+    assert sum(armed) == 16 * CHUNK
+    assert max(armed) <= ARM_CHUNK  # was 32,000 in one script
+    page = await engine.list_reminders(ReminderQuery(limit=20 * CHUNK))
+    assert len(page.reminders) == 16 * CHUNK
 
 
 async def test_clear_leaves_no_reminder_key(

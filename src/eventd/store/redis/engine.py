@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 # values of its variadic commands within what Lua's unpack() passes.
 CHUNK = 2000
 assert 2 * CHUNK < 8000, "the insert script unpacks 2 values per event of a chunk"
+# Reminders an insert script arms at most: with many offsets per event, arming is most of a
+# script's work, so a chunk is bounded by its reminders as well as by its events.
+ARM_CHUNK = 2000
 _SEQ_BLOCK = 1024  # seqs reserved at once
 
 # The Lua scripts the engine runs, read once from the package's scripts/ at import.
@@ -160,16 +163,14 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         and no reply outlasts the socket timeout. Its ids are checked all at once first; if
         another writer stores one of them between two chunks, the chunks written are undone.
         """
-        if len(events) > CHUNK:
+        chunks = self._chunks(events)
+        if len(chunks) > 1:
             existing = await self._existing([event.id for event in events])
             if existing:
                 return existing, {}
-        first = await self._reserve_seqs(len(events))
-        inserted = {
-            e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
-        }
-        ordered = list(inserted.values())
-        chunks = [ordered[start : start + CHUNK] for start in range(0, len(ordered), CHUNK)]
+        seqs = iter(range(await self._reserve_seqs(len(events)), 1 << 63))
+        chunks = [[msgspec.structs.replace(e, seq=next(seqs)) for e in c] for c in chunks]
+        inserted = {event.id: event for chunk in chunks for event in chunk}
         if len(chunks) == 1:
             existing = await self._insert_chunk(chunks[0])
             return (existing, {}) if existing else ([], inserted)
@@ -179,6 +180,22 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
                 await self._swap_once(encode(event), event, None)
             return existing, {}
         return [], inserted
+
+    def _chunks(self, events: Sequence[Event]) -> list[list[Event]]:
+        """Split `events` in order into chunks of at most `CHUNK` events and `ARM_CHUNK`
+        reminders to arm."""
+        chunks: list[list[Event]] = []
+        chunk: list[Event] = []
+        armed = 0
+        for event in events:
+            offsets = self.default_offsets if event.remind is None else event.remind
+            weight = len(offsets) if event.ts > event.updated else 0
+            if chunk and (len(chunk) == CHUNK or armed + weight > ARM_CHUNK):
+                chunks.append(chunk)
+                chunk, armed = [], 0
+            chunk.append(event)
+            armed += weight
+        return [*chunks, chunk] if chunk else chunks
 
     async def _insert_chunks(self, chunks: list[list[Event]]) -> tuple[list[Event], list[str]]:
         """Insert chunks with two scripts in flight, so that eventd prepares the next one
