@@ -87,6 +87,13 @@ def check_consistent(raw: redis.Redis, namespace: str) -> dict[str, list[bytes]]
     return members
 
 
+def commands_run(raw: redis.Redis) -> int:
+    """Return how many commands Redis ran, inside scripts too, since the last call."""
+    stats = raw.info("commandstats")
+    raw.config_resetstat()
+    return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_config",))
+
+
 async def test_two_engines_claiming_together_claim_each_reminder_once(
     engine: RedisEngine, redis_twin: Callable[[], Engine], raw: redis.Redis, redis_namespace: str
 ) -> None:
@@ -300,6 +307,25 @@ async def test_no_insert_script_arms_more_than_a_chunk_of_reminders(
     assert max(armed) <= ARM_CHUNK  # was 32,000 in one script
     page = await engine.list_reminders(ReminderQuery(limit=20 * CHUNK))
     assert len(page.reminders) == 16 * CHUNK
+
+
+async def test_an_edit_reads_the_pending_reminders_not_the_history(
+    engine: RedisEngine, raw: redis.Redis
+) -> None:
+    offsets = tuple(range(60, 17 * 60, 60))  # 16 offsets
+    await engine.put_many([ev("a", remind=offsets)])
+    costs = []
+    for moves in (10, 100):  # each move cancels 16 reminders, which stay in the history
+        while len(await engine.event_reminders("a")) < 16 * (moves + 1):
+            await engine.update("a", {"ts": T + len(await engine.event_reminders("a"))}, W + 1)
+        commands_run(raw)
+        await engine.update("a", {"title": f"after {moves}"}, W + 2)
+        costs.append(commands_run(raw))
+    # The same commands after 100 moves as after 10 (was one ZREM per member of the history).
+    assert costs[0] == costs[1] < 100, costs
+    await engine.delete("a")
+    states = Counter(r.state for r in await engine.event_reminders("a"))
+    assert states == {"cancelled": 16 * 101}
 
 
 async def test_clear_leaves_no_reminder_key(

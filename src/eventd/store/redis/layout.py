@@ -15,6 +15,7 @@ script may touch all of it:
     {ns}:cursor-secret          string the secret that signs listing cursors (kept by clear)
     {ns}:rem:<state>            zset   reminders in one state (pending, sent, missed, cancelled)
     {ns}:rem:of:<id>            zset   one event's reminders, in every state
+    {ns}:rem:pend:<id>          set    one event's pending reminders (what an edit reads)
     {ns}:rem:r:<member>         hash   one reminder's record: state, ts, armed, type, key,
                                        sent_at, late, position (`packing.reminder`)
 

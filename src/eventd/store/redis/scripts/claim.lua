@@ -13,9 +13,10 @@ local members = redis.call('ZRANGEBYLEX', KEYS[4], '-', ARGV[2], 'LIMIT', 0, ARG
 local claimed = {#members}
 local sent = 0
 for _, member in ipairs(members) do
-  redis.call('ZREM', KEYS[4], member)
-  local record = reminder_record(prefix, member)
   local id = reminder_event(member)
+  redis.call('ZREM', KEYS[4], member)
+  redis.call('SREM', pending_of(prefix, id), member)
+  local record = reminder_record(prefix, member)
   local raw = redis.call('HGET', KEYS[1], id)
   local ts, armed, type, key = unpack(redis.call('HMGET', record, 'ts', 'armed', 'type', 'key'))
   if raw == false or ts == false then

@@ -4,13 +4,18 @@
 -- A reminder is the member <due, DUE_WIDTH digits><event id>\0<offset, OFFSET_WIDTH digits>
 -- (packing.reminder_member) of its state's sorted set, its record is the hash
 -- <prefix>r:<member>, and an event's reminders in every state are the sorted set
--- <prefix>of:<id>. Those two are named here rather than in KEYS: like every key of the store
--- they carry its hash tag, so they are in the script's Cluster slot.
+-- <prefix>of:<id>, its pending ones alone the set <prefix>pend:<id>. Those are named here
+-- rather than in KEYS: like every key of the store they carry its hash tag, so they are in
+-- the script's Cluster slot.
 local function reminder_record(prefix, member)
   return prefix .. 'r:' .. member
 end
 local function reminders_of(prefix, id)
   return prefix .. 'of:' .. id
+end
+-- An event's pending reminders: what an edit reads, however long the event's history.
+local function pending_of(prefix, id)
+  return prefix .. 'pend:' .. id
 end
 -- The event id of a member.
 local function reminder_event(member)
@@ -43,8 +48,11 @@ local function arm(prefix, pending, cancelled, at, added)
   local wanted = {}
   for i = at + 7, at + 6 + count do wanted[ARGV[i]] = true end
   -- Cancel the pending ones it no longer has: it moved, or lost an offset, or was deleted.
-  for _, member in ipairs(known and redis.call('ZRANGE', of, 0, -1) or {}) do
-    if not wanted[member] and redis.call('ZREM', pending, member) == 1 then
+  local pend = pending_of(prefix, id)
+  for _, member in ipairs(known and redis.call('SMEMBERS', pend) or {}) do
+    if not wanted[member] then
+      redis.call('SREM', pend, member)
+      redis.call('ZREM', pending, member)
       redis.call('HSET', reminder_record(prefix, member), 'state', 'cancelled')
       redis.call('ZADD', cancelled, 0, member)
     end
@@ -69,6 +77,7 @@ local function arm(prefix, pending, cancelled, at, added)
         redis.call('ZADD', pending, 0, member)
       end
       redis.call('ZADD', of, 0, member)
+      redis.call('SADD', pend, member)
       state = 'pending'
     end
     if state == 'pending' then
