@@ -78,6 +78,18 @@ def check_consistent(raw: redis.Redis, namespace: str) -> dict[str, list[bytes]]
     for state in STATES:
         for member in members[state]:
             assert raw.hget(prefix.encode() + b"r:" + member, "state") == state.encode()
+    for state in STATES:  # the filtered sets hold exactly the state's records of their filter
+        filed: dict[bytes, set[bytes]] = {}
+        base = f"{prefix}ix:{state}:".encode()
+        for member in members[state]:
+            type, key = raw.hmget(prefix.encode() + b"r:" + member, "type", "key")
+            names = [base + b"t:" + type]
+            if key is not None:
+                names += [base + b"k:" + key, base + b"tk:%d:%b:%b" % (len(type), type, key)]
+            for name in names:
+                filed.setdefault(name, set()).add(member)
+        stored = {k: set(raw.zrange(k, 0, -1)) for k in raw.scan_iter(match=base + b"*")}
+        assert stored == filed
     entries = raw.xrange(f"{{{namespace}}}:feed", "-", "+")
     in_feed = {fields[b"reminder"]: id for id, fields in entries if fields[b"op"] == b"reminder"}
     assert set(in_feed) == set(members["sent"])
@@ -262,22 +274,47 @@ async def test_a_claim_larger_than_a_chunk_takes_several_scripts_in_due_order(
     assert engine.written_position == max(r.position or 0 for r in claimed) + 7
 
 
-async def test_a_filtered_list_reads_on_past_other_types(
-    engine: RedisEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(redis_reminders, "SCAN_BATCH", 4)
+async def test_a_filtered_list_pages_through_its_own_index(engine: RedisEngine) -> None:
     await engine.put_many(
         [ev(f"e{i:02d}", T + i, type="deploy" if i % 5 == 0 else "meeting") for i in range(40)]
     )
-    seen: list[str] = []
+    trips: list[None] = []
+    engine.on_round_trip = lambda: trips.append(None)
+    pages: list[list[str]] = []
     query = ReminderQuery(type="deploy", limit=3)
     while True:
         page = await engine.list_reminders(query)
-        seen += [r.event_id for r in page.reminders]
+        pages.append([r.event_id for r in page.reminders])
         if not page.more:
             break
         query = ReminderQuery(type="deploy", limit=3, after=page.reminders[-1].order)
-    assert seen == [f"e{i:02d}" for i in range(0, 40, 5)]
+    assert [id for page in pages for id in page] == [f"e{i:02d}" for i in range(0, 40, 5)]
+    assert len(trips) == len(pages) == 3  # one round trip a page
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{"type": "rare"}, {"key": "k"}, {"type": "rare", "key": "k"}, {"type": "rare", "key": "j"}],
+)
+async def test_a_filtered_list_reads_no_reminder_of_other_types_or_keys(
+    engine: RedisEngine, raw: redis.Redis, redis_namespace: str, filters: dict[str, str]
+) -> None:
+    events = [ev(f"m{i:04d}", T + i, key="j") for i in range(3000)]
+    await engine.put_many([*events, ev("z", T + HOUR, type="rare", key="k")])
+    # Its pending reminder follows it into the indexes of its new type and key.
+    await engine.update("m0001", {"type": "rare", "key": "k"}, W + 1)
+    await engine.claim_due(T - 5 * MINUTE + 1, 10, GRACE)  # m0000 and m0001 are sent
+    trips: list[None] = []
+    engine.on_round_trip = lambda: trips.append(None)
+    pending = await engine.list_reminders(ReminderQuery(limit=1, **filters))
+    sent = await engine.list_reminders(ReminderQuery(limit=5, state="sent", **filters))
+    assert len(trips) == 2  # was 4: the pending page read its state's 3,000 records
+    if filters.get("key") == "j":
+        assert pending.reminders == [] and sent.reminders == []
+    else:
+        assert [r.event_id for r in pending.reminders] == ["z"] and not pending.more
+        assert [r.event_id for r in sent.reminders] == ["m0001"] and not sent.more
+    check_consistent(raw, redis_namespace)
 
 
 async def test_a_batch_larger_than_a_chunk_arms_every_reminder(engine: RedisEngine) -> None:

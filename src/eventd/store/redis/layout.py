@@ -16,6 +16,9 @@ script may touch all of it:
     {ns}:rem:<state>            zset   reminders in one state (pending, sent, missed, cancelled)
     {ns}:rem:of:<id>            zset   one event's reminders, in every state
     {ns}:rem:pend:<id>          set    one event's pending reminders (what an edit reads)
+    {ns}:rem:ix:<state>:t:<type>       zset   reminders in one state of one type,
+    {ns}:rem:ix:<state>:k:<key>                of one key, and of both, the type's length
+    {ns}:rem:ix:<state>:tk:<n>:<type>:<key>    counted in UTF-8 bytes as Lua counts it
     {ns}:rem:r:<member>         hash   one reminder's record: state, ts, armed, type, key,
                                        sent_at, late, position (`packing.reminder`)
 
@@ -55,6 +58,18 @@ class Keys:
     def in_state(self, state: ReminderState) -> str:
         """Return the sorted set of the reminders in `state`."""
         return f"{self.reminders}{state}"
+
+    def reminders_filed(self, state: ReminderState, type: str | None, key: str | None) -> str:
+        """Return the sorted set of the reminders in `state` of that type and key (None: any),
+        named as remind.lua's `filed_in` names it."""
+        base = f"{self.reminders}ix:{state}:"
+        if type is not None and key is not None:
+            return f"{base}tk:{len(type.encode())}:{type}:{key}"
+        if type is not None:
+            return f"{base}t:{type}"
+        if key is not None:
+            return f"{base}k:{key}"
+        return self.in_state(state)
 
     def reminders_of(self, id: str) -> str:
         """Return the sorted set of an event's reminders (named as remind.lua names it)."""

@@ -25,8 +25,6 @@ from eventd.store.redis.packing import (
 # Reminders per claim script: a claim after a long downtime takes many, and Redis runs
 # nothing else while a script runs.
 CLAIM_CHUNK = 500
-# Members read per round trip when a type or key filter may skip many of them.
-SCAN_BATCH = 1000
 
 
 class ReminderReads:
@@ -79,17 +77,9 @@ class ReminderReads:
     async def list_reminders(self, query: ReminderQuery) -> ReminderPage:
         """Return a page of reminders in `query.state`, in due order after its cursor."""
         low, high = reminder_span(query)
-        # Type and key are filters on the records, not indexes: within the due range, a page
-        # reads on past the reminders of other types and keys.
-        filtered = query.type is not None or query.key is not None
-        batch = max(query.limit + 1, SCAN_BATCH) if filtered else query.limit + 1
-        found: list[Reminder] = []
-        while True:
-            rows = await self._rows(self._keys.in_state(query.state), low, high, batch)
-            found += [r for r in records(rows) if _matches(r, query)]
-            if len(found) > query.limit or len(rows) < batch:
-                break
-            low = b"(" + rows[-1][0]
+        # The narrowest sorted set holds exactly the reminders the filters select: one read.
+        key = self._keys.reminders_filed(query.state, query.type, query.key)
+        found = records(await self._rows(key, low, high, query.limit + 1))
         return ReminderPage(found[: query.limit], more=len(found) > query.limit)
 
     async def event_reminders(self, event_id: str) -> list[Reminder]:
@@ -102,9 +92,3 @@ class ReminderReads:
         )
         self._round_trip()
         return rows
-
-
-def _matches(reminder: Reminder, query: ReminderQuery) -> bool:
-    return (query.type is None or reminder.type == query.type) and (
-        query.key is None or reminder.key == query.key
-    )

@@ -14,11 +14,15 @@ local claimed = {#members}
 local sent = 0
 for _, member in ipairs(members) do
   local id = reminder_event(member)
-  redis.call('ZREM', KEYS[4], member)
-  redis.call('SREM', pending_of(prefix, id), member)
   local record = reminder_record(prefix, member)
+  redis.call('SREM', pending_of(prefix, id), member)
   local raw = redis.call('HGET', KEYS[1], id)
   local ts, armed, type, key = unpack(redis.call('HMGET', record, 'ts', 'armed', 'type', 'key'))
+  if ts == false then
+    redis.call('ZREM', KEYS[4], member)  -- its type and key went with its record
+  else
+    unfile(prefix, 'pending', type, key, member)
+  end
   if raw == false or ts == false then
     -- Its event or its record is gone with a clear under way, which deletes the rest.
     redis.call('DEL', record)
@@ -28,13 +32,13 @@ for _, member in ipairs(members) do
     if earlier(start, armed) then start = armed end
     if not earlier(now, ts) or earlier(start, grace) then
       redis.call('HSET', record, 'state', 'missed', 'sent_at', now)
-      redis.call('ZADD', KEYS[6], 0, member)
+      file(prefix, 'missed', type, key, {0, member})
     else
       local late = earlier(start, late_after) and '1' or '0'
       local position = redis.call('INCR', KEYS[2])
       redis.call('HSET', record, 'state', 'sent', 'sent_at', now, 'late', late,
         'position', position)
-      redis.call('ZADD', KEYS[5], 0, member)
+      file(prefix, 'sent', type, key, {0, member})
       local entry = {'reminder', member, 'ts', ts, 'armed', armed, 'type', type}
       if key then
         entry[#entry + 1] = 'key'

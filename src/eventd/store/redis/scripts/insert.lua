@@ -47,10 +47,12 @@ if #failed > 0 then return failed end
 redis.call('HSET', KEYS[1], unpack(fields))
 for k, group in pairs(members) do redis.call('ZADD', KEYS[k], unpack(group)) end
 local at = FIRST + count * 5
-local armed = {}
-while at <= #ARGV do at = arm(ARGV[3], KEYS[5], KEYS[6], at, armed) end
-for i = 1, #armed, 4000 do  -- within what unpack() can pass
-  redis.call('ZADD', KEYS[5], unpack(armed, i, math.min(i + 3999, #armed)))
+local added = {}  -- sorted set of pending reminders -> {0, member, ...}
+while at <= #ARGV do at = arm(ARGV[3], at, added) end
+for set, scored in pairs(added) do
+  for i = 1, #scored, 4000 do  -- within what unpack() can pass
+    redis.call('ZADD', set, unpack(scored, i, math.min(i + 3999, #scored)))
+  end
 end
 -- One INCRBY reserves the chunk's feed positions.
 local position = redis.call('INCRBY', KEYS[3], count) - count

@@ -29,18 +29,46 @@ local function earlier(a, b)
   return tonumber(string.sub(a, 11)) < tonumber(string.sub(b, 11))
 end
 
+-- The sorted sets a reminder in `state` is in: the state's own, and the state's by type, by
+-- key and by both (`key` false for none), which filtered lists page through (layout.py).
+local function filed_in(prefix, state, type, key)
+  local base = prefix .. 'ix:' .. state .. ':'
+  local keys = {prefix .. state, base .. 't:' .. type}
+  if key then
+    keys[3] = base .. 'k:' .. key
+    keys[4] = base .. 'tk:' .. #type .. ':' .. type .. ':' .. key
+  end
+  return keys
+end
+-- Adds `scored` ({0, member, 0, member, ...}) to the sets of `state`; into `added` (sorted
+-- set -> scored members, for the caller's variadic ZADDs) when given.
+local function file(prefix, state, type, key, scored, added)
+  for _, set in ipairs(filed_in(prefix, state, type, key)) do
+    if added then
+      local group = added[set] or {}
+      added[set] = group
+      for _, value in ipairs(scored) do group[#group + 1] = value end
+    else
+      redis.call('ZADD', set, unpack(scored))
+    end
+  end
+end
+local function unfile(prefix, state, type, key, member)
+  for _, set in ipairs(filed_in(prefix, state, type, key)) do redis.call('ZREM', set, member) end
+end
+
 -- Brings the reminders of one event in line with a write of it (see the `Reminders`
--- capability); `pending` and `cancelled` are the two states' sorted sets. ARGV from `at`
--- on holds packing.arming(event): id, live ('1' when the event has not started at the
--- write), ts, armed (the write's time), type, key ('' for none, else '=' .. key), then the
--- count of the members it has at its timestamp and those members; a deleted event passes
--- '0' and no members. `added`, when given, collects {0, member, ...} for the caller to add to
--- `pending` in one ZADD. Returns the ARGV index past them.
-local function arm(prefix, pending, cancelled, at, added)
+-- capability). ARGV from `at` on holds packing.arming(event): id, live ('1' when the event
+-- has not started at the write), ts, armed (the write's time), type, key ('' for none, else
+-- '=' .. key), then the count of the members it has at its timestamp and those members; a
+-- deleted event passes '0' and no members. `added`, when given, collects what to add to the
+-- sorted sets of pending reminders (see `file`) for the caller's variadic ZADDs. Returns the
+-- ARGV index past them.
+local function arm(prefix, at, added)
   local id, live, ts, armed = ARGV[at], ARGV[at + 1] == '1', ARGV[at + 2], ARGV[at + 3]
-  local type, key = ARGV[at + 4], ARGV[at + 5]
+  local type, key = ARGV[at + 4], ARGV[at + 5] ~= '' and string.sub(ARGV[at + 5], 2)
   local count = tonumber(ARGV[at + 6])
-  local of = reminders_of(prefix, id)
+  local of, pend = reminders_of(prefix, id), pending_of(prefix, id)
   -- Most events never had a reminder: a new one of a bulk import is spared every read. (Its
   -- records go with its set; only a clear under way, deleting keys a page at a time, parts
   -- them, and that clear deletes what is left.)
@@ -48,45 +76,49 @@ local function arm(prefix, pending, cancelled, at, added)
   local wanted = {}
   for i = at + 7, at + 6 + count do wanted[ARGV[i]] = true end
   -- Cancel the pending ones it no longer has: it moved, or lost an offset, or was deleted.
-  local pend = pending_of(prefix, id)
   for _, member in ipairs(known and redis.call('SMEMBERS', pend) or {}) do
     if not wanted[member] then
+      local record = reminder_record(prefix, member)
+      local was_type, was_key = unpack(redis.call('HMGET', record, 'type', 'key'))
       redis.call('SREM', pend, member)
-      redis.call('ZREM', pending, member)
-      redis.call('HSET', reminder_record(prefix, member), 'state', 'cancelled')
-      redis.call('ZADD', cancelled, 0, member)
+      unfile(prefix, 'pending', was_type, was_key, member)
+      redis.call('HSET', record, 'state', 'cancelled')
+      file(prefix, 'cancelled', was_type, was_key, {0, member})
     end
   end
+  local fresh = {}  -- {0, member, ...} armed now
   for i = at + 7, at + 6 + count do
     local member = ARGV[i]
     local record = reminder_record(prefix, member)
-    local state = known and redis.call('HGET', record, 'state')
-    local fields = {'type', type}  -- a pending one's filters see the event's type and key
-    if state == 'pending' and key == '' then
-      redis.call('HDEL', record, 'key')
+    local state, was_type, was_key = false, false, false
+    if known then
+      state, was_type, was_key = unpack(redis.call('HMGET', record, 'state', 'type', 'key'))
+    end
+    if state == 'pending' and (was_type ~= type or was_key ~= key) then
+      -- A pending one's filters see the event's type and key.
+      unfile(prefix, 'pending', was_type, was_key, member)
+      file(prefix, 'pending', type, key, {0, member})
+      redis.call('HSET', record, 'type', type)
+      if key then redis.call('HSET', record, 'key', key) else redis.call('HDEL', record, 'key') end
     elseif live and (state == false or state == 'cancelled') then
       if state == 'cancelled' then  -- armed again, from scratch
-        redis.call('ZREM', cancelled, member)
+        unfile(prefix, 'cancelled', was_type, was_key, member)
         redis.call('DEL', record)
       end
-      fields = {'type', type, 'state', 'pending', 'ts', ts, 'armed', armed}
-      if added then
-        added[#added + 1] = 0
-        added[#added + 1] = member
-      else
-        redis.call('ZADD', pending, 0, member)
-      end
-      redis.call('ZADD', of, 0, member)
-      redis.call('SADD', pend, member)
-      state = 'pending'
-    end
-    if state == 'pending' then
-      if key ~= '' then
-        fields[#fields + 1] = 'key'
-        fields[#fields + 1] = string.sub(key, 2)
+      local fields = {'type', type, 'state', 'pending', 'ts', ts, 'armed', armed}
+      if key then
+        fields[9] = 'key'
+        fields[10] = key
       end
       redis.call('HSET', record, unpack(fields))
+      fresh[#fresh + 1] = 0
+      fresh[#fresh + 1] = member
     end
+  end
+  if #fresh > 0 then
+    file(prefix, 'pending', type, key, fresh, added)
+    redis.call('ZADD', of, unpack(fresh))
+    for i = 2, #fresh, 2 do redis.call('SADD', pend, fresh[i]) end
   end
   return at + 7 + count
 end

@@ -9,7 +9,7 @@ if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 local old_count, new_count = tonumber(ARGV[8]), tonumber(ARGV[9])
 local first_new = 10 + old_count
 for i = 10, first_new - 1 do redis.call('ZREM', KEYS[tonumber(ARGV[i])], ARGV[4]) end
-arm(ARGV[7], KEYS[4], KEYS[5], first_new + new_count)
+arm(ARGV[7], first_new + new_count)
 if ARGV[3] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
   return record(KEYS[2], KEYS[3], ARGV[6], 'deleted', ARGV[2])
