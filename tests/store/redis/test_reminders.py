@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import signal
 import subprocess
 import sys
@@ -376,7 +377,7 @@ async def test_clear_leaves_no_reminder_key(
 
 
 async def test_a_claim_during_a_clear_drops_reminders_whose_event_is_gone(
-    engine: RedisEngine, raw: redis.Redis, redis_namespace: str
+    engine: RedisEngine, raw: redis.Redis, redis_namespace: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A clear deletes keys a page at a time: another daemon may claim in between.
     await engine.put_many([ev("a"), ev("b", T + 1), ev("c", T + 2)])
@@ -388,6 +389,11 @@ async def test_a_claim_during_a_clear_drops_reminders_whose_event_is_gone(
     assert [(r.event_id, r.state) for r in claimed] == [("c", "sent")]
     assert await engine.event_reminders("a") == []
     assert [c.op for c in (await engine.read_changes(position, 10)).changes] == ["reminder"]
+    # Not only a clear does that: eviction or data loss too, which an operator must hear of.
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.name == "eventd.store.redis.reminders"
+    assert "dropped 2 due reminder(s)" in warning.getMessage()
+    assert "a@" in warning.getMessage() and "b@" in warning.getMessage()
 
 
 async def test_reminders_read_the_same_over_resp3(

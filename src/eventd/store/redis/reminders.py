@@ -6,6 +6,7 @@ Pending reminders are the due index: a sorted set in `(due, event_id, offset)` o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from eventd.store.redis.packing import (
     reminder_order,
     reminder_span,
 )
+
+log = logging.getLogger(__name__)
 
 # Reminders per claim script: a claim after a long downtime takes many, and Redis runs
 # nothing else while a script runs.
@@ -67,8 +70,10 @@ class ReminderReads:
         while len(claimed) < limit:
             take = min(CLAIM_CHUNK, limit - len(claimed))
             args: list[Any] = [keys.reminders, high, take, *times, self._history]
-            scanned, *rows = await self._claim(keys=script_keys, args=args)
+            scanned, dropped, *rows = await self._claim(keys=script_keys, args=args)
             self._round_trip()
+            if dropped:
+                _report_dropped(dropped)
             claimed += records(rows)
             if scanned < take:
                 break
@@ -92,3 +97,18 @@ class ReminderReads:
         )
         self._round_trip()
         return rows
+
+
+def _report_dropped(members: list[bytes]) -> None:
+    # A clear under way parts reminders from their events for a moment; anything else that
+    # does (eviction, a lost write, a restore of part of the store) loses reminders silently.
+    shown = ", ".join(
+        f"{id}@{due}+{offset}s" for due, id, offset in map(reminder_order, members[:5])
+    )
+    log.warning(
+        "redis: dropped %d due reminder(s) whose event or record is missing "
+        "(a clear under way, or eviction or data loss): %s%s",
+        len(members),
+        shown,
+        ", ..." if len(members) > 5 else "",
+    )

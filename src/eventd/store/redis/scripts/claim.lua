@@ -6,11 +6,12 @@
 -- by now), the most to claim, then as times (DUE_WIDTH digits, see remind.lua): now, now -
 -- late_grace, now - LATE_AFTER; then the feed length.
 -- A sent reminder gets its record and its feed entry in this one script; a missed one only
--- its record. Returns how many members it took, then per claimed reminder {member, its
--- record as field, value, ...}.
+-- its record. Returns how many members it took, the members it dropped (their event or
+-- record missing), then per claimed reminder {member, its record as field, value, ...}.
 local prefix, now, grace, late_after = ARGV[1], ARGV[4], ARGV[5], ARGV[6]
 local members = redis.call('ZRANGEBYLEX', KEYS[4], '-', ARGV[2], 'LIMIT', 0, ARGV[3])
-local claimed = {#members}
+local dropped = {}
+local claimed = {#members, dropped}
 local sent = 0
 for _, member in ipairs(members) do
   local id = reminder_event(member)
@@ -24,7 +25,9 @@ for _, member in ipairs(members) do
     unfile(prefix, 'pending', type, key, member)
   end
   if raw == false or ts == false then
-    -- Its event or its record is gone with a clear under way, which deletes the rest.
+    -- Its event or its record is gone: a clear under way (which deletes the rest), or else
+    -- eviction or data loss, which the caller reports.
+    dropped[#dropped + 1] = member
     redis.call('DEL', record)
     redis.call('ZREM', reminders_of(prefix, id), member)
   else
