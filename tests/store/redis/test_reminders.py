@@ -21,7 +21,7 @@ import redis
 
 from eventd.config import Config, RemindersConfig
 from eventd.model import NULL, Event
-from eventd.store.base import LATE_AFTER, Engine, Reminder, ReminderQuery
+from eventd.store.base import LATE_AFTER, Engine, Reminder, ReminderQuery, StorageError
 from eventd.store.commands import ClaimDue, EventReminders, ListReminders, NextDue, PutMany
 from eventd.store.redis import reminders as redis_reminders
 from eventd.store.redis.engine import ARM_CHUNK, CHUNK, RedisEngine
@@ -225,6 +225,30 @@ async def test_a_daemon_killed_right_after_its_claim_leaves_it_done(
     assert len(feed_reminders(engine, raw, redis_namespace)) == 50
     assert await engine.claim_due(T + HOUR, 1000, GRACE) == []
     check_consistent(raw, redis_namespace)
+
+
+async def test_a_claim_whose_reply_is_lost_is_sent_once_when_retried(
+    engine: RedisEngine, raw: redis.Redis, redis_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await engine.put_many([ev("a"), ev("b", T + HOUR)])
+    run_claim = engine._reminders._claim
+
+    async def reply_lost(**kwargs: Any) -> Any:
+        await run_claim(**kwargs)  # Redis ran the script: the reminder is claimed
+        raise redis.exceptions.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(engine._reminders, "_claim", reply_lost)
+    with pytest.raises(StorageError):
+        await engine.claim_due(T - 5 * MINUTE, 10, GRACE)
+    monkeypatch.undo()
+    assert await engine.claim_due(T - 5 * MINUTE, 10, GRACE) == []  # the retry finds it done
+    [sent] = feed_reminders(engine, raw, redis_namespace)
+    assert (sent.event_id, sent.state) == ("a", "sent")
+    assert await engine.event_reminders("a") == [sent]
+    feed = (await engine.read_changes(0, 100)).changes
+    assert [c.reminder for c in feed if c.op == "reminder"] == [sent]
+    members = check_consistent(raw, redis_namespace)
+    assert len(members["sent"]) == 1 and len(members["pending"]) == 1  # b's, not yet due
 
 
 @pytest.mark.parametrize(
