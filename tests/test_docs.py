@@ -68,7 +68,7 @@ def test_websocket_docs_name_every_message_and_close_code() -> None:
 
     prose = (ROOT / "docs" / "websocket.md").read_text()
     spec = (ROOT / "docs" / "asyncapi.yaml").read_text()
-    types = ["subscribe", "unsubscribe", "ping", "welcome", "subscribed", "change"]
+    types = ["subscribe", "unsubscribe", "ping", "welcome", "subscribed", "change", "reminder"]
     types += ["history_truncated", "unsubscribed", "pong", "error", "stats"]
     for name in types:
         assert f"`{name}`" in prose, name

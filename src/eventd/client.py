@@ -5,6 +5,10 @@
         async for change in subscriber:
             print(change["position"], change["op"], change["event"])
 
+It subscribes to the `events` channel unless `channels` names others: with
+`channels=["reminders"]` it yields `reminder` messages (`message["type"]` tells the kinds
+apart when it names both), in position order like changes.
+
 After a dropped connection it reconnects with exponential backoff and resubscribes with
 `since` set to the last position it yielded, and the feed epoch that position belongs to
 once it knows it (from `subscribed` or a `cleared` change), so the server replays what was
@@ -18,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -27,6 +31,8 @@ import msgspec
 log = logging.getLogger(__name__)
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
+# Messages that carry a feed position: what iterating a subscriber yields.
+FEED_MESSAGES = frozenset({"change", "reminder"})
 
 
 class FeedError(Exception):
@@ -52,7 +58,8 @@ class HistoryTruncated(FeedError):
 
 
 class Subscriber:
-    """One subscription that survives disconnections; iterate it for change messages."""
+    """One subscription that survives disconnections; iterate it for its feed messages
+    (`change`, and `reminder` on the `reminders` channel)."""
 
     def __init__(
         self,
@@ -60,6 +67,7 @@ class Subscriber:
         base_url: str,
         *,
         filter: Mapping[str, str | list[str]] | None = None,
+        channels: Sequence[str] | None = None,
         since: int | None = None,
         epoch: str | None = None,
         first_delay: float = 0.05,
@@ -68,6 +76,7 @@ class Subscriber:
         self.session = session
         self.url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
         self.filter = dict(filter) if filter else None
+        self.channels = list(channels) if channels else None  # None: the server's default
         self.position = since  # the last position yielded (or resumed from)
         self.epoch = epoch  # the feed epoch `position` belongs to, once known
         self.first_delay = first_delay
@@ -79,7 +88,7 @@ class Subscriber:
         return self.changes()
 
     async def changes(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield change messages in position order, reconnecting as needed."""
+        """Yield feed messages in position order, reconnecting as needed."""
         # One generator, not one per connection: a wide fan-out pays for every resume.
         delay = self.first_delay
         while True:
@@ -90,7 +99,7 @@ class Subscriber:
                         if frame.type != aiohttp.WSMsgType.TEXT:
                             break
                         message = _decode(frame.data)
-                        if message["type"] != "change":
+                        if message["type"] not in FEED_MESSAGES:
                             self._control(message)
                         elif self.position is None or message["position"] > self.position:
                             self.position = message["position"]
@@ -111,6 +120,8 @@ class Subscriber:
             request["epoch"] = self.epoch
         if self.filter:
             request["filter"] = self.filter
+        if self.channels:
+            request["channels"] = self.channels
         await ws.send_str(_encode(request).decode())
 
     def _control(self, message: dict[str, Any]) -> None:

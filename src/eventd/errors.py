@@ -66,3 +66,10 @@ class Unavailable(Exception):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+
+
+class NotSupported(ApiError):
+    """The store's engine cannot do what the request asks (an optional capability)."""
+
+    status = 501
+    code = "not_supported"

@@ -8,13 +8,13 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
 from eventd import nesting
-from eventd.config import Limits
+from eventd.config import MAX_REMIND_OFFSET, Limits
 from eventd.errors import InvalidField
 from eventd.times import TimeError, format_duration, format_us, parse_duration, parse_timestamp
 
@@ -27,7 +27,8 @@ NULL = Raw(b"null")
 
 TimeInput = str | int | float
 TIME_FIELDS = ("timestamp", "at", "datetime")  # the names an event's time may be given by
-Remind = Annotated[list[str | int], msgspec.Meta(max_length=MAX_REMIND_OFFSETS)]
+# The count of offsets is checked after decoding, so that the error names the first extra one.
+Remind = list[str | int]
 
 
 class _IdSource:
@@ -302,12 +303,17 @@ def _check_value(value: float | None) -> float | None:
 def _check_remind(offsets: list[str | int] | None) -> tuple[int, ...] | None:
     if offsets is None:
         return None
+    if len(offsets) > MAX_REMIND_OFFSETS:
+        message = f"at most {MAX_REMIND_OFFSETS} reminder offsets are allowed"
+        raise InvalidField(message, field=f"remind[{MAX_REMIND_OFFSETS}]")
     seconds = set()
     for i, offset in enumerate(offsets):
         try:
             seconds.add(parse_duration(offset))
         except TimeError as exc:
             raise InvalidField(str(exc), field=f"remind[{i}]") from exc
+        if max(seconds) > MAX_REMIND_OFFSET:  # the same bound as durations, stated for reminders
+            raise InvalidField("a reminder offset may be at most 366 days", field=f"remind[{i}]")
     return tuple(sorted(seconds, reverse=True))
 
 

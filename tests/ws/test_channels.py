@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from eventd.store.base import StorageError
-from eventd.ws.channels import Channels, Refusal, Stream, refuse
+from eventd.ws.channels import Channels, FeedChannel, Refusal, Stream, refuse
 from eventd.ws.connection import Connection, Sink
 from eventd.ws.handler import handle_subscribe
 from eventd.ws.protocol import Subscribe
@@ -194,3 +195,23 @@ def test_a_channel_cannot_claim_a_field_subscribe_does_not_carry() -> None:
     with pytest.raises(ValueError, match="subscribe has no colour"):
         channels.add("paint", FakeChannel("paint", [], fields=frozenset({"colour"})))
     assert channels.names == []
+
+
+def test_the_feed_channels_of_one_subscribe_are_served_by_one() -> None:
+    app = web.Application()
+    describe = lambda change: "text"  # noqa: E731
+    events = FeedChannel(app, frozenset({"created", "cleared"}))
+    reminders = FeedChannel(app, frozenset({"reminder", "cleared"}), describe)
+    other = FakeChannel("other", [])
+    channels = Channels(max_subscriptions=2)
+    channels.add("events", events)
+    channels.add("other", other)  # type: ignore[arg-type]
+    channels.add("reminders", reminders)
+    both = Subscribe("s", channels=["reminders", "other", "events"])
+    merged, second = channels.serving(both)
+    assert second is other
+    assert isinstance(merged, FeedChannel)
+    assert merged.ops == frozenset({"created", "cleared", "reminder"})
+    assert merged.describe is describe
+    assert channels.serving(Subscribe("s", channels=["events"])) == [events]
+    assert channels.serving(Subscribe("s", channels=["reminders", "other"])) == [other, reminders]

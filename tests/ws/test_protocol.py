@@ -7,7 +7,7 @@ import json
 import pytest
 
 from eventd.model import to_out
-from eventd.store.base import Change
+from eventd.store.base import Change, Reminder
 from eventd.ws import protocol
 from tests.store.test_conformance import ev
 
@@ -86,3 +86,50 @@ def test_the_kept_bodies_are_bounded_in_count_and_bytes() -> None:
     small = protocol._RecentChanges(count=100, size=1)
     small.message(b"", Change(1, "created", ev("a")))
     assert small._bodies == {} and small._bytes == 0
+
+
+def test_a_reminder_message_is_the_subscription_head_and_the_reminder() -> None:
+    event = ev("a", ts=1_800_000_000_000_000, title="Standup")
+    reminder = Reminder(
+        "a", event.ts, 300, event.ts - 300_000_000, 0, "event", None, "sent",
+        sent_at=event.ts - 299_800_000, late=False, position=7,
+    )  # fmt: skip
+    change = Change(7, "reminder", event, reminder=reminder)
+    message = protocol.feed_message(protocol.heads("s"), change, lambda c: "text")
+    assert message.startswith(b'{"type":"reminder","sub":"s","position":7,"reminder":{')
+    assert json.loads(message) == {
+        "type": "reminder",
+        "sub": "s",
+        "position": 7,
+        "reminder": {
+            "event_id": "a",
+            "offset": "5m",
+            "offset_seconds": 300,
+            "due": "2027-01-15T07:55:00.000000Z",
+            "starts_at": "2027-01-15T08:00:00.000000Z",
+            "starts_in_seconds": 299.8,
+            "late": False,
+            "message": "text",
+        },
+        "event": json.loads(protocol.encode(to_out(event))),
+    }
+
+
+def test_a_reminder_is_described_once_for_every_subscription() -> None:
+    event = ev("b", ts=1_800_000_000_000_000)
+    reminder = Reminder("b", event.ts, 60, event.ts - 60_000_000, 0, "event", None, "sent", 1)
+    change = Change(123_456, "reminder", event, reminder=reminder)
+    described: list[int] = []
+
+    def describe(change: Change) -> str:
+        described.append(change.position)
+        return "x"
+
+    messages = {protocol.feed_message(protocol.heads(str(n)), change, describe) for n in range(50)}
+    assert len(messages) == 50
+    assert described == [123_456]
+    # The other kinds of change still make `change` messages.
+    created = Change(123_457, "created", event)
+    assert protocol.feed_message(protocol.heads("s"), created, describe).startswith(
+        b'{"type":"change","sub":"s","position":123457,"op":"created"'
+    )

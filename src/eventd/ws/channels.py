@@ -4,6 +4,12 @@ A feature registers its channel from its `setup(app)`:
 
     add_channel(app, "events", EventsChannel(app))
 
+A channel of feed changes is a `FeedChannel` that names the ops it sends (`events`: the
+changes of events; `reminders`: the `reminder` changes). The feed channels one `subscribe`
+names are served by ONE feed subscription, with the union of their ops (see
+`Channels.serving`): their messages come in position order on one `sub`, with one resume
+position, and a subscription gets no op that none of its channels sends.
+
 Channels give ws python values (message dicts, `Change` objects), never bytes. A `subscribe`
 is served in phases; each phase runs over the channels it names, in the order in which they
 were registered, before the next phase begins:
@@ -35,16 +41,27 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from eventd.keys import CONFIG
+from eventd.feed.replay import Subscription
+from eventd.keys import CONFIG, HUB
+from eventd.store.base import Op
 from eventd.ws import protocol
 from eventd.ws.connection import Sink
-from eventd.ws.protocol import Filter, Subscribe, as_set, history_truncated, stats_message
+from eventd.ws.protocol import (
+    Describe,
+    Filter,
+    Subscribe,
+    as_set,
+    history_truncated,
+    stats_message,
+)
 
 # What a feature's channel takes from ws/ (the layout test holds features to this module).
 __all__ = [
     "CHANNELS",
     "Channel",
     "Channels",
+    "Describe",
+    "FeedChannel",
     "Filter",
     "Refusal",
     "Sink",
@@ -128,6 +145,16 @@ class Channels:
         """Return the channels `request` names, in the order they were registered."""
         return [channel for name, channel in self._channels.items() if name in request.channels]
 
+    def serving(self, request: protocol.Subscribe) -> list[Channel]:
+        """Return the channels that serve `request`: those it names, with its feed channels
+        merged into one, in the place of the first (one feed subscription for all)."""
+        chosen = self.chosen(request)
+        feeds = [channel for channel in chosen if isinstance(channel, FeedChannel)]
+        if len(feeds) < 2:
+            return chosen
+        merged = FeedChannel.merge(feeds)
+        return [merged if c is feeds[0] else c for c in chosen if c not in feeds[1:]]
+
     def refusal(self, request: protocol.Subscribe, held: Collection[str]) -> Refusal | None:
         """Return why `request` is refused on a socket that holds the subscriptions `held`."""
         id = request.id
@@ -164,3 +191,88 @@ def add_channel(app: web.Application, name: str, channel: Channel) -> None:
 def channels(app: web.Application) -> Channels:
     """Return the app's channels (none if no feature registered one)."""
     return app.get(CHANNELS) or Channels(app[CONFIG].feed.max_subscriptions_per_socket)
+
+
+class FeedChannel:
+    """A channel of feed changes with the ops `ops`, filtered by type and key, optionally
+    replayed from `since`; `describe` makes the `message` text of `reminder` messages."""
+
+    fields: frozenset[str] = frozenset()
+
+    def __init__(
+        self, app: web.Application, ops: frozenset[Op], describe: Describe | None = None
+    ) -> None:
+        self._app = app
+        self.ops = ops
+        self.describe = describe
+
+    @classmethod
+    def merge(cls, channels: list[FeedChannel]) -> FeedChannel:
+        """Return one channel that sends what each of `channels` sends."""
+        describe = next((c.describe for c in channels if c.describe is not None), None)
+        return cls(channels[0]._app, frozenset().union(*(c.ops for c in channels)), describe)
+
+    def check(self, request: Subscribe) -> Refusal | None:
+        """Refuse a subscription while the hub does not know where the feed stands."""
+        if self._app[HUB].ready:
+            return None
+        # Until the hub has read the feed's head it cannot say where live changes begin: a
+        # replay would end at 0 and the changes up to the head would never be sent.
+        message = "the feed's head is not known yet; subscribe again later"
+        return refuse("unavailable", message, request.id)
+
+    async def prepare(self, request: Subscribe) -> None:
+        """Wait for nothing: the subscription is made in `open`."""
+
+    def open(self, request: Subscribe, sink: Sink) -> FeedStream | Refusal:
+        """Subscribe to the hub and read where live changes begin, in one step."""
+        unready = self.check(request)  # again: another channel may have waited meanwhile
+        if unready is not None:
+            return unready
+        if self.describe is not None:
+            sink.describe = self.describe
+        filter = request.filter or Filter()
+        subscription = Subscription(
+            self._app[HUB],
+            sink,
+            ops=self.ops,
+            types=as_set(filter.type),
+            keys=as_set(filter.key),
+            since=request.since,
+            epoch=request.epoch,
+            hold_limit=sink.hold_limit,
+        )
+        subscription.start()
+        return FeedStream(request, subscription)
+
+
+class FeedStream:
+    """One subscription's feed changes: its replay, then the live changes."""
+
+    def __init__(self, request: Subscribe, subscription: Subscription) -> None:
+        self.request = request
+        self.subscription = subscription
+
+    async def ready(self) -> dict[str, Any] | Refusal:
+        """Return where live changes begin, or `history_truncated` if `since` is gone."""
+        subscription = self.subscription
+        gap = await subscription.check()
+        if gap is None:
+            return {"position": subscription.live_from, "epoch": subscription.epoch}
+        request = self.request
+        return Refusal(
+            history_truncated(
+                request.id, request.since, gap.oldest, gap.head, gap.epoch, gap.reason
+            )
+        )
+
+    def start(self) -> None:
+        """Begin: live changes already flow (or are held for the replay)."""
+
+    async def run(self) -> None:
+        """Send the replay, then the changes held meanwhile."""
+        await self.subscription.replay()
+
+    def close(self) -> None:
+        """Leave the hub."""
+        self.subscription.close()

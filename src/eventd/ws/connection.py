@@ -160,7 +160,9 @@ class Sink:
         # While its replay is being sent: the position up to which the subscriber has every
         # change it asked for (its `since`, then each replayed one); None once it is live.
         self.replayed: int | None = None
-        self._head = protocol.change_head(id)
+        self._heads = protocol.heads(id)
+        # The text of `reminder` messages: set by the channel that sends them.
+        self.describe: protocol.Describe = protocol.no_text
 
     def push(self, message: dict[str, Any]) -> bool:
         """Send a live message that carries no feed position (a stats update)."""
@@ -175,11 +177,12 @@ class Sink:
 
     def live(self, change: Change) -> bool:
         """Send a live change now, or queue it; False when the queue is full."""
-        return self.conn.offer(protocol.change_message(self._head, change), change.position)
+        message = protocol.feed_message(self._heads, change, self.describe)
+        return self.conn.offer(message, change.position)
 
     async def send(self, change: Change) -> bool:
         """Queue a replayed change, waiting for room."""
-        message = protocol.change_message(self._head, change)
+        message = protocol.feed_message(self._heads, change, self.describe)
         return await self.conn.enqueue((message, change.position, self))
 
     async def caught_up(self, position: int) -> None:

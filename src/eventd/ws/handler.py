@@ -132,7 +132,7 @@ async def handle_subscribe(conn: Connection, request: Subscribe) -> None:
 def _open(conn: Connection, request: Subscribe) -> Sink | Refusal:
     """Make the subscription on each channel; on a refusal, drop what was made."""
     sink = conn.sink(request.id)
-    for channel in conn.channels.chosen(request):
+    for channel in conn.channels.serving(request):
         stream = channel.open(request, sink)
         if isinstance(stream, Refusal):
             conn.drop(request.id)

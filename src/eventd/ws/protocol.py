@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 
 from eventd.model import to_out
 from eventd.store.base import Change
+from eventd.times import format_duration, format_us
 
 CLOSE_GOING_AWAY = 1001  # the daemon stops
 CLOSE_SLOW_CONSUMER = 4008  # the subscriber fell `feed.send_queue` messages behind
@@ -107,9 +109,26 @@ def error(code: ErrorCode, message: str, id: str | None = None) -> bytes:
     return encode(error_message(code, message, id))
 
 
+# The text of a reminder's `message` member, made by the feature that sends reminders.
+Describe = Callable[[Change], str]
+
+
+class Heads(NamedTuple):
+    """The start of every message of one subscription, by the kind of change it carries."""
+
+    change: bytes
+    reminder: bytes
+
+
+def heads(id: str) -> Heads:
+    """Return the starts of the `change` and `reminder` messages of the subscription `id`."""
+    sub = encode(id)
+    return Heads(b'{"type":"change","sub":' + sub + b",", b'{"type":"reminder","sub":' + sub + b",")
+
+
 def change_head(id: str) -> bytes:
     """Return the start of every `change` message of the subscription `id`."""
-    return b'{"type":"change","sub":' + encode(id) + b","
+    return heads(id).change
 
 
 def change_body(change: Change) -> bytes:
@@ -120,6 +139,33 @@ def change_body(change: Change) -> bytes:
         members["epoch"] = change.epoch
     body = encode(members)
     return body[1:]  # '"position":…}' without the opening brace
+
+
+def reminder_body(change: Change, describe: Describe) -> bytes:
+    """Return a `reminder` change as the JSON members every `reminder` message shares."""
+    reminder, event = change.reminder, change.event
+    assert reminder is not None and event is not None, "a reminder change carries both"
+    sent_at = reminder.due if reminder.sent_at is None else reminder.sent_at
+    members = {
+        "position": change.position,
+        "reminder": {
+            "event_id": reminder.event_id,
+            "offset": format_duration(reminder.offset),
+            "offset_seconds": reminder.offset,
+            "due": format_us(reminder.due),
+            "starts_at": format_us(reminder.ts),
+            "starts_in_seconds": (reminder.ts - sent_at) / 1e6,
+            "late": reminder.late,
+            "message": describe(change),
+        },
+        "event": to_out(event),
+    }
+    return encode(members)[1:]
+
+
+def no_text(change: Change) -> str:
+    """Return an empty `message` text (a socket no reminder channel described)."""
+    return ""
 
 
 class _RecentChanges:
@@ -140,6 +186,7 @@ class _RecentChanges:
         self._bytes = 0
 
     def message(self, head: bytes, change: Change) -> bytes:
+        """Return the `change` message that begins with `head`."""
         entry = self._bodies.get(change.position)
         if entry is None or (entry[0] is not change and entry[0] != change):
             entry = (change, change_body(change))
@@ -156,8 +203,22 @@ class _RecentChanges:
             oldest = next(iter(self._bodies))
             self._bytes -= len(self._bodies.pop(oldest)[1])
 
+    def feed_message(self, heads: Heads, change: Change, describe: Describe = no_text) -> bytes:
+        """Return the message of a feed change: a `reminder`, or else a `change` message."""
+        if change.op != "reminder":
+            return self.message(heads.change, change)
+        entry = self._bodies.get(change.position)
+        # Only for the very change: the text depends on the app's `describe` too, and the
+        # same change object belongs to one app's hub (a replay from another store re-renders).
+        if entry is None or entry[0] is not change:
+            entry = (change, reminder_body(change, describe))
+            self._keep(change.position, entry)
+        return heads.reminder + entry[1]
 
-change_message = _RecentChanges().message
+
+_recent = _RecentChanges()
+change_message = _recent.message
+feed_message = _recent.feed_message
 
 
 def as_set(value: str | list[str] | None) -> frozenset[str] | None:

@@ -1,8 +1,10 @@
 """The Redis engine: events in a hash, time-ordered indexes in lexicographic sorted sets.
 
-The keys are laid out as `layout.py` describes; events and changes are written as
+The keys are laid out as `layout.py` describes; events, reminders and changes are written as
 `packing.py` encodes them. Writes go through the Lua scripts in `scripts/`, so an event is
-never visible in one index and missing from another.
+never visible in one index and missing from another, nor apart from its reminders (the
+scripts that write an event arm and cancel them: `remind.lua`). Reminders are claimed and
+read by `reminders.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Self
 import msgspec
 from redis.exceptions import RedisError
 
-from eventd.config import Config
+from eventd.config import Config, parse_offsets
 from eventd.model import Event
 from eventd.store.base import (
     Change,
@@ -29,6 +31,10 @@ from eventd.store.base import (
     Pings,
     PutResult,
     Query,
+    Reminder,
+    ReminderPage,
+    ReminderQuery,
+    Reminders,
     ReportsRoundTrips,
     StorageError,
     new_epoch,
@@ -37,8 +43,21 @@ from eventd.store.puts import ATTEMPTS, insert_new
 from eventd.store.redis import lua
 from eventd.store.redis.client import connect
 from eventd.store.redis.layout import Keys
-from eventd.store.redis.packing import ID_START, bounds, change, decode, encode, member, span
+from eventd.store.redis.packing import (
+    DUE_WIDTH,
+    ID_START,
+    OFFSET_WIDTH,
+    arming,
+    bounds,
+    change,
+    decode,
+    disarming,
+    encode,
+    member,
+    span,
+)
 from eventd.store.redis.packing import position as entry_position
+from eventd.store.redis.reminders import ReminderReads
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +68,19 @@ assert 2 * CHUNK < 8000, "the insert script unpacks 2 values per event of a chun
 _SEQ_BLOCK = 1024  # seqs reserved at once
 
 # The Lua scripts the engine runs, read once from the package's scripts/ at import.
+_WIDTHS = {"DUE_WIDTH": DUE_WIDTH, "OFFSET_WIDTH": OFFSET_WIDTH}
 SCRIPTS = {
-    "insert": lua.source("insert", uses=["record"], ID_START=ID_START),
-    "swap": lua.source("swap", uses=["record"]),
+    "insert": lua.source("insert", uses=["record", "remind"], ID_START=ID_START, **_WIDTHS),
+    "swap": lua.source("swap", uses=["record", "remind"], **_WIDTHS),
     "cleared": lua.source("cleared", uses=["record"]),
     "renew_epoch": lua.source("renew_epoch"),
     "range": lua.source("range", ID_START=ID_START),
+    "claim": lua.source("claim", uses=["record", "remind"], **_WIDTHS),
+    "reminders": lua.source("reminders", uses=["remind"], **_WIDTHS),
 }
 
 
-class RedisEngine(Engine, Pings, ReportsRoundTrips):
+class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
     """Events stored in Redis under one namespace (see `layout.py`); a put reports a round
     trip after every script and read it makes."""
 
@@ -72,8 +94,10 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips):
         timeout: float = 2.0,
         first_seq: int = 1,
         history: int = 100_000,
+        default_offsets: Sequence[int] = (300,),
     ) -> None:
         self.timeout = self._timeout = timeout
+        self.default_offsets = tuple(default_offsets)
         self._history = history
         self._client = connect(url, timeout)
         self._keys = Keys(namespace)
@@ -86,11 +110,17 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips):
         self._range = script(SCRIPTS["range"])
         self._cleared = script(SCRIPTS["cleared"])
         self._renew_epoch = script(SCRIPTS["renew_epoch"])
+        scripts = {name: script(SCRIPTS[name]) for name in ("claim", "reminders")}
+        self._reminders = ReminderReads(self._client, self._keys, scripts, self.round_trip, history)
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
         # Each setting of [engine.redis] is the constructor's keyword of the same name.
-        return cls(**dataclasses.asdict(config.engine.redis), history=config.feed.history)
+        return cls(
+            **dataclasses.asdict(config.engine.redis),
+            history=config.feed.history,
+            default_offsets=parse_offsets(config.reminders.default_offsets),
+        )
 
     async def open(self) -> None:
         try:
@@ -208,13 +238,19 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips):
         return found
 
     async def _insert_chunk(self, events: list[Event]) -> list[str]:
-        keys = [self._keys.events, self._keys.all, self._keys.pos, self._keys.feed]
+        names = self._keys
+        keys = [names.events, names.all, names.pos, names.feed, names.pending, names.cancelled]
         position: dict[str, int] = {}
-        args: list[Any] = [self._history]
+        args: list[Any] = [self._history, len(events), names.reminders]
+        armed: list[Any] = []
         for event in events:
-            slots = [position.setdefault(k, len(position) + 5) for k in self._keys.indexes(event)]
+            slots = [position.setdefault(k, len(position) + 7) for k in names.indexes(event)]
             args += [member(event), encode(event), *slots, *[0] * (3 - len(slots))]
-        result = await self._insert(keys=keys + list(position), args=args)
+            # A new event has no pending reminders to cancel: only one that has not started
+            # gets anything done.
+            if event.ts > event.updated:
+                armed += arming(event, self.default_offsets)
+        result = await self._insert(keys=keys + list(position), args=args + armed)
         self.round_trip()
         if isinstance(result, int):
             self._written(result)
@@ -250,10 +286,13 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips):
     async def _swap_once(self, raw: bytes | str, old: Event, new: Event | None) -> bool:
         old_keys = [self._keys.all, *self._keys.indexes(old)]
         new_keys = [] if new is None else [self._keys.all, *self._keys.indexes(new)]
+        names = self._keys
         keys = [
-            self._keys.events,
-            self._keys.pos,
-            self._keys.feed,
+            names.events,
+            names.pos,
+            names.feed,
+            names.pending,
+            names.cancelled,
             *dict.fromkeys(old_keys + new_keys),
         ]
         position = {key: i + 1 for i, key in enumerate(keys)}
@@ -264,9 +303,12 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips):
             member(old),
             "" if new is None else member(new),
             self._history,
+            names.reminders,
             len(old_keys),
+            len(new_keys),
             *[position[k] for k in old_keys],
             *[position[k] for k in new_keys],
+            *(disarming(old.id) if new is None else arming(new, self.default_offsets)),
         ]
         written = int(await self._swap(keys=keys, args=args))
         self.round_trip()
@@ -320,15 +362,36 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips):
         assert self._cursor_secret is not None
         return self._cursor_secret
 
+    async def next_due(self) -> int | None:
+        async with self._wrapped():
+            return await self._reminders.next_due()
+
+    async def claim_due(self, now: int, limit: int, late_grace: int) -> list[Reminder]:
+        async with self._wrapped():
+            claimed = await self._reminders.claim_due(now, limit, late_grace)
+        for reminder in claimed:
+            if reminder.position is not None:
+                self._written(reminder.position)
+        return claimed
+
+    async def list_reminders(self, query: ReminderQuery) -> ReminderPage:
+        async with self._wrapped():
+            return await self._reminders.list_reminders(query)
+
+    async def event_reminders(self, event_id: str) -> list[Reminder]:
+        async with self._wrapped():
+            return await self._reminders.event_reminders(event_id)
+
     async def read_changes(self, after: int, limit: int) -> FeedPage:
         async with self._wrapped(), self._client.pipeline(transaction=True) as pipe:
-            pipe.xrange(self._keys.feed, f"({after}-0", "+", count=limit)
+            # XRANGE refuses a count of 0: a reader asking only for the head reads one.
+            pipe.xrange(self._keys.feed, f"({after}-0", "+", count=max(limit, 1))
             pipe.xrange(self._keys.feed, "-", "+", count=1)
             pipe.get(self._keys.pos)
             entries, first, head = await pipe.execute()
         head = int(head or 0)
         oldest = entry_position(first[0][0]) if first else head + 1
-        return FeedPage([change(entry) for entry in entries], oldest=oldest, head=head)
+        return FeedPage([change(entry) for entry in entries[:limit]], oldest=oldest, head=head)
 
     async def feed_epoch(self) -> str:
         epoch = await self.stored_epoch()

@@ -13,17 +13,22 @@ script may touch all of it:
     {ns}:key:<key>              zset   events of one timeline key
     {ns}:tk:<len(type)>:<type>:<key>   events of one type and key
     {ns}:cursor-secret          string the secret that signs listing cursors (kept by clear)
+    {ns}:rem:<state>            zset   reminders in one state (pending, sent, missed, cancelled)
+    {ns}:rem:of:<id>            zset   one event's reminders, in every state
+    {ns}:rem:r:<member>         hash   one reminder's record: state, ts, armed, type, key,
+                                       sent_at, late, position (`packing.reminder`)
 
 Every sorted-set member has score 0 and reads `TTTTTTTTTTTTTTTTTT:SSSSSSSSSSSSSSSSSSSS:<id>`
 (`packing.member`): the timestamp shifted to be non-negative and the seq, zero-padded, so that
 lexicographic order is `(ts, seq)` order for years 1 to 9999 at microsecond precision with no
-limit on the number of events (a float score would hold neither).
+limit on the number of events (a float score would hold neither). Reminders' members are
+ordered the same way, as `(due, event_id, offset)` (`packing.reminder_member`).
 """
 
 from __future__ import annotations
 
 from eventd.model import Event
-from eventd.store.base import Query
+from eventd.store.base import Query, ReminderState
 
 
 class Keys:
@@ -42,6 +47,17 @@ class Keys:
         # A clear keeps these: seq and the feed keep growing, so cursors and positions stay
         # unique; the epoch is renewed with the `cleared` change.
         self.kept = frozenset((self.seq, self.pos, self.feed, self.cursor_secret, self.epoch))
+        self.reminders = f"{self.ns}:rem:"  # the prefix of every reminder key
+        self.pending = self.in_state("pending")
+        self.cancelled = self.in_state("cancelled")
+
+    def in_state(self, state: ReminderState) -> str:
+        """Return the sorted set of the reminders in `state`."""
+        return f"{self.reminders}{state}"
+
+    def reminders_of(self, id: str) -> str:
+        """Return the sorted set of an event's reminders (named as remind.lua names it)."""
+        return f"{self.reminders}of:{id}"
 
     def indexes(self, event: Event) -> list[str]:
         """Return the index keys an event belongs to, besides the all-events one."""

@@ -1,12 +1,15 @@
--- Inserts a chunk of new events, or none of them. Uses record.lua; ID_START comes from the
--- loader (where the id begins in a member).
--- KEYS: events hash, the all-events zset, position counter, feed stream, then per-event index
--- keys. ARGV: feed length, then per event five values: member (which ends with the id), JSON,
--- and three KEYS positions (0 = none). Returns the ids that already exist (and then writes
--- nothing), or else the feed position of its last change. Each hash and sorted set gets one
+-- Inserts a chunk of new events with their reminders, or none of them. Uses record.lua and
+-- remind.lua; ID_START comes from the loader (where the id begins in a member).
+-- KEYS: events hash, the all-events zset, position counter, feed stream, pending and
+-- cancelled reminders, then per-event index keys. ARGV: feed length, the number of events,
+-- the reminder keys' prefix, then per event five values: member (which ends with the id),
+-- JSON, and three KEYS positions (0 = none); then, for each event that gets reminders, what
+-- remind.lua's `arm` takes. Returns the ids that already exist (and then writes nothing), or
+-- else the feed position of its last change. Each hash and sorted set of events gets one
 -- variadic command for the whole chunk, which costs Redis far less than a command per event
 -- and index (docs/benchmarks.md, scenario 2).
-local count = (#ARGV - 1) / 5
+local count = tonumber(ARGV[2])
+local FIRST = 4  -- where the events' values begin in ARGV
 local ids = {}
 local fields = {}
 local members = {}  -- KEYS position -> {0, member, 0, member, ...}
@@ -21,7 +24,7 @@ local function add(k, member)
   group[size + 2] = member
 end
 for n = 1, count do
-  local i = 2 + (n - 1) * 5
+  local i = FIRST + (n - 1) * 5
   local member = ARGV[i]
   local id = string.sub(member, ID_START)
   ids[n] = id
@@ -43,10 +46,16 @@ end
 if #failed > 0 then return failed end
 redis.call('HSET', KEYS[1], unpack(fields))
 for k, group in pairs(members) do redis.call('ZADD', KEYS[k], unpack(group)) end
+local at = FIRST + count * 5
+local armed = {}
+while at <= #ARGV do at = arm(ARGV[3], KEYS[5], KEYS[6], at, armed) end
+for i = 1, #armed, 4000 do  -- within what unpack() can pass
+  redis.call('ZADD', KEYS[5], unpack(armed, i, math.min(i + 3999, #armed)))
+end
 -- One INCRBY reserves the chunk's feed positions.
 local position = redis.call('INCRBY', KEYS[3], count) - count
 for n = 1, count do
-  append(KEYS[4], position + n, 'created', ARGV[2 + (n - 1) * 5 + 1])
+  append(KEYS[4], position + n, 'created', ARGV[FIRST + (n - 1) * 5 + 1])
 end
 trim(KEYS[4], ARGV[1])
 return position + count

@@ -1,17 +1,4 @@
-"""The MongoDB engine, on motor. Every motor and pymongo call of eventd lives in this module.
-
-One document per event:
-
-    {_id: id, t: <int64 microseconds>, seq: <int64>, time: <BSON date, milliseconds>,
-     type, key, title, description, value, data: <JSON text>, remind: [seconds] | null,
-     created: <int64 µs>, updated: <int64 µs>, v: <version for compare-and-set>}
-
-`t` is the exact timestamp that orders and is answered; `time` is a BSON date for people and
-TTL indexes (BSON dates hold milliseconds only). `data` is kept as JSON text so that every
-JSON value comes back exactly as stored (BSON has no arbitrary-size integers, and would
-reorder nothing but could change number types). `seq` comes from a counter document that
-reserves one block per batch.
-"""
+"""The MongoDB engine, on motor: events, the change feed, and reminders (see the package)."""
 
 from __future__ import annotations
 
@@ -21,7 +8,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 import msgspec
@@ -29,7 +15,7 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReturnDocument
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from eventd.config import Config
+from eventd.config import Config, parse_offsets
 from eventd.model import Event
 from eventd.store.base import (
     Change,
@@ -40,14 +26,25 @@ from eventd.store.base import (
     Pings,
     PutResult,
     Query,
+    Reminder,
+    ReminderPage,
+    ReminderQuery,
+    Reminders,
     StorageError,
     new_epoch,
 )
+from eventd.store.mongo.documents import (
+    change,
+    from_document,
+    pending_of,
+    to_document,
+    to_feed_entry,
+)
+from eventd.store.mongo.reminders import ReminderBook, entries
 from eventd.store.puts import ATTEMPTS, insert_new
 
 log = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DUPLICATE_KEY = 11000
 _INDEXES = (
     [("t", ASCENDING), ("seq", ASCENDING)],
@@ -57,47 +54,27 @@ _INDEXES = (
 )
 
 
-def to_document(event: Event, version: int) -> dict[str, Any]:
-    """Return the stored document of an event."""
-    return {
-        "_id": event.id,
-        "t": event.ts,
-        "seq": event.seq,
-        "time": _EPOCH + timedelta(milliseconds=event.ts // 1000),
-        "type": event.type,
-        "key": event.key,
-        "title": event.title,
-        "description": event.description,
-        "value": event.value,
-        "data": bytes(event.data).decode(),
-        "remind": None if event.remind is None else list(event.remind),
-        "created": event.created,
-        "updated": event.updated,
-        "v": version,
-    }
+class MongoEngine(Engine, Pings, Reminders):
+    """Events in one MongoDB collection with compound `(…, t, seq)` indexes, and their
+    reminders (the documents are described in the package's docstring).
 
-
-def from_document(doc: Mapping[str, Any]) -> Event:
-    """Return the event of a stored document."""
-    remind = doc["remind"]
-    return Event(
-        id=doc["_id"],
-        ts=doc["t"],
-        seq=doc["seq"],
-        type=doc["type"],
-        key=doc["key"],
-        title=doc["title"],
-        description=doc["description"],
-        value=doc["value"],
-        data=msgspec.Raw(doc["data"].encode()),
-        remind=None if remind is None else tuple(remind),
-        created=doc["created"],
-        updated=doc["updated"],
-    )
-
-
-class MongoEngine(Engine, Pings):
-    """Events in one MongoDB collection with compound `(…, t, seq)` indexes."""
+    Without transactions, the writes of one operation land one after another, in this order:
+    - a write of events: the events' documents (with their pending reminders), then the records
+      of the reminders it cancelled (and the deletion of the cancelled records of those it armed
+      again), then the feed entry. A crash in between loses the feed entry and those records:
+      a cancelled reminder is gone from its document all the same and never fires, and a
+      cancelled record left beside a pending reminder is taken over by its claim;
+    - a claim: the record (`sent` or `missed`: the claim itself), then the entry taken out of
+      the event's document, then the `reminder` feed entry, then its position in the record.
+      A crash after the claim and before the feed entry loses that one sent reminder: it is
+      recorded as `sent` (with no position) but reaches no subscriber, and no daemon sends it
+      later. That is the lesser loss: the feed entry cannot come first, as a restart or a
+      second daemon would then send the reminder twice. The entry is taken out before the feed
+      entry is appended so that a claim sees an edit or a delete that came after it read the
+      event: it undoes itself (its record becomes `cancelled`) rather than send a reminder for
+      an old time. An entry left in a document by a claim that stopped is taken out by the
+      next claim, which finds the record and sends nothing.
+    """
 
     name = "mongo"
 
@@ -110,6 +87,7 @@ class MongoEngine(Engine, Pings):
         timeout: float = 2.0,
         first_seq: int = 1,
         history: int = 100_000,
+        default_offsets: tuple[int, ...] = Reminders.default_offsets,
         client: Any = None,
     ) -> None:
         self._history = history
@@ -126,11 +104,19 @@ class MongoEngine(Engine, Pings):
         self._cursor_secret: bytes | None = None
         self._first_seq = first_seq
         self._ready = False
+        self.default_offsets = default_offsets
+        self._book = ReminderBook(
+            self._events, db[f"{collection}_reminders"], default_offsets, self.round_trip
+        )
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
         # Each setting of [engine.mongo] is the constructor's keyword of the same name.
-        return cls(**dataclasses.asdict(config.engine.mongo), history=config.feed.history)
+        return cls(
+            **dataclasses.asdict(config.engine.mongo),
+            history=config.feed.history,
+            default_offsets=parse_offsets(config.reminders.default_offsets),
+        )
 
     async def open(self) -> None:
         try:
@@ -153,6 +139,7 @@ class MongoEngine(Engine, Pings):
         async with _wrapped():
             for keys in _INDEXES:
                 await self._events.create_index(keys)
+            await self._book.prepare()
             await self._counters.update_one(
                 {"_id": "seq"}, {"$setOnInsert": {"value": self._first_seq - 1}}, upsert=True
             )
@@ -212,19 +199,30 @@ class MongoEngine(Engine, Pings):
         return await self.feed_epoch()  # made anew if the store lost it altogether
 
     async def _record(
-        self, op: Op, events: Sequence[Event | None], epoch: str | None = None
-    ) -> None:
+        self,
+        op: Op,
+        events: Sequence[Event | None],
+        epoch: str | None = None,
+        reminders: Sequence[Reminder] = (),
+    ) -> list[Reminder]:
         """Append changes to the feed collection, dropping what falls out of its history.
 
         The feed is written after the change it records (MongoDB without transactions):
-        a crash between the two loses that feed entry, not the change.
+        a crash between the two loses that feed entry, not the change. With `reminders`
+        (one per event), return them with their positions.
         """
         first = await self._reserve("feed", len(events))
+        placed = [
+            msgspec.structs.replace(r, position=position)
+            for position, r in enumerate(reminders, start=first)
+        ]
+        with_reminders: Sequence[Reminder | None] = placed or [None] * len(events)
         await self._feed.insert_many(
             [
-                {"_id": position, "op": op, "event": None if e is None else _encode(e)}
-                | ({} if epoch is None else {"epoch": epoch})
-                for position, e in enumerate(events, start=first)
+                to_feed_entry(position, op, e, epoch, reminder)
+                for position, e, reminder in zip(
+                    range(first, first + len(events)), events, with_reminders, strict=True
+                )
             ],
             ordered=True,
         )
@@ -233,6 +231,7 @@ class MongoEngine(Engine, Pings):
         self._written(last)
         if last // 100 != (first - 1) // 100:  # now and then, not on every write
             await self._feed.delete_many({"_id": {"$lte": last - self._history}})
+        return placed
 
     async def cursor_secret(self) -> bytes:
         if self._cursor_secret is None:
@@ -255,7 +254,7 @@ class MongoEngine(Engine, Pings):
             counter = await self._counters.find_one({"_id": "feed"})
         head = counter["value"] if counter else 0
         oldest = first["_id"] if first else head + 1
-        return FeedPage([_change(doc) for doc in docs], oldest=oldest, head=head)
+        return FeedPage([change(doc) for doc in docs], oldest=oldest, head=head)
 
     async def wait_changes(self, after: int, block: float) -> list[Change]:
         deadline = asyncio.get_running_loop().time() + block
@@ -272,9 +271,14 @@ class MongoEngine(Engine, Pings):
         inserted = {
             e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
         }
+        arming = await self._book.arm([(e, []) for e in inserted.values()])
         try:
             await self._events.bulk_write(
-                [InsertOne(to_document(e, 0)) for e in inserted.values()], ordered=True
+                [
+                    InsertOne(to_document(e, 0, entries(arming.pending[e.id])))
+                    for e in inserted.values()
+                ],
+                ordered=True,
             )
             self.round_trip()
         except BulkWriteError as exc:
@@ -285,6 +289,7 @@ class MongoEngine(Engine, Pings):
             if done:
                 await self._events.delete_many({"_id": {"$in": done}, "v": 0})
             return list(inserted), {}
+        await self._book.write_records(arming)
         await self._record("created", list(inserted.values()))
         return [], inserted
 
@@ -300,10 +305,13 @@ class MongoEngine(Engine, Pings):
                 if doc is None:
                     return None
                 new = msgspec.structs.replace(from_document(doc), **changes, updated=updated)
+                arming = await self._book.arm([(new, pending_of(doc))])
                 result = await self._events.replace_one(
-                    {"_id": id, "v": doc["v"]}, to_document(new, doc["v"] + 1)
+                    {"_id": id, "v": doc["v"]},
+                    to_document(new, doc["v"] + 1, entries(arming.pending[id])),
                 )
                 if result.matched_count:
+                    await self._book.write_records(arming)
                     await self._record("updated", [new])
                     return new
         raise StorageError(f"mongodb: event {id!r} kept changing; gave up after {ATTEMPTS} tries")
@@ -314,6 +322,7 @@ class MongoEngine(Engine, Pings):
             if doc is None:
                 return None
             event = from_document(doc)
+            await self._book.cancel(doc)
             await self._record("deleted", [event])
         return event
 
@@ -338,6 +347,7 @@ class MongoEngine(Engine, Pings):
         async with self._ready_and_wrapped():
             result = await self._events.delete_many({})
             self.round_trip()
+            await self._book.clear()
             epoch = new_epoch()
             await self._counters.update_one(
                 {"_id": "epoch"}, {"$set": {"value": epoch}}, upsert=True
@@ -345,6 +355,35 @@ class MongoEngine(Engine, Pings):
             await self._record("cleared", [None], epoch)
         deleted: int = result.deleted_count
         return deleted
+
+    async def next_due(self) -> int | None:
+        async with self._ready_and_wrapped():
+            return await self._book.next_due()
+
+    async def claim_due(self, now: int, limit: int, late_grace: int) -> list[Reminder]:
+        """Claim due reminders: the claim, then the feed entry of each sent one.
+
+        The class docstring says what a crash between the two loses.
+        """
+        async with self._ready_and_wrapped():
+            claimed = await self._book.claim(now, limit, late_grace)
+            sent = [(r, e) for r, e in claimed if r.state == "sent"]
+            placed: dict[tuple[str, int, int], Reminder] = {}
+            if sent:
+                done = await self._record(
+                    "reminder", [e for _, e in sent], reminders=[r for r, _ in sent]
+                )
+                await self._book.positioned(done)
+                placed = {(r.event_id, r.ts, r.offset): r for r in done}
+        return [placed.get((r.event_id, r.ts, r.offset), r) for r, _ in claimed]
+
+    async def list_reminders(self, query: ReminderQuery) -> ReminderPage:
+        async with self._ready_and_wrapped():
+            return await self._book.page(query)
+
+    async def event_reminders(self, event_id: str) -> list[Reminder]:
+        async with self._ready_and_wrapped():
+            return await self._book.of_event(event_id)
 
 
 @asynccontextmanager
@@ -355,17 +394,6 @@ async def _wrapped() -> AsyncIterator[None]:
         raise StorageError(f"mongodb: bulk write failed: {exc.details.get('writeErrors')}") from exc
     except PyMongoError as exc:
         raise StorageError(f"mongodb: {exc}") from exc
-
-
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(Event).decode
-
-
-def _change(doc: Mapping[str, Any]) -> Change:
-    event = doc["event"]
-    return Change(
-        doc["_id"], doc["op"], None if event is None else _decode(event), doc.get("epoch")
-    )
 
 
 def _filter(query: Query, *, with_cursor: bool) -> dict[str, Any]:

@@ -1,0 +1,244 @@
+"""The mongo engine's own reminder behaviour: claims by several engines on one database, and
+what a claim finds after a crash or beside an edit.
+
+These run on mongomock-motor (no MongoDB server exists here). Its calls run synchronously
+inside each coroutine, so two engines never interleave on their own: `Interleaved` hands the
+loop over before every call, and two claim loops then alternate call by call, as two daemons
+on one server would. mongomock has no query planner either: that the due reminders come from
+the index is checked only on a server (EVENTD_TEST_MONGODB_URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import Counter
+from typing import Any
+
+import pytest
+from mongomock_motor import AsyncMongoMockClient
+
+from eventd.config import Config, RemindersConfig
+from eventd.model import NULL, Event
+from eventd.store.base import Reminder, ReminderQuery
+from eventd.store.mongo import MongoEngine
+from eventd.store.mongo.documents import settle
+from eventd.store.mongo.reminders import DUE_ORDER, due_by
+from eventd.times import parse_timestamp
+from tests.engines import MONGODB_URL
+
+pytestmark = pytest.mark.mongo
+
+SECOND = 1_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+W = parse_timestamp("2025-01-01T00:00:00Z", None)  # when the events are written
+T = W + HOUR  # when they start
+DUE = T - 5 * MINUTE
+
+
+class Interleaved:
+    """A mongomock client, database or collection whose async calls first yield to the loop."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def __getitem__(self, name: str) -> Interleaved:
+        return Interleaved(self._target[name])
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(0)  # a yield to the other engine's task, not a wait
+            return await attr(*args, **kwargs)
+
+        return call
+
+
+def ev(id: str, ts: int = T, **fields: Any) -> Event:
+    values: dict[str, Any] = dict(
+        type="meeting", key=None, title=None, description=None, value=None, data=NULL
+    )
+    values.update(fields)
+    values.setdefault("remind", None)
+    return Event(id=id, ts=ts, seq=-1, created=W, updated=W, **values)
+
+
+@pytest.fixture
+def client() -> Any:
+    return Interleaved(AsyncMongoMockClient())
+
+
+@pytest.fixture
+async def engines(client: Any) -> Any:
+    """Two engines on one database: two daemons' views of one store."""
+    pair = [MongoEngine("mongodb://mock", client=client) for _ in range(2)]
+    for engine in pair:
+        await engine.open()
+    yield pair
+    for engine in pair:
+        await engine.close()
+
+
+async def claim_all(engine: MongoEngine, now: int) -> list[Reminder]:
+    """Claim until nothing is due, a few at a time, as the reminders service does."""
+    claimed: list[Reminder] = []
+    # A batch may come back empty while more are due: another engine won all its claims.
+    while (due := await engine.next_due()) is not None and due <= now:
+        claimed += await engine.claim_due(now, 7, HOUR)
+    return claimed
+
+
+async def test_two_engines_claiming_together_claim_each_reminder_once(engines: Any) -> None:
+    one, other = engines
+    events = [ev(f"e{i:03}", T + i * SECOND, remind=(300, 60)) for i in range(60)]
+    await one.put_many(events)
+    start = (await one.read_changes(0, 0)).head
+    first, second = await asyncio.gather(claim_all(one, T), claim_all(other, T))
+    assert first and second  # both took part
+    claimed = Counter((r.event_id, r.offset) for r in first + second)
+    assert set(claimed.values()) == {1} and len(claimed) == 120
+    sent = [r for r in first + second if r.state == "sent"]
+    feed = (await one.read_changes(start, 1000)).changes
+    assert sorted((c.reminder.event_id, c.reminder.offset) for c in feed if c.reminder) == sorted(
+        (r.event_id, r.offset) for r in sent
+    )
+    assert [c.position for c in feed] == list(range(start + 1, start + 1 + len(feed)))
+    assert await one.next_due() is None
+    assert (await one.list_reminders(ReminderQuery())).reminders == []
+
+
+async def test_a_claim_that_stopped_after_its_record_is_not_sent_again(engines: Any) -> None:
+    one, other = engines
+    await one.put_many([ev("a"), ev("b", T + SECOND)])
+    # A daemon inserted the record of "a" (its claim) and stopped before taking the entry
+    # out of the document and appending the feed entry.
+    [pending, _] = (await one.list_reminders(ReminderQuery())).reminders
+    assert await one._book._claim(settle(pending, DUE, HOUR), "stopped")
+    assert await other.next_due() == DUE
+    start = (await other.read_changes(0, 0)).head
+    claimed = await other.claim_due(DUE + SECOND, 10, HOUR)
+    assert [r.event_id for r in claimed] == ["b"]
+    feed = (await other.read_changes(start, 100)).changes
+    assert [c.reminder.event_id for c in feed if c.reminder] == ["b"]
+    assert await other.next_due() is None
+    [record] = await other.event_reminders("a")
+    assert record.state == "sent" and record.position is None  # the documented loss
+
+
+async def test_a_claim_beside_a_move_is_undone(engines: Any) -> None:
+    one, other = engines
+    await one.put_many([ev("a")])
+    book = one._book
+    claim = book._claim
+
+    async def moved_first(reminder: Reminder, token: str) -> bool:
+        # The other daemon moves the event after this claim read it and before it claims.
+        await other.update("a", {"ts": T + HOUR}, W + MINUTE)
+        return bool(await claim(reminder, token))
+
+    book._claim = moved_first
+    start = (await one.read_changes(0, 0)).head
+    assert await one.claim_due(DUE, 10, HOUR) == []
+    feed = (await one.read_changes(start, 100)).changes
+    assert [c.op for c in feed] == ["updated"]
+    reminders = await one.event_reminders("a")
+    assert [(r.ts, r.state) for r in reminders] == [(T, "cancelled"), (T + HOUR, "pending")]
+    assert await one.next_due() == DUE + HOUR
+
+
+async def test_a_claim_beside_a_delete_is_undone(engines: Any) -> None:
+    one, other = engines
+    await one.put_many([ev("a")])
+    book = one._book
+    claim = book._claim
+
+    async def deleted_first(reminder: Reminder, token: str) -> bool:
+        await other.delete("a")
+        return bool(await claim(reminder, token))
+
+    book._claim = deleted_first
+    assert await one.claim_due(DUE, 10, HOUR) == []
+    assert [r.state for r in await one.event_reminders("a")] == ["cancelled"]
+
+
+async def test_a_claim_takes_over_a_stale_cancelled_record(engines: Any) -> None:
+    one, _ = engines
+    await one.put_many([ev("a")])
+    # A write re-armed the reminder and stopped before deleting its cancelled record.
+    await one._book._records.insert_one(
+        {"e": "a", "t": T, "o": 300, "d": DUE, "a": W, "type": "meeting", "key": None}
+        | {"s": "cancelled", "at": None, "late": False, "p": None, "c": None}
+    )
+    assert [r.state for r in await one.event_reminders("a")] == ["pending"]
+    [sent] = await one.claim_due(DUE, 10, HOUR)
+    assert sent.state == "sent" and sent.position is not None
+    assert await one.event_reminders("a") == [sent]
+
+
+async def test_pending_reminders_live_in_the_event_document(engines: Any) -> None:
+    one, _ = engines
+    await one.put_many([ev("a", remind=(600, 60)), ev("b", remind=())])
+    doc = await one._events.find_one({"_id": "a"})
+    assert doc["rem"] == [
+        {"o": 600, "d": T - 10 * MINUTE, "a": W},
+        {"o": 60, "d": T - MINUTE, "a": W},
+    ]
+    assert doc["rn"] == T - 10 * MINUTE
+    assert "rn" not in await one._events.find_one({"_id": "b"})
+    await one.claim_due(T - 10 * MINUTE, 10, HOUR)
+    assert (await one._events.find_one({"_id": "a"}))["rn"] == T - MINUTE
+
+
+async def test_the_indexes_of_reminders(engines: Any) -> None:
+    one, _ = engines
+    events = await one._events.index_information()
+    assert [("rn", 1), ("_id", 1)] in [index["key"] for index in events.values()]
+    records = await one._book._records.index_information()
+    claims = [i for i in records.values() if i["key"] == [("e", 1), ("t", 1), ("o", 1)]]
+    assert len(claims) == 1 and claims[0]["unique"]
+
+
+def test_from_config_passes_the_default_offsets() -> None:
+    config = Config(reminders=RemindersConfig(default_offsets="5m,1h"))
+    assert MongoEngine.from_config(config).default_offsets == (3600, 300)
+    empty = Config(reminders=RemindersConfig(default_offsets=""))
+    assert MongoEngine.from_config(empty).default_offsets == ()
+
+
+def stages(plan: Any) -> list[dict[str, Any]]:
+    """Return every stage of an explained plan, whatever its engine's layout."""
+    found = []
+    if isinstance(plan, dict):
+        if "stage" in plan:
+            found.append(plan)
+        for value in plan.values():
+            found += stages(value)
+    elif isinstance(plan, list):
+        for value in plan:
+            found += stages(value)
+    return found
+
+
+@pytest.mark.skipif(not MONGODB_URL, reason="needs a MongoDB server: EVENTD_TEST_MONGODB_URL")
+@pytest.mark.parametrize("now", [None, T], ids=["next_due", "claim_due"])
+async def test_due_reminders_come_from_the_index_on_a_server(
+    mongo_real_engine: Any, now: int | None
+) -> None:
+    # mongomock has no query planner: only a server tells which index a query uses.
+    engine = mongo_real_engine
+    await engine.open()
+    try:
+        await engine.put_many([ev(f"e{i}", T + i * SECOND) for i in range(20)])
+        await engine.put_many([ev(f"none{i}", remind=()) for i in range(20)])
+        cursor = engine._events.find(due_by(now)).sort(DUE_ORDER).limit(5)
+        plan = (await cursor.explain())["queryPlanner"]["winningPlan"]
+    finally:
+        await engine.close()
+    names = [stage["stage"] for stage in stages(plan)]
+    assert "SORT" not in names and "COLLSCAN" not in names
+    scans = [stage for stage in stages(plan) if stage["stage"] == "IXSCAN"]
+    assert [dict(scan["keyPattern"]) for scan in scans] == [{"rn": 1, "_id": 1}]
