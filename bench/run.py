@@ -480,6 +480,26 @@ async def _idle_sockets(base: str, count: int, pid: int) -> float:
     return (after - before) / count
 
 
+@scenario("7. reminders on redis: due-to-receipt delay, and the daemon's CPU while idle")
+def reminders(ctx: Context) -> None:
+    from bench.reminders import run_reminders
+
+    events, count = ctx.size(100_000, 1_000), ctx.size(1000, 20)
+    window, idle = ctx.size(60, 2), ctx.size(60, 1)
+    got = run_reminders(events, count, window, idle)
+    name = f"{count:,} reminders due within {window} s, {events:,} events over 24 h"
+    ctx.figure(f"{name}: due to receipt, p50", got["p50_ms"], "ms")
+    ctx.figure(f"{name}: due to receipt, p99", got["p99_ms"], "ms", "<= 1000 ms")
+    ctx.figure(f"{name}: due to receipt, max", got["max_ms"], "ms")
+    ctx.figure(f"{name}: received before their due time", got["early"], "reminders")
+    ctx.figure(
+        f"daemon CPU while idle between reminders, over {idle} s",
+        got["idle_cpu_pct"],
+        "% of a core",
+        "<= 1 %",
+    )
+
+
 # --- report -------------------------------------------------------------------------------
 
 
