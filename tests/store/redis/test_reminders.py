@@ -420,6 +420,27 @@ async def test_a_claim_during_a_clear_drops_reminders_whose_event_is_gone(
     assert "a@" in warning.getMessage() and "b@" in warning.getMessage()
 
 
+async def test_an_edit_during_a_clear_drops_a_pending_reminder_whose_record_is_gone(
+    engine: RedisEngine, raw: redis.Redis, redis_namespace: str
+) -> None:
+    # A clear deletes keys a page at a time: an edit may find the record of a pending one gone.
+    await engine.put_many([ev("a", key="k", remind=(600, 60))])
+    record = f"{{{redis_namespace}}}:rem:r:" + reminder_member((T - 10 * MINUTE, "a", 600))
+    assert raw.delete(record) == 1
+    await engine.update("a", {"ts": T + HOUR}, W + 1)
+    assert [(r.due, r.state) for r in await engine.event_reminders("a")] == [
+        (T - MINUTE, "cancelled"),  # the one without a record is no longer listed
+        (T + HOUR - 10 * MINUTE, "pending"),
+        (T + HOUR - MINUTE, "pending"),
+    ]
+    # Its filtered sets keep it (its type and key went with its record) until the clear
+    # deletes them; the due index and the event's pending set do not.
+    gone = record.split(":rem:r:", 1)[1].encode()
+    prefix = f"{{{redis_namespace}}}:rem:"
+    assert raw.zscore(prefix + "pending", gone) is None
+    assert not raw.sismember(prefix + "pend:a", gone)
+
+
 async def test_reminders_read_the_same_over_resp3(
     redis_server: RedisServer, redis_namespace: str
 ) -> None:

@@ -31,9 +31,12 @@ end
 
 -- The sorted sets a reminder in `state` is in: the state's own, and the state's by type, by
 -- key and by both (`key` false for none), which filtered lists page through (layout.py).
+-- A record gone with a clear under way has no type: only the state's own set is known.
 local function filed_in(prefix, state, type, key)
   local base = prefix .. 'ix:' .. state .. ':'
-  local keys = {prefix .. state, base .. 't:' .. type}
+  local keys = {prefix .. state}
+  if not type then return keys end
+  keys[2] = base .. 't:' .. type
   if key then
     keys[3] = base .. 'k:' .. key
     keys[4] = base .. 'tk:' .. #type .. ':' .. type .. ':' .. key
@@ -57,6 +60,25 @@ local function unfile(prefix, state, type, key, member)
   for _, set in ipairs(filed_in(prefix, state, type, key)) do redis.call('ZREM', set, member) end
 end
 
+-- Cancels the pending reminders of an event's set `pend` that are not `wanted`: it moved,
+-- or lost an offset, or was deleted. Only the pending ones are read, not its history.
+local function cancel_unwanted(prefix, pend, wanted)
+  for _, member in ipairs(redis.call('SMEMBERS', pend)) do
+    if not wanted[member] then
+      local record = reminder_record(prefix, member)
+      local was_type, was_key = unpack(redis.call('HMGET', record, 'type', 'key'))
+      redis.call('SREM', pend, member)
+      unfile(prefix, 'pending', was_type, was_key, member)
+      if was_type then
+        redis.call('HSET', record, 'state', 'cancelled')
+        file(prefix, 'cancelled', was_type, was_key, {0, member})
+      else  -- its record went with a clear under way, which deletes the rest
+        redis.call('ZREM', reminders_of(prefix, reminder_event(member)), member)
+      end
+    end
+  end
+end
+
 -- Brings the reminders of one event in line with a write of it (see the `Reminders`
 -- capability). ARGV from `at` on holds packing.arming(event): id, live ('1' when the event
 -- has not started at the write), ts, armed (the write's time), type, key ('' for none, else
@@ -75,17 +97,7 @@ local function arm(prefix, at, added)
   local known = redis.call('EXISTS', of) == 1
   local wanted = {}
   for i = at + 7, at + 6 + count do wanted[ARGV[i]] = true end
-  -- Cancel the pending ones it no longer has: it moved, or lost an offset, or was deleted.
-  for _, member in ipairs(known and redis.call('SMEMBERS', pend) or {}) do
-    if not wanted[member] then
-      local record = reminder_record(prefix, member)
-      local was_type, was_key = unpack(redis.call('HMGET', record, 'type', 'key'))
-      redis.call('SREM', pend, member)
-      unfile(prefix, 'pending', was_type, was_key, member)
-      redis.call('HSET', record, 'state', 'cancelled')
-      file(prefix, 'cancelled', was_type, was_key, {0, member})
-    end
-  end
+  if known then cancel_unwanted(prefix, pend, wanted) end
   local fresh = {}  -- {0, member, ...} armed now
   for i = at + 7, at + 6 + count do
     local member = ARGV[i]
