@@ -199,6 +199,32 @@ async def test_a_claim_whose_take_out_gave_up_is_finished_by_the_next(engines: A
     assert await one.next_due() is None
 
 
+async def test_a_clear_cut_short_leaves_no_record_that_blocks_a_recreated_event(
+    engines: Any,
+) -> None:
+    one, _ = engines
+    await one.put_many([ev("a")])
+    await one.claim_due(DUE, 10, HOUR)
+    # The second of the clear's two deletions fails, whichever it is.
+    calls: list[str] = []
+    for collection in (one._events, one._book._records):
+        original = collection.delete_many
+
+        async def second_fails(*args: Any, original: Any = original, **kwargs: Any) -> Any:
+            calls.append("delete_many")
+            if len(calls) == 2:
+                raise AutoReconnect("connection reset")
+            return await original(*args, **kwargs)
+
+        collection.delete_many = second_fails
+    with pytest.raises(StorageError):
+        await one.clear()
+    if await one.get("a") is not None:
+        await one.clear()  # cut short before the events: a clear again finishes it
+    await one.put_many([ev("a")])  # the same id and timestamp, created again
+    assert [r.state for r in await one.event_reminders("a")] == ["pending"]
+
+
 async def test_a_claim_beside_a_move_is_undone(engines: Any) -> None:
     one, other = engines
     await one.put_many([ev("a")])

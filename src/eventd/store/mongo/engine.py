@@ -356,9 +356,13 @@ class MongoEngine(Engine, Pings, Reminders):
 
     async def clear(self) -> int:
         async with self._ready_and_wrapped():
+            # The records first: a clear cut short after the events would leave `sent` records
+            # that keep a re-created event (same id and timestamp) from being armed, forever.
+            # Cut short here instead, it leaves events whose records are gone: a clear again
+            # finishes it.
+            await self._book.clear()
             result = await self._events.delete_many({})
             self.round_trip()
-            await self._book.clear()
             epoch = new_epoch()
             await self._counters.update_one(
                 {"_id": "epoch"}, {"$set": {"value": epoch}}, upsert=True
