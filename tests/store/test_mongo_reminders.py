@@ -225,6 +225,26 @@ async def test_a_clear_cut_short_leaves_no_record_that_blocks_a_recreated_event(
     assert [r.state for r in await one.event_reminders("a")] == ["pending"]
 
 
+async def test_a_put_undone_beside_a_claim_leaves_nothing(engines: Any) -> None:
+    one, other = engines
+    await one.put_many([ev("x")])
+    bulk_write = one._events.bulk_write
+
+    async def claimed_between(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await bulk_write(*args, **kwargs)
+        finally:
+            # The other daemon claims the new event's reminder before the put undoes it.
+            await other.claim_due(DUE, 10, HOUR)
+
+    one._events.bulk_write = claimed_between
+    results = await one.put_many([ev("new"), ev("x")])
+    # The undo took out this put's own document: "new" is created by the put's next try.
+    assert [r.created for r in results] == [True, False]
+    [doc] = await one._events.find({"_id": "new"}).to_list(None)
+    assert doc["seq"] == results[0].event.seq
+
+
 async def test_a_claim_beside_a_move_is_undone(engines: Any) -> None:
     one, other = engines
     await one.put_many([ev("a")])

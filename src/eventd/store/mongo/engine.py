@@ -296,9 +296,11 @@ class MongoEngine(Engine, Pings, Reminders):
             if any(err.get("code") != _DUPLICATE_KEY for err in exc.details["writeErrors"]):
                 raise
             # An id exists: undo what this batch wrote before it, so the put is all or none.
-            done = [e.id for e in list(inserted.values())[: exc.details["nInserted"]]]
+            done = list(inserted.values())[: exc.details["nInserted"]]
             if done:
-                await self._events.delete_many({"_id": {"$in": done}, "v": 0})
+                # By `seq`, this put's own: a claim may have taken a reminder out already,
+                # changing `v`, and an id deleted since may be another put's by now.
+                await self._events.delete_many({"$or": [{"_id": e.id, "seq": e.seq} for e in done]})
             return list(inserted), {}
         await self._book.write_records(arming)
         await self._record("created", list(inserted.values()))
