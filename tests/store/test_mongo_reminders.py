@@ -22,7 +22,7 @@ from pymongo.errors import AutoReconnect
 from eventd.config import Config, RemindersConfig
 from eventd.model import NULL, Event
 from eventd.store.base import Reminder, ReminderQuery, StorageError
-from eventd.store.mongo import MongoEngine
+from eventd.store.mongo import MongoEngine, reminders
 from eventd.store.mongo.documents import settle
 from eventd.store.mongo.reminders import DUE_ORDER, LEASE, due_by
 from eventd.times import parse_timestamp
@@ -243,6 +243,37 @@ async def test_a_put_undone_beside_a_claim_leaves_nothing(engines: Any) -> None:
     assert [r.created for r in results] == [True, False]
     [doc] = await one._events.find({"_id": "new"}).to_list(None)
     assert doc["seq"] == results[0].event.seq
+
+
+async def test_a_write_reads_records_in_chunks_and_at_the_current_time_only(
+    engines: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, _ = engines
+    await one.put_many([ev("a", remind=(300, 60))])
+    for hours in range(1, 4):  # each move leaves cancelled records at the old time
+        await one.update("a", {"ts": T + hours * HOUR}, W)
+    monkeypatch.setattr(reminders, "STATES_CHUNK", 2, raising=False)
+    records = one._book._records
+    find = records.find
+    read: list[list[tuple[str, int]]] = []
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        cursor = find(*args, **kwargs)
+
+        async def docs() -> Any:
+            found = [doc async for doc in cursor]
+            read.append([(doc["e"], doc["t"]) for doc in found])
+            for doc in found:
+                yield doc
+
+        return docs()
+
+    records.find = spied
+    await one.update("a", {"remind": (300, 60, 30)}, W)  # one more to arm: records are read
+    assert read == [[]]  # none at the event's time: those it moved from are not read
+    read.clear()
+    await one.put_many([ev(f"n{i}") for i in range(5)])
+    assert len(read) == 3  # 5 ids, 2 a chunk
 
 
 async def test_a_claim_beside_a_move_is_undone(engines: Any) -> None:

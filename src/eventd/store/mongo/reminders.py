@@ -45,6 +45,7 @@ _DUPLICATE_KEY = 11000
 # How long a claim holds its `sent` records before another daemon may finish them: longer
 # than any claim call runs while the store answers.
 LEASE = 60 * US
+STATES_CHUNK = 10_000  # event ids per read of records' states
 _RECORD_INDEXES = (
     [("s", ASCENDING), ("d", ASCENDING), ("e", ASCENDING), ("o", ASCENDING)],
     [("s", ASCENDING), ("type", ASCENDING), ("d", ASCENDING), ("e", ASCENDING)],
@@ -107,7 +108,7 @@ class ReminderBook:
             candidates += new
         if not candidates:
             return arming
-        states = await self._states({r.event_id for r in candidates})
+        states = await self._states(candidates)
         for reminder in candidates:
             state = states.get((reminder.event_id, reminder.ts, reminder.offset))
             if state is None or state == "cancelled":
@@ -116,11 +117,22 @@ class ReminderBook:
                 arming.rearmed.append(reminder)
         return arming
 
-    async def _states(self, ids: set[str]) -> dict[tuple[str, int, int], str]:
-        """Return the state of every record of these events, by identity."""
-        found = self._records.find({"e": {"$in": sorted(ids)}}, {"e": 1, "t": 1, "o": 1, "s": 1})
-        states = {(doc["e"], doc["t"], doc["o"]): doc["s"] async for doc in found}
-        self._round_trip()
+    async def _states(self, candidates: list[Reminder]) -> dict[tuple[str, int, int], str]:
+        """Return the state of every record of these reminders' events at their timestamps."""
+        states: dict[tuple[str, int, int], str] = {}
+        ids = sorted({r.event_id for r in candidates})
+        # In chunks: the worker folds puts, and one `$in` of all their ids could pass the
+        # 16 MB limit of a command. Bounded on `t` too, so that an event's history (records
+        # at the times it moved from) is not read on every write.
+        for start in range(0, len(ids), STATES_CHUNK):
+            chunk = set(ids[start : start + STATES_CHUNK])
+            times = sorted({r.ts for r in candidates if r.event_id in chunk})
+            found = self._records.find(
+                {"e": {"$in": sorted(chunk)}, "t": {"$in": times}},
+                {"e": 1, "t": 1, "o": 1, "s": 1},
+            )
+            states |= {(doc["e"], doc["t"], doc["o"]): doc["s"] async for doc in found}
+            self._round_trip()
         return states
 
     async def write_records(self, arming: Arming) -> None:
