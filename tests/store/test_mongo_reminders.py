@@ -276,6 +276,27 @@ async def test_a_write_reads_records_in_chunks_and_at_the_current_time_only(
     assert len(read) == 3  # 5 ids, 2 a chunk
 
 
+async def test_a_listing_of_records_is_bounded_by_its_cursor_due_time(engines: Any) -> None:
+    one, _ = engines
+    await one.put_many([ev(f"e{i}", T + i * SECOND) for i in range(3)])
+    await one.claim_due(DUE + 2 * SECOND, 10, HOUR)
+    records = one._book._records
+    find = records.find
+    filters: list[dict[str, Any]] = []
+
+    def spied(filter: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        filters.append(filter)
+        return find(filter, *args, **kwargs)
+
+    records.find = spied
+    first = await one.list_reminders(ReminderQuery(state="sent", limit=1))
+    page = await one.list_reminders(
+        ReminderQuery(state="sent", after=first.reminders[0].order, limit=5)
+    )
+    assert [r.event_id for r in first.reminders + page.reminders] == ["e0", "e1", "e2"]
+    assert {"d": {"$gte": first.reminders[0].due}} in filters[-1]["$and"]
+
+
 async def test_a_claim_beside_a_move_is_undone(engines: Any) -> None:
     one, other = engines
     await one.put_many([ev("a")])
@@ -348,6 +369,9 @@ async def test_the_indexes_of_reminders(engines: Any) -> None:
     claims = [i for i in records.values() if i["key"] == [("e", 1), ("t", 1), ("o", 1)]]
     assert len(claims) == 1 and claims[0]["unique"]
     assert [("h", 1)] in [index["key"] for index in records.values()]
+    for filters in (["s"], ["s", "type"], ["s", "key"], ["s", "type", "key"]):
+        listing = [(name, 1) for name in [*filters, "d", "e", "o"]]
+        assert listing in [index["key"] for index in records.values()]
     feed = await one._feed.index_information()
     sent = [i for i in feed.values() if i["key"] == [("re", 1), ("rt", 1), ("ro", 1)]]
     assert len(sent) == 1 and sent[0]["unique"]

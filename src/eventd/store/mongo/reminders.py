@@ -46,10 +46,13 @@ _DUPLICATE_KEY = 11000
 # than any claim call runs while the store answers.
 LEASE = 60 * US
 STATES_CHUNK = 10_000  # event ids per read of records' states
+_ORDER = [("d", ASCENDING), ("e", ASCENDING), ("o", ASCENDING)]  # due order
+# The listings of records: by state, and by each combination of the filters, in due order.
 _RECORD_INDEXES = (
-    [("s", ASCENDING), ("d", ASCENDING), ("e", ASCENDING), ("o", ASCENDING)],
-    [("s", ASCENDING), ("type", ASCENDING), ("d", ASCENDING), ("e", ASCENDING)],
-    [("s", ASCENDING), ("key", ASCENDING), ("d", ASCENDING), ("e", ASCENDING)],
+    [("s", ASCENDING), *_ORDER],
+    [("s", ASCENDING), ("type", ASCENDING), *_ORDER],
+    [("s", ASCENDING), ("key", ASCENDING), *_ORDER],
+    [("s", ASCENDING), ("type", ASCENDING), ("key", ASCENDING), *_ORDER],
 )
 
 
@@ -361,22 +364,23 @@ class ReminderBook:
             if query.key is not None:
                 clauses.append({"key": query.key})
             if query.after is not None:
+                # The `$or` of a keyset gives the index no bound: `d` from the cursor on does.
+                clauses.append({"d": {"$gte": query.after[0]}})
                 clauses.append(after(query.after, "d", "e", "o"))
-            cursor = (
-                self._records.find({"$and": clauses})
-                .sort([("d", ASCENDING), ("e", ASCENDING), ("o", ASCENDING)])
-                .limit(query.limit + 1)
-            )
+            cursor = self._records.find({"$and": clauses}).sort(_ORDER).limit(query.limit + 1)
             found = [from_record(doc) async for doc in cursor]
         return ReminderPage(found[: query.limit], more=len(found) > query.limit)
 
     async def _pending_page(self, query: ReminderQuery) -> list[Reminder]:
         """Return up to `limit + 1` pending reminders of a query, from the events' entries.
 
-        The multikey index on `rem.d` finds the events with an entry in the span; their
-        entries are then unwound and sorted, so a page costs the pending reminders between
-        its start and `end`, not a pass over all events.
+        The multikey index on `rem.d` finds the events with an entry in the span, from the
+        cursor's due time on; their entries are then unwound and sorted, so a page costs the
+        pending reminders between its start and `end`, not a pass over all events.
         """
+        # What remains: that cost is per page, as `$sort` must see every entry of the span
+        # before `$limit`; a page in O(limit) needs the pending ones in a collection of their
+        # own, ordered by (d, e, o), written with the event (no longer one atomic write).
         start = query.start
         if query.after is not None and (start is None or query.after[0] > start):
             start = query.after[0]
