@@ -42,8 +42,9 @@ _INT64_MIN = -(2**63)
 # The due index, in the order of due reminders: by next due time, then event id.
 DUE_ORDER = [("rn", ASCENDING), ("_id", ASCENDING)]
 _DUPLICATE_KEY = 11000
-# How long a claim holds its `sent` records before another daemon may finish them: longer
-# than any claim call runs while the store answers.
+# How long a claim holds its `sent` records before another daemon may finish them: well
+# beyond a claim call's run while the store answers (a claim stalled past it loses them, and
+# leaves a position unused: see `MongoEngine`).
 LEASE = 60 * US
 STATES_CHUNK = 10_000  # event ids per read of records' states
 _ORDER = [("d", ASCENDING), ("e", ASCENDING), ("o", ASCENDING)]  # due order
@@ -299,6 +300,8 @@ class ReminderBook:
         """Finish up to `limit` claims left half-done (`sent`, not yet in the feed) by a claim
         that stopped: this engine's own at once, another's once its lease has run out; return
         the reminders that were sent."""
+        if limit <= 0:
+            return []
         found = self._records.find(
             {"$or": [{"h": {"$lt": now}}, {"h": {"$gte": _INT64_MIN}, "c": self._token}]}
         )
