@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 from mongomock_motor import AsyncMongoMockClient
+from pymongo.errors import AutoReconnect
 
 from eventd.config import Config, RemindersConfig
 from eventd.model import NULL, Event
-from eventd.store.base import Reminder, ReminderQuery
-from eventd.store.mongo import MongoEngine
+from eventd.store.base import Reminder, ReminderQuery, StorageError
+from eventd.store.mongo import MongoEngine, reminders
 from eventd.store.mongo.documents import settle
-from eventd.store.mongo.reminders import DUE_ORDER, due_by
+from eventd.store.mongo.reminders import DUE_ORDER, LEASE, due_by
 from eventd.times import parse_timestamp
 from tests.engines import MONGODB_URL
 
@@ -111,7 +112,9 @@ async def test_two_engines_claiming_together_claim_each_reminder_once(engines: A
     assert (await one.list_reminders(ReminderQuery())).reminders == []
 
 
-async def test_a_claim_that_stopped_after_its_record_is_not_sent_again(engines: Any) -> None:
+async def test_a_claim_that_stopped_after_its_record_is_finished_by_a_later_claim(
+    engines: Any,
+) -> None:
     one, other = engines
     await one.put_many([ev("a"), ev("b", T + SECOND)])
     # A daemon inserted the record of "a" (its claim) and stopped before taking the entry
@@ -122,11 +125,176 @@ async def test_a_claim_that_stopped_after_its_record_is_not_sent_again(engines: 
     start = (await other.read_changes(0, 0)).head
     claimed = await other.claim_due(DUE + SECOND, 10, HOUR)
     assert [r.event_id for r in claimed] == ["b"]
+    # That claim may be another daemon's still running: it is finished once its lease is out.
+    assert await other.next_due() == DUE + LEASE
+    [finished] = await other.claim_due(DUE + LEASE + SECOND, 10, HOUR)
+    assert (finished.event_id, finished.state) == ("a", "sent")
     feed = (await other.read_changes(start, 100)).changes
-    assert [c.reminder.event_id for c in feed if c.reminder] == ["b"]
+    assert [c.reminder.event_id for c in feed if c.reminder] == ["b", "a"]
+    assert [c.position for c in feed] == [start + 1, start + 2]
+    assert feed[1].reminder == finished and finished.position == start + 2
+    assert await other.event_reminders("a") == [finished]
     assert await other.next_due() is None
-    [record] = await other.event_reminders("a")
-    assert record.state == "sent" and record.position is None  # the documented loss
+    assert await one.claim_due(DUE + 3 * LEASE, 10, HOUR) == []
+
+
+class Flaky:
+    """Make one call of a collection's method fail once, with `error`, then work again."""
+
+    def __init__(self, collection: Any, method: str, error: BaseException) -> None:
+        self.original = getattr(collection, method)
+        self.error: BaseException | None = error
+        setattr(collection, method, self)
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return await self.original(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["insert_many", "update_many"],
+    ids=["feed_entry", "finished_mark"],
+)
+@pytest.mark.parametrize(
+    "error",
+    [AutoReconnect("connection reset"), asyncio.CancelledError()],
+    ids=["transient", "cancelled"],
+)
+async def test_a_claim_cut_short_after_its_record_is_sent_once_by_the_next(
+    engines: Any, method: str, error: BaseException
+) -> None:
+    one, other = engines
+    await one.put_many([ev("a"), ev("b", T + SECOND)])
+    start = (await one.read_changes(0, 0)).head
+    target = one._feed if method == "insert_many" else one._book._records
+    Flaky(target, method, error)
+    with pytest.raises((StorageError, asyncio.CancelledError)):
+        await one.claim_due(DUE + SECOND, 10, HOUR)
+    assert await other.claim_due(DUE + 2 * SECOND, 10, HOUR) == []  # not another's to finish
+    assert await one.next_due() == DUE + SECOND  # this engine's own: at once
+    finished = await one.claim_due(DUE + 2 * SECOND, 10, HOUR)
+    assert sorted((r.event_id, r.state) for r in finished) == [("a", "sent"), ("b", "sent")]
+    await one.put_many([ev("c", T + HOUR)])
+    feed = (await one.read_changes(start, 100)).changes
+    # Each once, and no position left a hole.
+    assert sorted(c.reminder.event_id for c in feed if c.reminder) == ["a", "b"]
+    assert [c.position for c in feed] == [start + 1, start + 2, start + 3]
+    assert {r.position for r in finished} == {start + 1, start + 2}
+    assert await one.next_due() == DUE + HOUR
+    assert await one.claim_due(DUE + 3 * LEASE, 10, HOUR) == []
+
+
+async def test_a_claim_whose_take_out_gave_up_is_finished_by_the_next(engines: Any) -> None:
+    one, _ = engines
+    await one.put_many([ev("a")])
+    Flaky(one._events, "update_one", AutoReconnect("connection reset"))
+    with pytest.raises(StorageError):
+        await one.claim_due(DUE, 10, HOUR)
+    [sent] = await one.claim_due(DUE + SECOND, 10, HOUR)
+    assert sent.state == "sent" and sent.position is not None
+    assert await one.event_reminders("a") == [sent]
+    assert await one.next_due() is None
+
+
+async def test_a_clear_cut_short_leaves_no_record_that_blocks_a_recreated_event(
+    engines: Any,
+) -> None:
+    one, _ = engines
+    await one.put_many([ev("a")])
+    await one.claim_due(DUE, 10, HOUR)
+    # The second of the clear's two deletions fails, whichever it is.
+    calls: list[str] = []
+    for collection in (one._events, one._book._records):
+        original = collection.delete_many
+
+        async def second_fails(*args: Any, original: Any = original, **kwargs: Any) -> Any:
+            calls.append("delete_many")
+            if len(calls) == 2:
+                raise AutoReconnect("connection reset")
+            return await original(*args, **kwargs)
+
+        collection.delete_many = second_fails
+    with pytest.raises(StorageError):
+        await one.clear()
+    if await one.get("a") is not None:
+        await one.clear()  # cut short before the events: a clear again finishes it
+    await one.put_many([ev("a")])  # the same id and timestamp, created again
+    assert [r.state for r in await one.event_reminders("a")] == ["pending"]
+
+
+async def test_a_put_undone_beside_a_claim_leaves_nothing(engines: Any) -> None:
+    one, other = engines
+    await one.put_many([ev("x")])
+    bulk_write = one._events.bulk_write
+
+    async def claimed_between(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await bulk_write(*args, **kwargs)
+        finally:
+            # The other daemon claims the new event's reminder before the put undoes it.
+            await other.claim_due(DUE, 10, HOUR)
+
+    one._events.bulk_write = claimed_between
+    results = await one.put_many([ev("new"), ev("x")])
+    # The undo took out this put's own document: "new" is created by the put's next try.
+    assert [r.created for r in results] == [True, False]
+    [doc] = await one._events.find({"_id": "new"}).to_list(None)
+    assert doc["seq"] == results[0].event.seq
+
+
+async def test_a_write_reads_records_in_chunks_and_at_the_current_time_only(
+    engines: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, _ = engines
+    await one.put_many([ev("a", remind=(300, 60))])
+    for hours in range(1, 4):  # each move leaves cancelled records at the old time
+        await one.update("a", {"ts": T + hours * HOUR}, W)
+    monkeypatch.setattr(reminders, "STATES_CHUNK", 2, raising=False)
+    records = one._book._records
+    find = records.find
+    read: list[list[tuple[str, int]]] = []
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        cursor = find(*args, **kwargs)
+
+        async def docs() -> Any:
+            found = [doc async for doc in cursor]
+            read.append([(doc["e"], doc["t"]) for doc in found])
+            for doc in found:
+                yield doc
+
+        return docs()
+
+    records.find = spied
+    await one.update("a", {"remind": (300, 60, 30)}, W)  # one more to arm: records are read
+    assert read == [[]]  # none at the event's time: those it moved from are not read
+    read.clear()
+    await one.put_many([ev(f"n{i}") for i in range(5)])
+    assert len(read) == 3  # 5 ids, 2 a chunk
+
+
+async def test_a_listing_of_records_is_bounded_by_its_cursor_due_time(engines: Any) -> None:
+    one, _ = engines
+    await one.put_many([ev(f"e{i}", T + i * SECOND) for i in range(3)])
+    await one.claim_due(DUE + 2 * SECOND, 10, HOUR)
+    records = one._book._records
+    find = records.find
+    filters: list[dict[str, Any]] = []
+
+    def spied(filter: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        filters.append(filter)
+        return find(filter, *args, **kwargs)
+
+    records.find = spied
+    first = await one.list_reminders(ReminderQuery(state="sent", limit=1))
+    page = await one.list_reminders(
+        ReminderQuery(state="sent", after=first.reminders[0].order, limit=5)
+    )
+    assert [r.event_id for r in first.reminders + page.reminders] == ["e0", "e1", "e2"]
+    assert {"d": {"$gte": first.reminders[0].due}} in filters[-1]["$and"]
 
 
 async def test_a_claim_beside_a_move_is_undone(engines: Any) -> None:
@@ -200,6 +368,25 @@ async def test_the_indexes_of_reminders(engines: Any) -> None:
     records = await one._book._records.index_information()
     claims = [i for i in records.values() if i["key"] == [("e", 1), ("t", 1), ("o", 1)]]
     assert len(claims) == 1 and claims[0]["unique"]
+    assert [("h", 1)] in [index["key"] for index in records.values()]
+    for filters in (["s"], ["s", "type"], ["s", "key"], ["s", "type", "key"]):
+        listing = [(name, 1) for name in [*filters, "d", "e", "o"]]
+        assert listing in [index["key"] for index in records.values()]
+    feed = await one._feed.index_information()
+    sent = [i for i in feed.values() if i["key"] == [("re", 1), ("rt", 1), ("ro", 1)]]
+    assert len(sent) == 1 and sent[0]["unique"]
+
+
+async def test_a_reminder_feed_entry_is_inserted_once(engines: Any) -> None:
+    one, _ = engines
+    await one.put_many([ev("a")])
+    start = (await one.read_changes(0, 0)).head
+    [sent] = await one.claim_due(DUE, 10, HOUR)
+    [entry] = await one._feed.find({"_id": sent.position}).to_list(None)
+    await one._append([entry])  # a claim finishing it again: kept, not doubled
+    await one._append([entry | {"_id": sent.position + 1}])
+    feed = (await one.read_changes(start, 100)).changes
+    assert [c.reminder for c in feed] == [sent]
 
 
 def test_from_config_passes_the_default_offsets() -> None:

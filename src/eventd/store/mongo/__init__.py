@@ -17,7 +17,8 @@ Reminders (`reminders.py`): the pending ones are the `rem` entries of their even
 so a write arms and cancels them atomically with the event; `rn` is indexed with `_id`, and the
 next due time and the due reminders are found through that index. A reminder that is no longer
 pending is a record in `<collection>_reminders`, unique by `(e, t, o)` (event id, timestamp,
-offset): inserting it is the claim, and only one daemon's insert succeeds.
+offset): inserting it is the claim, and only one daemon's insert succeeds. A `sent` record
+keeps `h` (a lease, µs) until its feed entry, unique in the feed by `(re, rt, ro)`, is in.
 """
 
 from eventd.store.mongo.documents import from_document, to_document

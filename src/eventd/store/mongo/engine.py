@@ -64,16 +64,24 @@ class MongoEngine(Engine, Pings, Reminders):
       again), then the feed entry. A crash in between loses the feed entry and those records:
       a cancelled reminder is gone from its document all the same and never fires, and a
       cancelled record left beside a pending reminder is taken over by its claim;
-    - a claim: the record (`sent` or `missed`: the claim itself), then the entry taken out of
-      the event's document, then the `reminder` feed entry, then its position in the record.
-      A crash after the claim and before the feed entry loses that one sent reminder: it is
-      recorded as `sent` (with no position) but reaches no subscriber, and no daemon sends it
-      later. That is the lesser loss: the feed entry cannot come first, as a restart or a
-      second daemon would then send the reminder twice. The entry is taken out before the feed
-      entry is appended so that a claim sees an edit or a delete that came after it read the
-      event: it undoes itself (its record becomes `cancelled`) rather than send a reminder for
-      an old time. An entry left in a document by a claim that stopped is taken out by the
-      next claim, which finds the record and sends nothing.
+    - a claim: the record (`sent` or `missed`: the claim itself; a `sent` one is half-done,
+      `h`, until its feed entry is in), then the entry taken out of the event's document, then
+      a feed position reserved and written into the record with the feed entry to come, then
+      the `reminder` feed entry, then the record marked finished. The entry is taken out
+      before anything reaches the feed so that a claim sees an edit or a delete that came
+      after it read the event: it undoes itself (its record becomes `cancelled`) rather than
+      send a reminder for an old time.
+    A crash (an error, a timeout, a stop) anywhere in a claim leaves a half-done record, and
+    a later claim finishes it (`ReminderBook.finish`): this engine's own at once, another
+    daemon's once its lease (`LEASE`) has run out. It takes the entry out if still there,
+    undoes the claim if the event moved or went, or else inserts the feed entry at the
+    record's position (reserving one first if it had none). A reminder's feed entry is unique
+    by its identity in the feed, so a sent reminder reaches the feed exactly once, only late:
+    by the lease after a crash of another daemon. What a crash can still do: a position
+    reserved by a claim that stopped before writing it into its record (or, for a claim
+    stalled past its lease, lost to the claim that took it over) is never used, a hole in the
+    feed; and a position whose entry came late may already be behind a hub that read past
+    it. Either way the hub reports a gap and its subscribers resume from the feed.
     """
 
     name = "mongo"
@@ -106,7 +114,12 @@ class MongoEngine(Engine, Pings, Reminders):
         self._ready = False
         self.default_offsets = default_offsets
         self._book = ReminderBook(
-            self._events, db[f"{collection}_reminders"], default_offsets, self.round_trip
+            self._events,
+            db[f"{collection}_reminders"],
+            default_offsets,
+            self.round_trip,
+            lambda count: self._reserve("feed", count),
+            self._append,
         )
 
     @classmethod
@@ -140,6 +153,12 @@ class MongoEngine(Engine, Pings, Reminders):
             for keys in _INDEXES:
                 await self._events.create_index(keys)
             await self._book.prepare()
+            # A reminder's feed entry is inserted once, however many claims finish it.
+            await self._feed.create_index(
+                [("re", ASCENDING), ("rt", ASCENDING), ("ro", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"re": {"$exists": True}},
+            )
             await self._counters.update_one(
                 {"_id": "seq"}, {"$setOnInsert": {"value": self._first_seq - 1}}, upsert=True
             )
@@ -199,39 +218,31 @@ class MongoEngine(Engine, Pings, Reminders):
         return await self.feed_epoch()  # made anew if the store lost it altogether
 
     async def _record(
-        self,
-        op: Op,
-        events: Sequence[Event | None],
-        epoch: str | None = None,
-        reminders: Sequence[Reminder] = (),
-    ) -> list[Reminder]:
+        self, op: Op, events: Sequence[Event | None], epoch: str | None = None
+    ) -> None:
         """Append changes to the feed collection, dropping what falls out of its history.
 
         The feed is written after the change it records (MongoDB without transactions):
-        a crash between the two loses that feed entry, not the change. With `reminders`
-        (one per event), return them with their positions.
+        a crash between the two loses that feed entry, not the change.
         """
         first = await self._reserve("feed", len(events))
-        placed = [
-            msgspec.structs.replace(r, position=position)
-            for position, r in enumerate(reminders, start=first)
-        ]
-        with_reminders: Sequence[Reminder | None] = placed or [None] * len(events)
-        await self._feed.insert_many(
-            [
-                to_feed_entry(position, op, e, epoch, reminder)
-                for position, e, reminder in zip(
-                    range(first, first + len(events)), events, with_reminders, strict=True
-                )
-            ],
-            ordered=True,
+        await self._append(
+            [to_feed_entry(p, op, e, epoch) for p, e in enumerate(events, start=first)]
         )
+
+    async def _append(self, entries: list[dict[str, Any]]) -> None:
+        """Insert feed entries at their reserved positions; one there already is kept."""
+        try:
+            await self._feed.insert_many(entries, ordered=False)
+        except BulkWriteError as exc:
+            # A reminder's entry that a claim inserted before it stopped: the same entry.
+            if any(err.get("code") != _DUPLICATE_KEY for err in exc.details["writeErrors"]):
+                raise
         self.round_trip()
-        last = first + len(events) - 1
+        first, last = entries[0]["_id"], entries[-1]["_id"]
         self._written(last)
         if last // 100 != (first - 1) // 100:  # now and then, not on every write
             await self._feed.delete_many({"_id": {"$lte": last - self._history}})
-        return placed
 
     async def cursor_secret(self) -> bytes:
         if self._cursor_secret is None:
@@ -285,9 +296,11 @@ class MongoEngine(Engine, Pings, Reminders):
             if any(err.get("code") != _DUPLICATE_KEY for err in exc.details["writeErrors"]):
                 raise
             # An id exists: undo what this batch wrote before it, so the put is all or none.
-            done = [e.id for e in list(inserted.values())[: exc.details["nInserted"]]]
+            done = list(inserted.values())[: exc.details["nInserted"]]
             if done:
-                await self._events.delete_many({"_id": {"$in": done}, "v": 0})
+                # By `seq`, this put's own: a claim may have taken a reminder out already,
+                # changing `v`, and an id deleted since may be another put's by now.
+                await self._events.delete_many({"$or": [{"_id": e.id, "seq": e.seq} for e in done]})
             return list(inserted), {}
         await self._book.write_records(arming)
         await self._record("created", list(inserted.values()))
@@ -345,9 +358,13 @@ class MongoEngine(Engine, Pings, Reminders):
 
     async def clear(self) -> int:
         async with self._ready_and_wrapped():
+            # The records first: a clear cut short after the events would leave `sent` records
+            # that keep a re-created event (same id and timestamp) from being armed, forever.
+            # Cut short here instead, it leaves events whose records are gone: a clear again
+            # finishes it.
+            await self._book.clear()
             result = await self._events.delete_many({})
             self.round_trip()
-            await self._book.clear()
             epoch = new_epoch()
             await self._counters.update_one(
                 {"_id": "epoch"}, {"$set": {"value": epoch}}, upsert=True
@@ -358,24 +375,20 @@ class MongoEngine(Engine, Pings, Reminders):
 
     async def next_due(self) -> int | None:
         async with self._ready_and_wrapped():
-            return await self._book.next_due()
+            due = [await self._book.next_due(), await self._book.half_done_due()]
+        return min((d for d in due if d is not None), default=None)
 
     async def claim_due(self, now: int, limit: int, late_grace: int) -> list[Reminder]:
-        """Claim due reminders: the claim, then the feed entry of each sent one.
+        """Finish the claims left half-done, then claim due reminders and send the sent ones.
 
-        The class docstring says what a crash between the two loses.
+        The class docstring says what a crash between the steps leaves, and who finishes it.
         """
         async with self._ready_and_wrapped():
-            claimed = await self._book.claim(now, limit, late_grace)
-            sent = [(r, e) for r, e in claimed if r.state == "sent"]
-            placed: dict[tuple[str, int, int], Reminder] = {}
-            if sent:
-                done = await self._record(
-                    "reminder", [e for _, e in sent], reminders=[r for r, _ in sent]
-                )
-                await self._book.positioned(done)
-                placed = {(r.event_id, r.ts, r.offset): r for r in done}
-        return [placed.get((r.event_id, r.ts, r.offset), r) for r, _ in claimed]
+            finished = await self._book.finish(now, limit)
+            claimed = await self._book.claim(now, limit - len(finished), late_grace)
+            sent = await self._book.send([(r, e) for r, e in claimed if r.state == "sent"])
+        placed = {(r.event_id, r.ts, r.offset): r for r in sent}
+        return finished + [placed.get((r.event_id, r.ts, r.offset), r) for r, _ in claimed]
 
     async def list_reminders(self, query: ReminderQuery) -> ReminderPage:
         async with self._ready_and_wrapped():
