@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventd.fields import PathError, parse_path
 from eventd.origins import parse_hosts, parse_origins
 from eventd.times import TimeError, parse_duration, resolve_timezone
 
@@ -327,6 +328,32 @@ class RemindersConfig:
     )
 
 
+def parse_paths(text: str) -> tuple[str, ...]:
+    """Read a comma-separated list of field paths; raise ValueError naming a bad one."""
+    paths = []
+    for given in text.split(","):
+        name = given.strip()
+        if not name:
+            continue
+        try:
+            paths.append(parse_path(name).text)
+        except PathError as exc:
+            raise ValueError(f"{name!r} {exc}") from None
+    return tuple(paths)
+
+
+@dataclass(frozen=True)
+class TimelinesConfig:
+    indexed_fields: str = setting(
+        "status",
+        "Field paths (see `GET /timelines`) indexed on every engine, so that searching "
+        "their values, their timelines and their transitions reads only the events that "
+        "have them: a list or a comma-separated string; others are answered by a scan.",
+        check=parse_paths,
+        comma_list=True,
+    )
+
+
 @dataclass(frozen=True)
 class TimeConfig:
     naive_timezone: str = setting(
@@ -405,6 +432,7 @@ class Config:
     stats: StatsConfig = field(default_factory=StatsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    timelines: TimelinesConfig = field(default_factory=TimelinesConfig)
     time: TimeConfig = field(default_factory=TimeConfig)
     limits: Limits = field(default_factory=Limits)
     log: LogConfig = field(default_factory=LogConfig)
