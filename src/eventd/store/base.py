@@ -20,6 +20,7 @@ whose `run` asks for it. The worker's loop does not change.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +29,7 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 
 import msgspec
 
-from eventd.config import Config
+from eventd.config import Config, parse_offsets
 from eventd.model import Event
 
 Order = Literal["asc", "desc"]
@@ -132,6 +133,15 @@ class ReminderQuery:
 class ReminderPage:
     reminders: list[Reminder]
     more: bool
+
+
+def engine_options(config: Config, section: Any = None) -> dict[str, Any]:
+    """Return an engine's constructor keywords: those every engine takes (feed history,
+    default reminder offsets), and each setting of its own `[engine.<name>]` section (a
+    dataclass) under the keyword of the same name."""
+    own = dataclasses.asdict(section) if section is not None else {}
+    offsets = parse_offsets(config.reminders.default_offsets)
+    return own | {"history": config.feed.history, "default_offsets": offsets}
 
 
 def new_epoch() -> str:

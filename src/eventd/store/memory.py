@@ -12,7 +12,7 @@ from typing import Any, Self, TypeAlias
 import msgspec
 from sortedcontainers import SortedList
 
-from eventd.config import Config, parse_offsets
+from eventd.config import Config
 from eventd.model import Event
 from eventd.store.base import (
     LATE_AFTER,
@@ -27,6 +27,7 @@ from eventd.store.base import (
     ReminderPage,
     ReminderQuery,
     Reminders,
+    engine_options,
     new_epoch,
 )
 from eventd.store.memory_reminders import ReminderBook
@@ -76,8 +77,7 @@ class MemoryEngine(Engine, Reminders):
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
-        offsets = parse_offsets(config.reminders.default_offsets)
-        return cls(history=config.feed.history, default_offsets=offsets)
+        return cls(**engine_options(config))
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
         fresh = check_batch(events)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -15,7 +14,7 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReturnDocument
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from eventd.config import Config, parse_offsets
+from eventd.config import Config
 from eventd.model import Event
 from eventd.store.base import (
     Change,
@@ -31,6 +30,7 @@ from eventd.store.base import (
     ReminderQuery,
     Reminders,
     StorageError,
+    engine_options,
     new_epoch,
 )
 from eventd.store.mongo.documents import (
@@ -124,12 +124,7 @@ class MongoEngine(Engine, Pings, Reminders):
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
-        # Each setting of [engine.mongo] is the constructor's keyword of the same name.
-        return cls(
-            **dataclasses.asdict(config.engine.mongo),
-            history=config.feed.history,
-            default_offsets=parse_offsets(config.reminders.default_offsets),
-        )
+        return cls(**engine_options(config, config.engine.mongo))
 
     async def open(self) -> None:
         try:

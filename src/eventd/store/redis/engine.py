@@ -10,7 +10,6 @@ read by `reminders.py`.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 from collections import deque
@@ -21,7 +20,7 @@ from typing import Any, Self
 import msgspec
 from redis.exceptions import RedisError
 
-from eventd.config import Config, parse_offsets
+from eventd.config import Config
 from eventd.model import Event
 from eventd.store.base import (
     Change,
@@ -37,6 +36,7 @@ from eventd.store.base import (
     Reminders,
     ReportsRoundTrips,
     StorageError,
+    engine_options,
     new_epoch,
 )
 from eventd.store.puts import ATTEMPTS, insert_new
@@ -118,12 +118,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
-        # Each setting of [engine.redis] is the constructor's keyword of the same name.
-        return cls(
-            **dataclasses.asdict(config.engine.redis),
-            history=config.feed.history,
-            default_offsets=parse_offsets(config.reminders.default_offsets),
-        )
+        return cls(**engine_options(config, config.engine.redis))
 
     async def open(self) -> None:
         try:
