@@ -372,9 +372,11 @@ async def test_the_indexes_of_reminders(engines: Any) -> None:
     for filters in (["s"], ["s", "type"], ["s", "key"], ["s", "type", "key"]):
         listing = [(name, 1) for name in [*filters, "d", "e", "o"]]
         assert listing in [index["key"] for index in records.values()]
+    # The feed is by position only: a reminder's entry is kept once by its `_id` (below), and
+    # a unique index on its identity would swallow the entry of an event created again after
+    # a clear (tests/store/test_reminders.py).
     feed = await one._feed.index_information()
-    sent = [i for i in feed.values() if i["key"] == [("re", 1), ("rt", 1), ("ro", 1)]]
-    assert len(sent) == 1 and sent[0]["unique"]
+    assert all(index["key"] == [("_id", 1)] for index in feed.values())
 
 
 async def test_a_reminder_feed_entry_is_inserted_once(engines: Any) -> None:
@@ -382,11 +384,39 @@ async def test_a_reminder_feed_entry_is_inserted_once(engines: Any) -> None:
     await one.put_many([ev("a")])
     start = (await one.read_changes(0, 0)).head
     [sent] = await one.claim_due(DUE, 10, HOUR)
+    # The claim's record fixed the entry's position, its `_id`, before the insert.
+    [record] = await one._book._records.find({"e": "a"}).to_list(None)
+    assert record["p"] == sent.position
     [entry] = await one._feed.find({"_id": sent.position}).to_list(None)
-    await one._append([entry])  # a claim finishing it again: kept, not doubled
-    await one._append([entry | {"_id": sent.position + 1}])
+    await one._book._fed([entry])  # a claim finishing it again: kept, not doubled
+    # A claim placing it again (one that lost it to another's takeover) finds it placed.
+    assert await one._book.send([(sent, await one.get("a"))]) == []
     feed = (await one.read_changes(start, 100)).changes
     assert [c.reminder for c in feed] == [sent]
+
+
+async def test_a_claim_stalled_past_its_lease_and_its_taker_insert_one_feed_entry(
+    engines: Any,
+) -> None:
+    one, other = engines
+    await one.put_many([ev("a")])
+    start = (await one.read_changes(0, 0)).head
+    insert_many = one._feed.insert_many
+    taken: list[Reminder] = []
+
+    async def stalled(*args: Any, **kwargs: Any) -> Any:
+        # `one` stalls past its lease just before its feed insert: `other` takes the claim
+        # over and inserts the entry the record holds; then `one` inserts it too.
+        taken.extend(await other.claim_due(DUE + LEASE + SECOND, 10, HOUR))
+        return await insert_many(*args, **kwargs)
+
+    one._feed.insert_many = stalled
+    [sent] = await one.claim_due(DUE, 10, HOUR)
+    assert [r.position for r in taken] == [sent.position]
+    feed = (await one.read_changes(start, 100)).changes
+    assert [(c.position, c.reminder) for c in feed] == [(sent.position, sent)]
+    assert await one.event_reminders("a") == [sent]
+    assert await other.next_due() is None
 
 
 def test_from_config_passes_the_default_offsets() -> None:

@@ -484,6 +484,22 @@ async def test_clear_deletes_every_reminder(reng: RemindingEngine) -> None:
     assert await claim(reng, T + HOUR) == []
 
 
+async def test_an_event_created_again_after_a_clear_sends_its_reminder_again(
+    reng: RemindingEngine,
+) -> None:
+    # The feed keeps what came before the clear, the sent reminder of the same identity too:
+    # the new event's reminder is a change of its own, at its own position.
+    await put(reng, ev("a"))
+    [first] = await claim(reng, DUE)
+    await reng.clear()
+    await put(reng, ev("a"))
+    start = await head(reng)
+    [again] = await claim(reng, DUE)
+    assert again.state == "sent" and again.position == start + 1 != first.position
+    [change] = await changes_after(reng, start)
+    assert change.reminder == again
+
+
 async def test_unknown_ids_do_nothing(reng: RemindingEngine) -> None:
     assert await reng.update("nope", {"title": "x"}, W) is None
     assert await reng.delete("nope") is None

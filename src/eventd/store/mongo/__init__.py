@@ -18,7 +18,8 @@ so a write arms and cancels them atomically with the event; `rn` is indexed with
 next due time and the due reminders are found through that index. A reminder that is no longer
 pending is a record in `<collection>_reminders`, unique by `(e, t, o)` (event id, timestamp,
 offset): inserting it is the claim, and only one daemon's insert succeeds. A `sent` record
-keeps `h` (a lease, µs) until its feed entry, unique in the feed by `(re, rt, ro)`, is in.
+keeps `h` (a lease, µs) until its feed entry is in; the record holds that entry and its
+position, the entry's `_id`, so that however many claims finish it, one insert succeeds.
 """
 
 from eventd.store.mongo.documents import from_document, to_document

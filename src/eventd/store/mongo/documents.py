@@ -202,7 +202,7 @@ def to_feed_entry(
         doc["epoch"] = epoch
     if reminder is not None:
         doc["reminder"] = _encode(reminder)
-        # The reminder's identity, unique in the feed: its entry can be inserted only once.
+        # The reminder's identity: the claim that inserts the entry marks its record finished.
         doc |= {"re": reminder.event_id, "rt": reminder.ts, "ro": reminder.offset}
     return doc
 

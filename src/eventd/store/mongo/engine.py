@@ -75,13 +75,15 @@ class MongoEngine(Engine, Pings, Reminders):
     a later claim finishes it (`ReminderBook.finish`): this engine's own at once, another
     daemon's once its lease (`LEASE`) has run out. It takes the entry out if still there,
     undoes the claim if the event moved or went, or else inserts the feed entry at the
-    record's position (reserving one first if it had none). A reminder's feed entry is unique
-    by its identity in the feed, so a sent reminder reaches the feed exactly once, only late:
-    by the lease after a crash of another daemon. What a crash can still do: a position
-    reserved by a claim that stopped before writing it into its record (or, for a claim
-    stalled past its lease, lost to the claim that took it over) is never used, a hole in the
-    feed; and a position whose entry came late may already be behind a hub that read past
-    it. Either way the hub reports a gap and its subscribers resume from the feed.
+    record's position (reserving one first if it had none). A record gets its position once
+    (only while it has none), and every claim that finishes it inserts the entry kept with
+    it, whose `_id` is that position: an insert again fails on `_id`. So a sent reminder
+    reaches the feed exactly once, only late: by the lease after a crash of another daemon.
+    What a crash can still do: a position reserved by a claim that stopped before writing it
+    into its record (or, for a claim stalled past its lease, lost to the claim that took it
+    over) is never used, a hole in the feed; and a position whose entry came late may already
+    be behind a hub that read past it. Either way the hub reports a gap and its subscribers
+    resume from the feed.
     """
 
     name = "mongo"
@@ -147,13 +149,10 @@ class MongoEngine(Engine, Pings, Reminders):
         async with _wrapped():
             for keys in _INDEXES:
                 await self._events.create_index(keys)
+            # No index on a reminder's identity in the feed: the record fixes its entry's `_id`
+            # (see the class docstring), and an event created again after a clear has the
+            # same identity and a reminder of its own to send.
             await self._book.prepare()
-            # A reminder's feed entry is inserted once, however many claims finish it.
-            await self._feed.create_index(
-                [("re", ASCENDING), ("rt", ASCENDING), ("ro", ASCENDING)],
-                unique=True,
-                partialFilterExpression={"re": {"$exists": True}},
-            )
             await self._counters.update_one(
                 {"_id": "seq"}, {"$setOnInsert": {"value": self._first_seq - 1}}, upsert=True
             )
