@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING
 
 from eventd.model import Event
 from eventd.store.base import Page, Query
@@ -108,11 +108,13 @@ class Search:
             docs = await self._events.find(after).sort("_id", ASCENDING).to_list(BATCH)
             if not docs:
                 break
-            updates = [
-                UpdateOne({"_id": d["_id"]}, {"$set": {"f": self.fields.tokens(from_document(d))}})
-                for d in docs
-            ]
-            await self._events.bulk_write(updates, ordered=False)
+            # One update per distinct set of tokens: a field has few values, mostly.
+            groups: dict[tuple[str, ...], list[str]] = {}
+            for doc in docs:
+                tokens = tuple(self.fields.tokens(from_document(doc)))
+                groups.setdefault(tokens, []).append(doc["_id"])
+            for tokens, ids in groups.items():
+                await self._events.update_many({"_id": {"$in": ids}}, {"$set": {"f": list(tokens)}})
             last = docs[-1]["_id"]
             if (done + len(docs)) // PROGRESS_EVERY > done // PROGRESS_EVERY:
                 log.info("indexed %d events so far", done + len(docs))
