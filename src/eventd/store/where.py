@@ -30,6 +30,7 @@ Where = tuple[tuple[FieldPath, Any], ...]
 TOKEN_BYTES = 16
 FIELD_BYTES = 8
 BATCH = 256  # events a filtered scan reads at once, at least
+MAX_VALUE_DEPTH = 64  # of a searched-for value: deeper ones are refused
 
 
 def field_id(path: FieldPath) -> str:
@@ -44,22 +45,33 @@ def token(path: FieldPath, value: Any) -> str:
     return f"{field_id(path)}:{hashlib.blake2b(text, digest_size=TOKEN_BYTES).hexdigest()}"
 
 
-def check_value(value: Any) -> None:
-    """Raise ValueError for a value no event can hold (a non-finite number)."""
+def check_value(value: Any, depth: int = 0) -> None:
+    """Raise ValueError for a value no event can hold (a non-finite number), or one nested
+    deeper than `MAX_VALUE_DEPTH` (which `canonical` could not read)."""
+    if depth > MAX_VALUE_DEPTH:
+        raise ValueError(f"a value nested more than {MAX_VALUE_DEPTH} levels deep")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("a number out of range")
     if isinstance(value, dict):
         for item in value.values():
-            check_value(item)
+            check_value(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            check_value(item)
+            check_value(item, depth + 1)
 
 
 def data_path(text: str) -> FieldPath:
     """Read a path into `data` (`value`, `type` and `title` too name keys of `data`)."""
     path = parse_path(text)
     return path if path.top is None else FieldPath(text, None, (text,))
+
+
+def data_clause(path: str, value: Any) -> tuple[FieldPath, Any]:
+    """Return the clause that `data.<path>` equals `value` (a decoded JSON value); raise
+    ValueError saying what is wrong with either (`PathError` for the path)."""
+    found = data_path(path)
+    check_value(value)
+    return found, value
 
 
 def parse_paths(texts: Iterable[str]) -> tuple[FieldPath, ...]:
