@@ -114,6 +114,7 @@ class Search:
         pattern = self._keys.field_pattern(field_id(parse_path(key)))
         async for found in self._client.scan_iter(match=pattern, count=SCAN_COUNT):
             await self._client.unlink(found)
+            self._round_trip()
         await self._client.hdel(self._keys.fields, key)
 
     async def _build(self, new: FieldIndex) -> None:
@@ -134,6 +135,7 @@ class Search:
                     for found in new.tokens(event):
                         pipe.zadd(self._keys.by_value(found), {member(event): 0})
                 await pipe.execute()
+            self._round_trip()
             passed, done = done // PROGRESS_EVERY, done + len(raws)
             if done // PROGRESS_EVERY > passed:
                 log.info("indexed %s in %d events so far", names, done)
