@@ -187,3 +187,22 @@ async def test_mongo_rewrites_the_tokens_when_the_listed_fields_change() -> None
     dropped = await opened(())
     assert await documents.count_documents({"f": {"$ne": []}}) == 0
     assert [e.id for e in (await dropped.query(wait())).events] == ["w0", "w2", "w3"]
+
+
+@pytest.mark.redis
+async def test_redis_rebuilds_an_index_whose_build_was_cut_short(
+    redis_server: RedisServer, redis_namespace: str, raw_redis: redis.asyncio.Redis
+) -> None:
+    keys = Keys(redis_namespace)
+    engine = await _redis(redis_server, redis_namespace, ())
+    await stored(engine, unrelated=5)
+    await engine.close()
+    # What a build stopped midway leaves: a stale entry, and the field still `building`.
+    stale = keys.by_value(token(STATUS, "stale"))
+    await raw_redis.zadd(stale, {"000:000:r0": 0})
+    await raw_redis.hset(keys.fields, "/status", "building")
+    again = await _redis(redis_server, redis_namespace, ("status",))
+    assert await raw_redis.exists(stale) == 0
+    assert await raw_redis.zcard(keys.by_value(token(STATUS, "wait"))) == 3
+    assert await raw_redis.hgetall(keys.fields) == {b"/status": b"ready"}
+    await again.close()

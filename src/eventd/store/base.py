@@ -239,11 +239,18 @@ class Engine(ABC):
 
     @abstractmethod
     async def query(self, query: Query) -> Page:
-        """Return up to `limit` events matching `query` in its order, in O(log n + limit)."""
+        """Return up to `limit` events matching `query` in its order, in O(log n + limit).
+
+        A `where` clause on an indexed field reads that field's index; the other clauses are
+        checked on the events read, so a search on fields that are not indexed costs as many
+        reads as the events the other filters select up to the page's end.
+        """
 
     @abstractmethod
     async def count(self, query: Query) -> int:
-        """Count the events matching the filters of `query` (cursor and limit ignored)."""
+        """Count the events matching the filters of `query` (cursor and limit ignored).
+
+        With `where` clauses that the index read does not answer, this reads the range."""
 
     @abstractmethod
     async def clear(self) -> int:

@@ -7,9 +7,11 @@ An indexed field (`timelines.indexed_fields`) is indexed by value: every event t
 field is filed under a token of `(path, value)` (`token`), a fixed-length name that is safe
 as a Redis key or a MongoDB index entry whatever the value holds. Tokens are 128-bit digests:
 two different `(path, value)` pairs sharing one is not a practical concern, so a search
-trusts its index. A search with a clause on an indexed field reads that field's index; any
-other clause and filter is checked on each event read (`Matcher`), batch after batch
-(`filtered_page`), until the page is full or the index is exhausted.
+trusts its index. A search with a clause on an indexed field reads that field's index (or,
+on memory and Redis, the type or key index when that one is smaller); a search without one
+reads the narrowest index of its other filters (type and key, type, key, or every event).
+Any clause and filter that index does not answer is checked on each event read (`Matcher`),
+batch after batch (`filtered_page`), until the page is full or the index is exhausted.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from eventd.fields import MISSING, FieldPath, canonical, parse_path
 from eventd.model import Event
 from eventd.store.base import Order, Page, Position, Query
 
-Where = tuple[tuple[FieldPath, Any], ...]
 TOKEN_BYTES = 16
 FIELD_BYTES = 8
 BATCH = 256  # events a filtered scan reads at once, at least

@@ -103,19 +103,23 @@ class Search:
         wanted = {path.key: path for path in self.fields.paths}
         for key in recorded:
             if key not in wanted:
+                log.info("dropping the index of the field %s, no longer listed", key)
                 await self._drop(key)
+                await self._client.hdel(self._keys.fields, key)
         building = [path for key, path in wanted.items() if recorded.get(key) != "ready"]
+        for path in building:
+            if path.key in recorded:  # a build or drop cut short: what it left may be stale
+                await self._drop(path.key)
         if building:
             await self._build(FieldIndex(path.text for path in building))
 
     async def _drop(self, key: str) -> None:
-        log.info("dropping the index of the field %s, no longer listed", key)
+        """Delete every index of the field `key`, recording that a drop is under way."""
         await self._client.hset(self._keys.fields, key, "dropping")
         pattern = self._keys.field_pattern(field_id(parse_path(key)))
         async for found in self._client.scan_iter(match=pattern, count=SCAN_COUNT):
             await self._client.unlink(found)
             self._round_trip()
-        await self._client.hdel(self._keys.fields, key)
 
     async def _build(self, new: FieldIndex) -> None:
         """File every stored event under the values of the fields of `new`."""
