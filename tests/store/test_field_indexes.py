@@ -13,11 +13,13 @@ import redis.asyncio
 
 from eventd.fields import parse_path
 from eventd.model import Event
-from eventd.store.base import Engine, Query
+from eventd.store.base import Engine, Query, engine_options
+from eventd.store.memory import MemoryEngine
 from eventd.store.mongo import MongoEngine
 from eventd.store.redis.engine import RedisEngine
 from eventd.store.redis.layout import Keys
 from eventd.store.where import field_id, token
+from tests.conftest import make_config
 from tests.redis_server import RedisServer
 from tests.store.test_conformance import T0, ev
 
@@ -206,3 +208,17 @@ async def test_redis_rebuilds_an_index_whose_build_was_cut_short(
     assert await raw_redis.zcard(keys.by_value(token(STATUS, "wait"))) == 3
     assert await raw_redis.hgetall(keys.fields) == {b"/status": b"ready"}
     await again.close()
+
+
+async def test_the_configured_fields_are_indexed() -> None:
+    config = make_config(timelines={"indexed_fields": "n, /a.b"})
+    assert engine_options(config)["indexed_fields"] == ("n", "/a.b")
+    engine = MemoryEngine.from_config(config)
+    await engine.put_many([job("a", "run"), ev("b", data=msgspec.Raw(b'{"a.b":1,"n":2}'))])
+    read = engine.events_read
+    clause = ((parse_path("/a.b"), 1),)
+    assert [e.id for e in (await engine.query(Query(where=clause))).events] == ["b"]
+    assert engine.events_read - read == 1
+    read = engine.events_read
+    assert (await engine.query(wait())).events == []  # status is not indexed here: a scan
+    assert engine.events_read - read == 2
