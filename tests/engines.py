@@ -55,8 +55,14 @@ def history() -> int:
 
 
 @pytest.fixture
-def memory_engine(first_seq: int, history: int) -> Engine:
-    return MemoryEngine(first_seq=first_seq, history=history)
+def indexed_fields() -> tuple[str, ...]:
+    """The field paths an engine indexes by value; a test may override it."""
+    return ()
+
+
+@pytest.fixture
+def memory_engine(first_seq: int, history: int, indexed_fields: tuple[str, ...]) -> Engine:
+    return MemoryEngine(first_seq=first_seq, history=history, indexed_fields=indexed_fields)
 
 
 @pytest.fixture
@@ -66,10 +72,18 @@ def redis_namespace() -> str:
 
 @pytest.fixture
 def redis_engine(
-    redis_server: RedisServer, redis_namespace: str, first_seq: int, history: int
+    redis_server: RedisServer,
+    redis_namespace: str,
+    first_seq: int,
+    history: int,
+    indexed_fields: tuple[str, ...],
 ) -> Iterator[Engine]:
     yield RedisEngine(
-        redis_server.url, namespace=redis_namespace, first_seq=first_seq, history=history
+        redis_server.url,
+        namespace=redis_namespace,
+        first_seq=first_seq,
+        history=history,
+        indexed_fields=indexed_fields,
     )
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushdb()
@@ -82,20 +96,34 @@ def redis_twin(redis_server: RedisServer, redis_namespace: str) -> Callable[[], 
 
 
 @pytest.fixture
-def mongo_mock_engine(first_seq: int, history: int) -> Engine:
+def mongo_mock_engine(first_seq: int, history: int, indexed_fields: tuple[str, ...]) -> Engine:
     from mongomock_motor import AsyncMongoMockClient
 
     client = AsyncMongoMockClient()
-    return MongoEngine("mongodb://mock", client=client, first_seq=first_seq, history=history)
+    return MongoEngine(
+        "mongodb://mock",
+        client=client,
+        first_seq=first_seq,
+        history=history,
+        indexed_fields=indexed_fields,
+    )
 
 
 @pytest.fixture
-def mongo_real_engine(first_seq: int, history: int) -> Iterator[Engine]:
+def mongo_real_engine(
+    first_seq: int, history: int, indexed_fields: tuple[str, ...]
+) -> Iterator[Engine]:
     import pymongo
 
     assert MONGODB_URL is not None
     database = f"eventd_test_{os.getpid()}_{next(_names)}"
-    yield MongoEngine(MONGODB_URL, database=database, first_seq=first_seq, history=history)
+    yield MongoEngine(
+        MONGODB_URL,
+        database=database,
+        first_seq=first_seq,
+        history=history,
+        indexed_fields=indexed_fields,
+    )
     with pymongo.MongoClient(MONGODB_URL) as client:
         client.drop_database(database)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from eventd.errors import BadParameter
+from eventd.fields import canonical
 from eventd.http.cursors import fingerprint as digest
 from eventd.http.cursors import invalid, sign, verified
 from eventd.store.base import Position, Query
@@ -19,7 +20,10 @@ _decode_body = msgspec.json.Decoder(_Body).decode
 
 def fingerprint(query: Query) -> str:
     """Return a short digest of the filters a cursor is valid for (not the order)."""
-    return digest(query.start, query.end, query.type, query.key)
+    if not query.where:  # as before field-value search: earlier cursors stay valid
+        return digest(query.start, query.end, query.type, query.key)
+    where = sorted((path.key, canonical(value)) for path, value in query.where)
+    return digest(query.start, query.end, query.type, query.key, msgspec.json.encode(where))
 
 
 def encode(position: Position, query: Query, secret: bytes) -> str:
@@ -41,6 +45,7 @@ def decode(token: str, query: Query, secret: bytes) -> Position:
         raise invalid()
     if digest_ != fingerprint(query):
         raise BadParameter(
-            "belongs to a listing with other filters (start, end, type, key)", field="cursor"
+            "belongs to a listing with other filters (start, end, type, key, data.)",
+            field="cursor",
         )
     return (ts, seq)

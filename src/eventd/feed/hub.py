@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from eventd.feed.values import ChangeValues
 from eventd.store.base import Change, Engine, FeedPage, StorageError
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class Hub:
         self._suspect: tuple[str, int] | None = None  # an unexplained epoch, and the head then
         self._lost: str | None = None  # the epoch whose history the store lost, to renew
         self._subscriptions: set[Subscriber] = set()
+        # What subscribers filter on in the changes' events, read once for all of them.
+        self.values = ChangeValues()
         self._listeners: list[Callable[[Change], None]] = []
         self._gap_listeners: list[Callable[[], None]] = []
         self._block = block

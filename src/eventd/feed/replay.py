@@ -18,9 +18,10 @@ neither drop nor repeat a change, and the subscription must never go silent:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from eventd.feed.hub import Hub
+from eventd.fields import FieldPath, canonical
 from eventd.store.base import Change, FeedPage, Op
 
 REPLAY_PAGE = 500
@@ -57,7 +58,11 @@ class Discontinuity:
 
 
 class Subscription:
-    """The changes of some ops, types and keys after `since` (or from now on), in order, once."""
+    """The changes of some ops, types and keys after `since` (or from now on), in order, once.
+
+    `where` keeps only the changes whose event has each value at its path (JSON equality);
+    the hub reads those values once per change for all of its subscriptions.
+    """
 
     def __init__(
         self,
@@ -67,6 +72,7 @@ class Subscription:
         types: frozenset[str] | None = None,
         keys: frozenset[str] | None = None,
         ops: frozenset[Op] | None = None,
+        where: tuple[tuple[FieldPath, Any], ...] = (),
         since: int | None = None,
         epoch: str | None = None,
         hold_limit: int = 1000,
@@ -76,6 +82,7 @@ class Subscription:
         self.types = types
         self.keys = keys
         self.ops = ops  # None: every op
+        self.where = [(path, canonical(value)) for path, value in where]
         self.since = since
         self.asked_epoch = epoch  # the epoch `since` belongs to, if the subscriber knows it
         self.after = since or 0  # changes up to this position were asked not to be sent again
@@ -160,9 +167,12 @@ class Subscription:
         event = change.event
         if event is None:
             return True  # `cleared` concerns every subscriber
-        return (self.types is None or event.type in self.types) and (
-            self.keys is None or event.key in self.keys
-        )
+        if self.types is not None and event.type not in self.types:
+            return False
+        if self.keys is not None and event.key not in self.keys:
+            return False
+        values = self.hub.values
+        return all(values.value(change, path) == wanted for path, wanted in self.where)
 
     def offer(self, change: Change) -> None:
         """Take a live change: hold it while the replay runs, else pass it on."""

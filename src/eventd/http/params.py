@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import re
 from datetime import tzinfo
+from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
 from aiohttp import web
 
 from eventd.config import Limits
 from eventd.errors import BadParameter
+from eventd.fields import FieldPath, parse_value
 from eventd.store.base import Query
+from eventd.store.where import data_clause
 from eventd.times import EPOCH_BOUND, TimeError, parse_timestamp
 
 _ALIASES = {"event_type": "type", "pageSize": "limit"}
 _LIST_PARAMS = {"start", "end", "type", "key", "cursor", "limit", "order", *_ALIASES}
+DATA_PREFIX = "data."  # data.<path>=<value>: a field-value search
+MAX_DATA_PARAMS = 16
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 # More digits than the bound is out of range: checked first, as int() of more than 4,300
 # digits raises.
@@ -27,7 +32,7 @@ def list_query(
     request: web.Request, limits: Limits, naive_tz: tzinfo | None
 ) -> tuple[Query, str | None]:
     """Return the listing query and the cursor token of a `GET /events` request."""
-    params = single_values(request, _LIST_PARAMS)
+    params = single_values(request, _LIST_PARAMS, prefix=DATA_PREFIX)
     start = time_param(params, "start", naive_tz)
     end = time_param(params, "end", naive_tz)
     if start is not None and end is not None and start > end:
@@ -42,17 +47,54 @@ def list_query(
         key=_text(params, "key"),
         order=order,  # type: ignore[arg-type]
         limit=limit_param(params, limits),
+        where=where_params(params),
     )
     return query, params.get("cursor")
 
 
-def single_values(request: web.Request, known: set[str]) -> dict[str, str]:
-    """Return the query parameters by their canonical names; refuse unknown and repeated ones."""
+def where_params(params: dict[str, str]) -> tuple[tuple[FieldPath, Any], ...]:
+    """Return the clauses of the `data.<path>=<value>` parameters, ANDed.
+
+    The value is JSON when it parses as JSON, else the text as a string. Two parameters that
+    name one field (`data.a` and `data./a`) are refused, as a repeated parameter is.
+    """
+    clauses: dict[str, tuple[str, tuple[FieldPath, Any]]] = {}
+    for name, text in params.items():
+        if not name.startswith(DATA_PREFIX):
+            continue
+        if len(clauses) == MAX_DATA_PARAMS:
+            raise BadParameter(
+                f"at most {MAX_DATA_PARAMS} data. parameters are allowed", field=name
+            )
+        try:
+            path, value = data_clause(name[len(DATA_PREFIX) :], _search_value(text))
+        except ValueError as exc:
+            raise BadParameter(str(exc), field=name) from None
+        if path.key in clauses:
+            raise BadParameter(f"names the field of {clauses[path.key][0]} again", field=name)
+        clauses[path.key] = (name, (path, value))
+    return tuple(clause for _, clause in clauses.values())
+
+
+def _search_value(text: str) -> Any:
+    try:
+        return parse_value(text)
+    except RecursionError:
+        raise ValueError("a value nested too deeply") from None
+
+
+def single_values(
+    request: web.Request, known: set[str], *, prefix: str | None = None
+) -> dict[str, str]:
+    """Return the query parameters by their canonical names; refuse unknown and repeated ones.
+
+    Names that begin with `prefix` are known too (the `data.` of a field-value search)."""
     check_encoding(request)
     params: dict[str, str] = {}
     for name, value in request.query.items():
-        if name not in known:
-            raise BadParameter(f"unknown parameter; known: {', '.join(sorted(known))}", field=name)
+        if name not in known and not (prefix is not None and name.startswith(prefix)):
+            names = sorted(known) + ([f"{prefix}<path>"] if prefix is not None else [])
+            raise BadParameter(f"unknown parameter; known: {', '.join(names)}", field=name)
         canonical = _ALIASES.get(name, name)
         if canonical in params:
             raise BadParameter("given more than once", field=name)

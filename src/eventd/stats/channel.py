@@ -52,6 +52,8 @@ def stats_subscription(
     """Return the subscription a `subscribe` asks for, or the reason it is refused."""
     if request.filter is not None and request.filter.key is not None:
         return "stats: filter.key is not supported; the stats channel filters by type only"
+    if request.filter is not None and request.filter.data is not None:
+        return "stats: filter.data is not supported; the stats channel filters by type only"
     type = request.filter.type if request.filter else None
     if isinstance(type, list):
         if len(type) != 1:

@@ -29,7 +29,8 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 
 import msgspec
 
-from eventd.config import Config, parse_offsets
+from eventd.config import Config, parse_offsets, parse_paths
+from eventd.fields import FieldPath
 from eventd.model import Event
 
 Order = Literal["asc", "desc"]
@@ -51,7 +52,11 @@ class IdConflict(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A time-ordered selection. `after` is an exclusive keyset position in `order`."""
+    """A time-ordered selection. `after` is an exclusive keyset position in `order`.
+
+    `where` holds field-value clauses, ANDed: `(path, value)` selects the events whose value
+    at `path` equals `value` by JSON equality (see `store/where.py`).
+    """
 
     start: int | None = None
     end: int | None = None
@@ -60,6 +65,7 @@ class Query:
     after: Position | None = None
     order: Order = "asc"
     limit: int = 100
+    where: tuple[tuple[FieldPath, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +143,16 @@ class ReminderPage:
 
 def engine_options(config: Config, section: Any = None) -> dict[str, Any]:
     """Return an engine's constructor keywords: those every engine takes (feed history,
-    default reminder offsets), and each setting of its own `[engine.<name>]` section (a
-    dataclass) under the keyword of the same name."""
+    default reminder offsets, indexed field paths), and each setting of its own
+    `[engine.<name>]` section (a dataclass) under the keyword of the same name."""
     own = dataclasses.asdict(section) if section is not None else {}
     offsets = parse_offsets(config.reminders.default_offsets)
-    return own | {"history": config.feed.history, "default_offsets": offsets}
+    indexed = parse_paths(config.timelines.indexed_fields)
+    return own | {
+        "history": config.feed.history,
+        "default_offsets": offsets,
+        "indexed_fields": indexed,
+    }
 
 
 def new_epoch() -> str:
@@ -182,6 +193,9 @@ class Engine(ABC):
     # Set by the store worker while it runs a call: told of each answer the backend gives,
     # so that a call of many round trips (a large put, a clear) is bounded per round trip.
     on_round_trip: Callable[[], None] | None = None
+    # Events read from an index to answer queries and counts, since the engine was made: a
+    # test's window on how much a search reads (not a metric).
+    events_read: int = 0
 
     def round_trip(self) -> None:
         """Tell the store worker that the backend answered one round trip of this call."""
@@ -225,11 +239,18 @@ class Engine(ABC):
 
     @abstractmethod
     async def query(self, query: Query) -> Page:
-        """Return up to `limit` events matching `query` in its order, in O(log n + limit)."""
+        """Return up to `limit` events matching `query` in its order, in O(log n + limit).
+
+        A `where` clause on an indexed field reads that field's index; the other clauses are
+        checked on the events read, so a search on fields that are not indexed costs as many
+        reads as the events the other filters select up to the page's end.
+        """
 
     @abstractmethod
     async def count(self, query: Query) -> int:
-        """Count the events matching the filters of `query` (cursor and limit ignored)."""
+        """Count the events matching the filters of `query` (cursor and limit ignored).
+
+        With `where` clauses that the index read does not answer, this reads the range."""
 
     @abstractmethod
     async def clear(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, Self, TypeAlias
 
@@ -32,6 +32,7 @@ from eventd.store.base import (
 )
 from eventd.store.memory_reminders import ReminderBook
 from eventd.store.puts import check_batch, check_stored, put_results
+from eventd.store.where import FieldIndex, Matcher, token
 
 Index: TypeAlias = SortedList
 # An event's place (ts, seq) as one int, ts * 2**48 + seq: ints compare faster than tuples,
@@ -44,8 +45,9 @@ def _key(ts: int, seq: int = 0) -> int:
 
 
 class MemoryEngine(Engine, Reminders):
-    """Events by id and by key (see `_key`), in a sorted timeline and sorted indexes per type
-    and key; their reminders in a `ReminderBook`, kept by the same calls.
+    """Events by id and by key (see `_key`), in a sorted timeline and sorted indexes per type,
+    key, and value of each indexed field; their reminders in a `ReminderBook`, kept by the
+    same calls.
 
     Each event's key (see `_key`) is one object shared by every index it is in, so an extra
     index costs a pointer per event.
@@ -59,8 +61,11 @@ class MemoryEngine(Engine, Reminders):
         first_seq: int = 1,
         history: int = 100_000,
         default_offsets: tuple[int, ...] = Reminders.default_offsets,
+        indexed_fields: Sequence[str] = (),
     ) -> None:
         self.default_offsets = default_offsets
+        self._fields = FieldIndex(indexed_fields)
+        self._by_token: dict[str, SortedList] = {}  # events by indexed (path, value) token
         self._reminders = ReminderBook(default_offsets)
         self._next_seq = first_seq
         self._feed: deque[Change] = deque(maxlen=history)
@@ -120,21 +125,30 @@ class MemoryEngine(Engine, Reminders):
         return event
 
     async def query(self, query: Query) -> Page:
-        index = self._index_for(query)
+        index, matches = self._index_for(query)
         if index is None:
             return Page([], more=False)
-        keys = list(islice(_scan(index, query), query.limit + 1))
-        more = len(keys) > query.limit
-        events = [self._at[key] for key in keys[: query.limit]]
-        return Page(events, more=more)
+        events = self._counted(_scan(index, query))
+        if not matches.trivial:
+            events = filter(matches, events)
+        found = list(islice(events, query.limit + 1))
+        return Page(found[: query.limit], more=len(found) > query.limit)
 
     async def count(self, query: Query) -> int:
-        index = self._index_for(query)
+        index, matches = self._index_for(query)
         if index is None:
             return 0
         lo = 0 if query.start is None else index.bisect_left(_key(query.start))
         hi = len(index) if query.end is None else index.bisect_left(_key(query.end + 1))
-        return max(0, hi - lo)
+        if matches.trivial:
+            return max(0, hi - lo)
+        return sum(1 for _ in filter(matches, self._counted(index.islice(lo, hi))))
+
+    def _counted(self, keys: Iterable[int]) -> Iterator[Event]:
+        """Yield the events at `keys`, counting them in `events_read`."""
+        for key in keys:
+            self.events_read += 1
+            yield self._at[key]
 
     async def clear(self) -> int:
         count = len(self._by_id)
@@ -144,6 +158,7 @@ class MemoryEngine(Engine, Reminders):
         self._by_type.clear()
         self._by_key.clear()
         self._by_type_key.clear()
+        self._by_token.clear()
         self._reminders.clear()
         self._epoch = new_epoch()
         self._record("cleared", None, self._epoch)
@@ -218,14 +233,23 @@ class MemoryEngine(Engine, Reminders):
         self._feed.append(Change(self._position, op, event, epoch, reminder))
         self._appended.set()
 
-    def _index_for(self, query: Query) -> Index | None:
+    def _index_for(self, query: Query) -> tuple[Index | None, Matcher]:
+        """Return the narrowest index that holds every event `query` selects, and what the
+        events read from it must also pass."""
         if query.type is not None and query.key is not None:
-            return self._by_type_key.get((query.type, query.key))
-        if query.type is not None:
-            return self._by_type.get(query.type)
-        if query.key is not None:
-            return self._by_key.get(query.key)
-        return self._timeline
+            index = self._by_type_key.get((query.type, query.key))
+        elif query.type is not None:
+            index = self._by_type.get(query.type)
+        elif query.key is not None:
+            index = self._by_key.get(query.key)
+        else:
+            index = self._timeline
+        clause = self._fields.clause(query)
+        if clause is not None:
+            by_value = self._by_token.get(token(*clause))
+            if by_value is None or index is None or len(by_value) <= len(index):
+                return by_value, Matcher(query, skip=clause)
+        return index, Matcher(query)
 
     def _secondary(self, event: Event) -> Iterator[tuple[dict[Any, SortedList], Any]]:
         # `_insert_many` writes these out, for speed: keep the two in step.
@@ -233,6 +257,8 @@ class MemoryEngine(Engine, Reminders):
         if event.key is not None:
             yield self._by_key, event.key
             yield self._by_type_key, (event.type, event.key)
+        for name in self._fields.tokens(event):
+            yield self._by_token, name
 
     def _insert(self, event: Event) -> None:
         pos = _key(event.ts, event.seq)
@@ -253,7 +279,8 @@ class MemoryEngine(Engine, Reminders):
         by_type: defaultdict[str, list[int]] = defaultdict(list)
         by_key: defaultdict[str, list[int]] = defaultdict(list)
         by_type_key: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
-        by_id, at = self._by_id, self._at
+        by_token: defaultdict[str, list[int]] = defaultdict(list)
+        by_id, at, tokens = self._by_id, self._at, self._fields.tokens
         for event in events:  # the indexes of `_secondary`, grouped by name
             pos = event.ts * _SEQ_SPAN + event.seq  # _key(), inline: once per imported event
             by_id[event.id] = event
@@ -263,11 +290,14 @@ class MemoryEngine(Engine, Reminders):
             if event.key is not None:
                 by_key[event.key].append(pos)
                 by_type_key[(event.type, event.key)].append(pos)
+            for name in tokens(event):
+                by_token[name].append(pos)
         self._timeline.update(keys)
         groups: list[tuple[dict[Any, SortedList], dict[Any, list[int]]]] = [
             (self._by_type, by_type),
             (self._by_key, by_key),
             (self._by_type_key, by_type_key),
+            (self._by_token, by_token),
         ]
         for index, grouped in groups:
             for name, members in grouped.items():

@@ -42,8 +42,10 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from eventd.feed.replay import Subscription
+from eventd.fields import FieldPath
 from eventd.keys import CONFIG, HUB
 from eventd.store.base import Op
+from eventd.store.where import data_clause
 from eventd.ws import protocol
 from eventd.ws.connection import Sink
 from eventd.ws.protocol import (
@@ -194,8 +196,10 @@ def channels(app: web.Application) -> Channels:
 
 
 class FeedChannel:
-    """A channel of feed changes with the ops `ops`, filtered by type and key, optionally
-    replayed from `since`; `describe` makes the `message` text of `reminder` messages."""
+    """A channel of feed changes with the ops `ops`, filtered by type, key and data values
+    (`filter.data`: a path in the event's data, as `GET /events?data.<path>` takes it, to
+    the JSON value it must have; several are ANDed), optionally replayed from `since`;
+    `describe` makes the `message` text of `reminder` messages."""
 
     fields: frozenset[str] = frozenset()
 
@@ -213,7 +217,11 @@ class FeedChannel:
         return cls(channels[0]._app, frozenset().union(*(c.ops for c in channels)), describe)
 
     def check(self, request: Subscribe) -> Refusal | None:
-        """Refuse a subscription while the hub does not know where the feed stands."""
+        """Refuse a bad data filter, and any subscription while the hub does not know where
+        the feed stands."""
+        where = data_filter(request.filter)
+        if isinstance(where, str):
+            return refuse("bad_message", where, request.id)
         if self._app[HUB].ready:
             return None
         # Until the hub has read the feed's head it cannot say where live changes begin: a
@@ -232,18 +240,43 @@ class FeedChannel:
         if self.describe is not None:
             sink.describe = self.describe
         filter = request.filter or Filter()
+        where = data_filter(filter)
+        if isinstance(where, str):  # `check` said it would not be
+            return refuse("bad_message", where, request.id)
         subscription = Subscription(
             self._app[HUB],
             sink,
             ops=self.ops,
             types=as_set(filter.type),
             keys=as_set(filter.key),
+            where=where,
             since=request.since,
             epoch=request.epoch,
             hold_limit=sink.hold_limit,
         )
         subscription.start()
         return FeedStream(request, subscription)
+
+
+MAX_DATA_CLAUSES = 16
+
+
+def data_filter(filter: Filter | None) -> tuple[tuple[FieldPath, Any], ...] | str:
+    """Return the clauses of a filter's `data` (path -> value, ANDed), or why it is refused."""
+    if filter is None or filter.data is None:
+        return ()
+    if len(filter.data) > MAX_DATA_CLAUSES:
+        return f"filter.data: at most {MAX_DATA_CLAUSES} paths"
+    clauses: dict[str, tuple[FieldPath, Any]] = {}
+    for text, value in filter.data.items():
+        try:
+            path, value = data_clause(text, value)
+        except ValueError as exc:
+            return f"filter.data: {text!r} {exc}"
+        if path.key in clauses:
+            return f"filter.data: {text!r} names the field of {clauses[path.key][0].text!r} again"
+        clauses[path.key] = (path, value)
+    return tuple(clauses.values())
 
 
 class FeedStream:

@@ -21,6 +21,7 @@ Position = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 class Filter(msgspec.Struct, forbid_unknown_fields=True):
     type: str | list[str] | None = None
     key: str | list[str] | None = None
+    data: dict[str, Any] | None = None  # path in the event's data -> the value it must have
 
 
 class Subscribe(msgspec.Struct, tag="subscribe", forbid_unknown_fields=True):

@@ -20,8 +20,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Entry = dict[str, int]
 
 
-def to_document(event: Event, version: int, pending: Iterable[Entry] = ()) -> dict[str, Any]:
-    """Return the stored document of an event with its pending reminders."""
+def to_document(
+    event: Event, version: int, pending: Iterable[Entry] = (), tokens: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Return the stored document of an event with its pending reminders and the tokens of
+    its indexed fields' values (see `search.py`)."""
     entries = sorted(pending, key=lambda entry: (entry["d"], entry["o"]))
     doc: dict[str, Any] = {
         "_id": event.id,
@@ -39,6 +42,7 @@ def to_document(event: Event, version: int, pending: Iterable[Entry] = ()) -> di
         "updated": event.updated,
         "v": version,
         "rem": entries,
+        "f": list(tokens),
     }
     if entries:
         doc["rn"] = entries[0]["d"]  # the next due time: absent when nothing is pending

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import msgspec
 from motor.motor_asyncio import AsyncIOMotorClient
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReturnDocument
+from pymongo import ASCENDING, InsertOne, ReturnDocument
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from eventd.config import Config
@@ -41,7 +41,9 @@ from eventd.store.mongo.documents import (
     to_feed_entry,
 )
 from eventd.store.mongo.reminders import ReminderBook, entries
+from eventd.store.mongo.search import Search
 from eventd.store.puts import ATTEMPTS, insert_new
+from eventd.store.where import FieldIndex
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,7 @@ class MongoEngine(Engine, Pings, Reminders):
         first_seq: int = 1,
         history: int = 100_000,
         default_offsets: tuple[int, ...] = Reminders.default_offsets,
+        indexed_fields: Sequence[str] = (),
         client: Any = None,
     ) -> None:
         self._history = history
@@ -115,6 +118,10 @@ class MongoEngine(Engine, Pings, Reminders):
         self._first_seq = first_seq
         self._ready = False
         self.default_offsets = default_offsets
+        self._fields = FieldIndex(indexed_fields)
+        self._search = Search(
+            self._events, self._cursor_meta, self._fields, self.round_trip, self._read
+        )
         self._book = ReminderBook(
             self._events,
             db[f"{collection}_reminders"],
@@ -153,10 +160,14 @@ class MongoEngine(Engine, Pings, Reminders):
             # (see the class docstring), and an event created again after a clear has the
             # same identity and a reminder of its own to send.
             await self._book.prepare()
+            await self._search.sync()
             await self._counters.update_one(
                 {"_id": "seq"}, {"$setOnInsert": {"value": self._first_seq - 1}}, upsert=True
             )
         self._ready = True
+
+    def _read(self, count: int) -> None:
+        self.events_read += count
 
     @asynccontextmanager
     async def _ready_and_wrapped(self) -> AsyncIterator[None]:
@@ -280,7 +291,9 @@ class MongoEngine(Engine, Pings, Reminders):
         try:
             await self._events.bulk_write(
                 [
-                    InsertOne(to_document(e, 0, entries(arming.pending[e.id])))
+                    InsertOne(
+                        to_document(e, 0, entries(arming.pending[e.id]), self._fields.tokens(e))
+                    )
                     for e in inserted.values()
                 ],
                 ordered=True,
@@ -315,7 +328,9 @@ class MongoEngine(Engine, Pings, Reminders):
                 arming = await self._book.arm([(new, pending_of(doc))])
                 result = await self._events.replace_one(
                     {"_id": id, "v": doc["v"]},
-                    to_document(new, doc["v"] + 1, entries(arming.pending[id])),
+                    to_document(
+                        new, doc["v"] + 1, entries(arming.pending[id]), self._fields.tokens(new)
+                    ),
                 )
                 if result.matched_count:
                     await self._book.write_records(arming)
@@ -334,21 +349,12 @@ class MongoEngine(Engine, Pings, Reminders):
         return event
 
     async def query(self, query: Query) -> Page:
-        direction = ASCENDING if query.order == "asc" else DESCENDING
         async with self._ready_and_wrapped():
-            cursor = (
-                self._events.find(_filter(query, with_cursor=True))
-                .sort([("t", direction), ("seq", direction)])
-                .limit(query.limit + 1)
-            )
-            docs = await cursor.to_list(length=query.limit + 1)
-        events = [from_document(doc) for doc in docs]
-        return Page(events[: query.limit], more=len(events) > query.limit)
+            return await self._search.page(query)
 
     async def count(self, query: Query) -> int:
         async with self._ready_and_wrapped():
-            count: int = await self._events.count_documents(_filter(query, with_cursor=False))
-        return count
+            return await self._search.count(query)
 
     async def clear(self) -> int:
         async with self._ready_and_wrapped():
@@ -401,23 +407,3 @@ async def _wrapped() -> AsyncIterator[None]:
         raise StorageError(f"mongodb: bulk write failed: {exc.details.get('writeErrors')}") from exc
     except PyMongoError as exc:
         raise StorageError(f"mongodb: {exc}") from exc
-
-
-def _filter(query: Query, *, with_cursor: bool) -> dict[str, Any]:
-    clauses: list[dict[str, Any]] = []
-    span: dict[str, int] = {}
-    if query.start is not None:
-        span["$gte"] = query.start
-    if query.end is not None:
-        span["$lte"] = query.end
-    if span:
-        clauses.append({"t": span})
-    if query.type is not None:
-        clauses.append({"type": query.type})
-    if query.key is not None:
-        clauses.append({"key": query.key})
-    if with_cursor and query.after is not None:
-        ts, seq = query.after
-        beyond = "$gt" if query.order == "asc" else "$lt"
-        clauses.append({"$or": [{"t": {beyond: ts}}, {"t": ts, "seq": {beyond: seq}}]})
-    return {"$and": clauses} if clauses else {}

@@ -42,22 +42,22 @@ from eventd.store.base import (
 from eventd.store.puts import ATTEMPTS, insert_new
 from eventd.store.redis import lua
 from eventd.store.redis.client import connect
+from eventd.store.redis.indexes import Search
 from eventd.store.redis.layout import Keys
 from eventd.store.redis.packing import (
     DUE_WIDTH,
     ID_START,
     OFFSET_WIDTH,
     arming,
-    bounds,
     change,
     decode,
     disarming,
     encode,
     member,
-    span,
 )
 from eventd.store.redis.packing import position as entry_position
 from eventd.store.redis.reminders import ReminderReads
+from eventd.store.where import FieldIndex
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         first_seq: int = 1,
         history: int = 100_000,
         default_offsets: Sequence[int] = (300,),
+        indexed_fields: Sequence[str] = (),
     ) -> None:
         self.timeout = self._timeout = timeout
         self.default_offsets = tuple(default_offsets)
@@ -115,6 +116,11 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         self._renew_epoch = script(SCRIPTS["renew_epoch"])
         scripts = {name: script(SCRIPTS[name]) for name in ("claim", "reminders")}
         self._reminders = ReminderReads(self._client, self._keys, scripts, self.round_trip, history)
+        self._fields = FieldIndex(indexed_fields)
+        self._search = Search(
+            self._client, self._keys, self._fields, self._range, self.round_trip, self._read
+        )
+        self._fields_synced = False  # the store's indexes match `indexed_fields`
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
@@ -124,6 +130,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         try:
             async with self._wrapped():
                 await self._client.set(self._keys.seq, self._first_seq - 1, nx=True)
+                await self._sync_fields()
         except StorageError as exc:
             # Start anyway: requests answer 503 until the server is reachable.
             log.warning("redis is not reachable at start-up: %s", exc)
@@ -135,6 +142,15 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         async with self._wrapped():
             await self._client.ping()
 
+    async def _sync_fields(self) -> None:
+        """Bring the indexes of indexed fields in line with `indexed_fields`, once."""
+        if not self._fields_synced:
+            await self._search.sync()
+            self._fields_synced = True
+
+    def _read(self, count: int) -> None:
+        self.events_read += count
+
     @asynccontextmanager
     async def _wrapped(self) -> AsyncIterator[None]:
         try:
@@ -144,6 +160,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
         async with self._wrapped():
+            await self._sync_fields()  # if the server was unreachable at start-up
             return await insert_new(events, self._try_insert, self._read_stored, "redis")
 
     async def _read_stored(self, ids: list[str]) -> dict[str, Event]:
@@ -256,8 +273,9 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         args: list[Any] = [self._history, len(events), names.reminders]
         armed: list[Any] = []
         for event in events:
-            slots = [position.setdefault(k, len(position) + 7) for k in names.indexes(event)]
-            args += [member(event), encode(event), *slots, *[0] * (3 - len(slots))]
+            indexes = names.indexes(event, self._fields.tokens(event))
+            slots = [position.setdefault(k, len(position) + 7) for k in indexes]
+            args += [member(event), encode(event), len(slots), *slots]
             # A new event has no pending reminders to cancel: only one that has not started
             # gets anything done.
             if event.ts > event.updated:
@@ -285,6 +303,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
     async def _swap_event(self, id: str, change: Callable[[Event], Event | None]) -> Event | None:
         """Read, change and compare-and-set one event; return the old one on delete."""
         async with self._wrapped():
+            await self._sync_fields()
             for _ in range(ATTEMPTS):
                 raw = await self._client.hget(self._keys.events, id)
                 if raw is None:
@@ -296,9 +315,9 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         raise StorageError(f"redis: event {id!r} kept changing; gave up after {ATTEMPTS} tries")
 
     async def _swap_once(self, raw: bytes | str, old: Event, new: Event | None) -> bool:
-        old_keys = [self._keys.all, *self._keys.indexes(old)]
-        new_keys = [] if new is None else [self._keys.all, *self._keys.indexes(new)]
-        names = self._keys
+        names, tokens = self._keys, self._fields.tokens
+        old_keys = [names.all, *names.indexes(old, tokens(old))]
+        new_keys = [] if new is None else [names.all, *names.indexes(new, tokens(new))]
         keys = [
             names.events,
             names.pos,
@@ -328,20 +347,14 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         return written > 0
 
     async def query(self, query: Query) -> Page:
-        low, high = bounds(query)
         async with self._wrapped():
-            raws = await self._range(
-                keys=[self._keys.events, self._keys.index_for(query)],
-                args=[low, high, query.limit + 1, "1" if query.order == "desc" else "0"],
-            )
-        events = [decode(raw) for raw in raws if raw is not None]
-        return Page(events[: query.limit], more=len(raws) > query.limit)
+            await self._sync_fields()
+            return await self._search.page(query)
 
     async def count(self, query: Query) -> int:
-        low, high = span(query)
         async with self._wrapped():
-            count: int = await self._client.zlexcount(self._keys.index_for(query), low, high)
-        return count
+            await self._sync_fields()
+            return await self._search.count(query)
 
     async def clear(self) -> int:
         async with self._wrapped():

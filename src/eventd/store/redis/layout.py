@@ -12,6 +12,9 @@ script may touch all of it:
     {ns}:type:<type>            zset   events of one type
     {ns}:key:<key>              zset   events of one timeline key
     {ns}:tk:<len(type)>:<type>:<key>   events of one type and key
+    {ns}:f:<field>:<digest>     zset   events with one value of one indexed field (the
+                                       token of `store/where.py`: `<field>` names the path)
+    {ns}:fields                 hash   indexed path key -> `building`, `ready` or `dropping`
     {ns}:cursor-secret          string the secret that signs listing cursors (kept by clear)
     {ns}:rem:<state>            zset   reminders in one state (pending, sent, missed, cancelled)
     {ns}:rem:of:<id>            zset   one event's reminders, in every state
@@ -48,9 +51,13 @@ class Keys:
         self.feed = f"{self.ns}:feed"
         self.epoch = f"{self.ns}:epoch"
         self.cursor_secret = f"{self.ns}:cursor-secret"
+        self.fields = f"{self.ns}:fields"
         # A clear keeps these: seq and the feed keep growing, so cursors and positions stay
-        # unique; the epoch is renewed with the `cleared` change.
-        self.kept = frozenset((self.seq, self.pos, self.feed, self.cursor_secret, self.epoch))
+        # unique; the epoch is renewed with the `cleared` change; the indexed fields stay
+        # indexed (their indexes go with the events).
+        self.kept = frozenset(
+            (self.seq, self.pos, self.feed, self.cursor_secret, self.epoch, self.fields)
+        )
         self.reminders = f"{self.ns}:rem:"  # the prefix of every reminder key
         self.pending = self.in_state("pending")
         self.cancelled = self.in_state("cancelled")
@@ -75,13 +82,23 @@ class Keys:
         """Return the sorted set of an event's reminders (named as remind.lua names it)."""
         return f"{self.reminders}of:{id}"
 
-    def indexes(self, event: Event) -> list[str]:
-        """Return the index keys an event belongs to, besides the all-events one."""
+    def indexes(self, event: Event, tokens: list[str]) -> list[str]:
+        """Return the index keys an event belongs to, besides the all-events one, given the
+        tokens of its indexed fields' values."""
         keys = [f"{self.ns}:type:{event.type}"]
         if event.key is not None:
             keys.append(f"{self.ns}:key:{event.key}")
             keys.append(f"{self.ns}:tk:{len(event.type)}:{event.type}:{event.key}")
+        keys += [self.by_value(token) for token in tokens]
         return keys
+
+    def by_value(self, token: str) -> str:
+        """Return the index of the events with one value of one indexed field."""
+        return f"{self.ns}:f:{token}"
+
+    def field_pattern(self, field_id: str) -> str:
+        """Return the pattern of every index of one indexed field (see `where.field_id`)."""
+        return f"{self.ns}:f:{field_id}:*"
 
     def index_for(self, query: Query) -> str:
         """Return the index that holds exactly the events `query`'s filters select."""

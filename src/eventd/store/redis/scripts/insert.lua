@@ -2,15 +2,16 @@
 -- remind.lua; ID_START comes from the loader (where the id begins in a member).
 -- KEYS: events hash, the all-events zset, position counter, feed stream, pending and
 -- cancelled reminders, then per-event index keys. ARGV: feed length, the number of events,
--- the reminder keys' prefix, then per event five values: member (which ends with the id),
--- JSON, and three KEYS positions (0 = none); then, for each event that gets reminders, what
--- remind.lua's `arm` takes. Returns the ids that already exist (and then writes nothing), or
+-- the reminder keys' prefix, then per event: member (which ends with the id), JSON, the
+-- number of its index keys and their KEYS positions; then, for each event that gets
+-- reminders, what remind.lua's `arm` takes. Returns the ids that already exist (and then writes nothing), or
 -- else the feed position of its last change. Each hash and sorted set of events gets one
 -- variadic command for the whole chunk, which costs Redis far less than a command per event
 -- and index (docs/benchmarks.md, scenario 2).
 local count = tonumber(ARGV[2])
 local FIRST = 4  -- where the events' values begin in ARGV
 local ids = {}
+local jsons = {}
 local fields = {}
 local members = {}  -- KEYS position -> {0, member, 0, member, ...}
 local function add(k, member)
@@ -23,18 +24,18 @@ local function add(k, member)
   group[size + 1] = 0
   group[size + 2] = member
 end
+local i = FIRST
 for n = 1, count do
-  local i = FIRST + (n - 1) * 5
   local member = ARGV[i]
   local id = string.sub(member, ID_START)
   ids[n] = id
+  jsons[n] = ARGV[i + 1]
   fields[2 * n - 1] = id
   fields[2 * n] = ARGV[i + 1]
   add(2, member)
-  for j = 2, 4 do
-    local k = tonumber(ARGV[i + j])
-    if k > 0 then add(k, member) end
-  end
+  local slots = tonumber(ARGV[i + 2])
+  for j = 1, slots do add(tonumber(ARGV[i + 2 + j]), member) end
+  i = i + 3 + slots
 end
 -- Chunks are small enough (CHUNK in engine.py) that no command below gets more values than
 -- the 8,000 unpack() can pass.
@@ -46,7 +47,7 @@ end
 if #failed > 0 then return failed end
 redis.call('HSET', KEYS[1], unpack(fields))
 for k, group in pairs(members) do redis.call('ZADD', KEYS[k], unpack(group)) end
-local at = FIRST + count * 5
+local at = i
 local added = {}  -- sorted set of pending reminders -> {0, member, ...}
 while at <= #ARGV do at = arm(ARGV[3], at, added) end
 for set, scored in pairs(added) do
@@ -57,7 +58,7 @@ end
 -- One INCRBY reserves the chunk's feed positions.
 local position = redis.call('INCRBY', KEYS[3], count) - count
 for n = 1, count do
-  append(KEYS[4], position + n, 'created', ARGV[FIRST + (n - 1) * 5 + 1])
+  append(KEYS[4], position + n, 'created', jsons[n])
 end
 trim(KEYS[4], ARGV[1])
 return position + count

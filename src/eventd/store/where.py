@@ -1,0 +1,184 @@
+"""Field-value search, shared by every engine: `Query.where` clauses and indexed fields.
+
+A clause `(path, value)` selects the events whose value at `path` equals `value` by JSON
+equality (`fields.canonical`); an event without the path never matches. Clauses are ANDed.
+
+An indexed field (`timelines.indexed_fields`) is indexed by value: every event that has the
+field is filed under a token of `(path, value)` (`token`), a fixed-length name that is safe
+as a Redis key or a MongoDB index entry whatever the value holds. Tokens are 128-bit digests:
+two different `(path, value)` pairs sharing one is not a practical concern, so a search
+trusts its index. A search with a clause on an indexed field reads that field's index (or,
+on memory and Redis, the type or key index when that one is smaller); a search without one
+reads the narrowest index of its other filters (type and key, type, key, or every event).
+Any clause and filter that index does not answer is checked on each event read (`Matcher`),
+batch after batch (`filtered_page`), until the page is full or the index is exhausted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+import msgspec
+
+from eventd.fields import MISSING, FieldPath, canonical, parse_path
+from eventd.model import Event
+from eventd.store.base import Order, Page, Position, Query
+
+TOKEN_BYTES = 16
+FIELD_BYTES = 8
+BATCH = 256  # events a filtered scan reads at once, at least
+MAX_VALUE_DEPTH = 64  # of a searched-for value: deeper ones are refused
+
+
+def field_id(path: FieldPath) -> str:
+    """Return a short, fixed-length name of an indexed path (for its index keys)."""
+    return hashlib.blake2b(path.key.encode(), digest_size=FIELD_BYTES).hexdigest()
+
+
+def token(path: FieldPath, value: Any) -> str:
+    """Return the index token of `(path, value)`, `<field_id>:<digest>`: equal JSON values
+    give equal tokens, and the tokens of one path share its prefix."""
+    text = f"{path.key}\0{canonical(value)}".encode()
+    return f"{field_id(path)}:{hashlib.blake2b(text, digest_size=TOKEN_BYTES).hexdigest()}"
+
+
+def check_value(value: Any, depth: int = 0) -> None:
+    """Raise ValueError for a value no event can hold (a non-finite number), or one nested
+    deeper than `MAX_VALUE_DEPTH` (which `canonical` could not read)."""
+    if depth > MAX_VALUE_DEPTH:
+        raise ValueError(f"a value nested more than {MAX_VALUE_DEPTH} levels deep")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("a number out of range")
+    if isinstance(value, dict):
+        for item in value.values():
+            check_value(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_value(item, depth + 1)
+
+
+def data_path(text: str) -> FieldPath:
+    """Read a path into `data` (`value`, `type` and `title` too name keys of `data`)."""
+    path = parse_path(text)
+    return path if path.top is None else FieldPath(text, None, (text,))
+
+
+def data_clause(path: str, value: Any) -> tuple[FieldPath, Any]:
+    """Return the clause that `data.<path>` equals `value` (a decoded JSON value); raise
+    ValueError saying what is wrong with either (`PathError` for the path)."""
+    found = data_path(path)
+    check_value(value)
+    return found, value
+
+
+def parse_paths(texts: Iterable[str]) -> tuple[FieldPath, ...]:
+    """Read indexed field paths, each path once (by its canonical key)."""
+    paths = {path.key: path for path in map(parse_path, texts)}
+    return tuple(paths.values())
+
+
+class Matcher:
+    """Tells whether an event passes a query's filters (type, key and where clauses)."""
+
+    def __init__(self, query: Query, skip: tuple[FieldPath, Any] | None = None) -> None:
+        self.type = query.type
+        self.key = query.key
+        self.clauses = [(path, canonical(value)) for path, value in query.where]
+        if skip is not None:  # the clause the index read answers already
+            self.clauses.remove((skip[0], canonical(skip[1])))
+        self.reads_data = any(path.top is None for path, _ in self.clauses)
+
+    @property
+    def trivial(self) -> bool:
+        """Tell whether every event passes (the index read answers the query exactly)."""
+        return self.type is None and self.key is None and not self.clauses
+
+    def __call__(self, event: Event) -> bool:
+        if self.type is not None and event.type != self.type:
+            return False
+        if self.key is not None and event.key != self.key:
+            return False
+        data: Any = MISSING
+        if self.reads_data:
+            try:
+                data = msgspec.json.decode(event.data)
+            except msgspec.DecodeError:  # stored before numbers were checked (see model.py)
+                return False
+        for path, wanted in self.clauses:
+            found = path.read(event) if path.top is not None else path.read_data(data)
+            if found is MISSING or canonical(found) != wanted:
+                return False
+        return True
+
+
+class FieldIndex:
+    """The indexed paths of an engine, and the tokens an event is filed under."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.paths = parse_paths(texts)
+        self._keys = {path.key: path for path in self.paths}
+        self._reads_data = any(path.top is None for path in self.paths)
+
+    def tokens(self, event: Event) -> list[str]:
+        """Return the tokens of every indexed path the event has."""
+        if not self.paths:
+            return []
+        data: Any = MISSING
+        if self._reads_data:
+            try:
+                data = msgspec.json.decode(event.data)
+            except msgspec.DecodeError:  # stored before numbers were checked (see model.py)
+                data = MISSING
+        found = []
+        for path in self.paths:
+            value = path.read(event) if path.top is not None else path.read_data(data)
+            if value is not MISSING:
+                found.append(token(path, value))
+        return found
+
+    def clause(self, query: Query) -> tuple[FieldPath, Any] | None:
+        """Return the first clause of `query` on an indexed path, or None."""
+        for path, value in query.where:
+            if path.key in self._keys:
+                return path, value
+        return None
+
+
+Fetch = Callable[[Query, int], Awaitable[list[Event]]]
+
+
+async def filtered_page(fetch: Fetch, query: Query, matches: Matcher) -> Page:
+    """Return a page of `query` from `fetch` (events of an index in query order, after a
+    position), keeping those that `matches`, reading batch after batch until it is full."""
+    wanted = query.limit + 1
+    batch = max(BATCH, wanted)
+    found: list[Event] = []
+    after = query.after
+    while len(found) < wanted:
+        events = await fetch(_after(query, after), batch)
+        found += [event for event in events if matches(event)]
+        if len(events) < batch:
+            break
+        after = events[-1].position
+    return Page(found[: query.limit], more=len(found) > query.limit)
+
+
+async def filtered_count(fetch: Fetch, query: Query, matches: Matcher) -> int:
+    """Count the events from `fetch` that `matches`, reading the whole range in batches."""
+    count = 0
+    after = None
+    query = _after(query, None, order="asc")
+    while True:
+        events = await fetch(_after(query, after), BATCH * 4)
+        count += sum(1 for event in events if matches(event))
+        if len(events) < BATCH * 4:
+            return count
+        after = events[-1].position
+
+
+def _after(query: Query, after: Position | None, order: Order | None = None) -> Query:
+    return replace(query, after=after, order=order or query.order)

@@ -1,0 +1,267 @@
+"""`filter.data` of `events` subscriptions over real WebSocket connections, on every engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from eventd.keys import HUB
+from tests.ws.test_subscribe_checks import still_answers
+from tests.ws.test_websocket import Client, changes, connect, post, receive, subscribe
+
+
+def ids(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["event"]["id"] for m in messages]
+
+
+async def test_live_changes_are_filtered_by_data_values(client: Client) -> None:
+    ws = await connect(client)
+    await subscribe(ws, "number", filter={"data": {"n": 5}})
+    await subscribe(ws, "string", filter={"data": {"n": "5"}})
+    await subscribe(ws, "both", filter={"data": {"status": "wait", "/a.b": 1}, "type": "job"})
+    await post(
+        client,
+        [
+            {"id": "int", "data": {"n": 5}},
+            {"id": "str", "data": {"n": "5"}},
+            {"id": "float", "data": {"n": 5.0}},
+            {"id": "nested", "type": "job", "data": {"status": "wait", "a": {"b": 1}}},
+            {"id": "dotted", "type": "job", "data": {"status": "wait", "a.b": 1}},
+            {"id": "other-type", "data": {"status": "wait", "a.b": 1}},
+        ],
+    )
+    got = await changes(ws, 4)
+    assert [(m["sub"], m["event"]["id"]) for m in got] == [
+        ("number", "int"),
+        ("string", "str"),
+        ("number", "float"),
+        ("both", "dotted"),
+    ]
+    await still_answers(ws)  # nothing else was queued
+
+
+async def test_updates_and_deletes_are_sent_as_the_change_leaves_the_event(
+    client: Client,
+) -> None:
+    ws = await connect(client)
+    await subscribe(ws, filter={"data": {"status": "wait"}})
+    await post(client, {"id": "a", "data": {"status": "start"}})
+    await client.patch("/events/a", json={"data": {"status": "wait"}})
+    await client.patch("/events/a", json={"data": {"status": "end"}})
+    await post(client, {"id": "b", "data": {"status": "wait"}})
+    await client.delete("/events/b")
+    got = await changes(ws, 3)
+    assert [(m["op"], m["event"]["id"]) for m in got] == [
+        ("updated", "a"),
+        ("created", "b"),
+        ("deleted", "b"),
+    ]
+    await still_answers(ws)
+
+
+async def test_a_replay_is_filtered_too(client: Client) -> None:
+    ws = await connect(client)
+    start = (await subscribe(ws, "probe"))["position"]
+    await post(
+        client, [{"id": f"e{i}", "data": {"status": ["run", "wait"][i % 2]}} for i in range(6)]
+    )
+    await changes(ws, 6)
+    other = await connect(client)
+    await subscribe(other, since=start, filter={"data": {"status": "wait"}})
+    await post(client, [{"id": "live", "data": {"status": "wait"}}, {"data": {"status": "run"}}])
+    assert ids(await changes(other, 4)) == ["e1", "e3", "e5", "live"]
+    await still_answers(other)
+
+
+async def test_every_subscription_shares_one_decoding_of_a_change(client: Client) -> None:
+    sockets = [await connect(client) for _ in range(3)]
+    paths = ["status", "n", "/a.b", "status"]
+    for i, path in enumerate(paths):
+        await subscribe(sockets[i % 3], f"s{i}", filter={"data": {path: 1}})
+    values = client.app[HUB].values
+    before = values.decoded
+    await post(client, {"data": {"status": 1, "n": 1, "a.b": 1}})
+    subs = [
+        sorted(m["sub"] for m in await changes(ws, n))
+        for ws, n in zip(sockets, [2, 1, 1], strict=True)
+    ]
+    assert subs == [["s0", "s3"], ["s1"], ["s2"]]
+    assert values.decoded - before == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"a..b": 1},
+        {"": 1},
+        {"/a~2": 1},
+        {
+            "n": [
+                [
+                    [
+                        [
+                            [
+                                [
+                                    [
+                                        [
+                                            [
+                                                [
+                                                    [
+                                                        [
+                                                            [
+                                                                [
+                                                                    [
+                                                                        [
+                                                                            [
+                                                                                [
+                                                                                    [
+                                                                                        [
+                                                                                            [
+                                                                                                [
+                                                                                                    [
+                                                                                                        [
+                                                                                                            [
+                                                                                                                [
+                                                                                                                    [
+                                                                                                                        [
+                                                                                                                            [
+                                                                                                                                [
+                                                                                                                                    [
+                                                                                                                                        [
+                                                                                                                                            [
+                                                                                                                                                [
+                                                                                                                                                    [
+                                                                                                                                                        [
+                                                                                                                                                            [
+                                                                                                                                                                [
+                                                                                                                                                                    [
+                                                                                                                                                                        [
+                                                                                                                                                                            [
+                                                                                                                                                                                [
+                                                                                                                                                                                    [
+                                                                                                                                                                                        [
+                                                                                                                                                                                            [
+                                                                                                                                                                                                [
+                                                                                                                                                                                                    [
+                                                                                                                                                                                                        [
+                                                                                                                                                                                                            [
+                                                                                                                                                                                                                [
+                                                                                                                                                                                                                    [
+                                                                                                                                                                                                                        [
+                                                                                                                                                                                                                            [
+                                                                                                                                                                                                                                [
+                                                                                                                                                                                                                                    [
+                                                                                                                                                                                                                                        [
+                                                                                                                                                                                                                                            [
+                                                                                                                                                                                                                                                [
+                                                                                                                                                                                                                                                    [
+                                                                                                                                                                                                                                                        [
+                                                                                                                                                                                                                                                            [
+                                                                                                                                                                                                                                                                [
+                                                                                                                                                                                                                                                                    [
+                                                                                                                                                                                                                                                                        [
+                                                                                                                                                                                                                                                                            [
+                                                                                                                                                                                                                                                                                [
+                                                                                                                                                                                                                                                                                    1
+                                                                                                                                                                                                                                                                                ]
+                                                                                                                                                                                                                                                                            ]
+                                                                                                                                                                                                                                                                        ]
+                                                                                                                                                                                                                                                                    ]
+                                                                                                                                                                                                                                                                ]
+                                                                                                                                                                                                                                                            ]
+                                                                                                                                                                                                                                                        ]
+                                                                                                                                                                                                                                                    ]
+                                                                                                                                                                                                                                                ]
+                                                                                                                                                                                                                                            ]
+                                                                                                                                                                                                                                        ]
+                                                                                                                                                                                                                                    ]
+                                                                                                                                                                                                                                ]
+                                                                                                                                                                                                                            ]
+                                                                                                                                                                                                                        ]
+                                                                                                                                                                                                                    ]
+                                                                                                                                                                                                                ]
+                                                                                                                                                                                                            ]
+                                                                                                                                                                                                        ]
+                                                                                                                                                                                                    ]
+                                                                                                                                                                                                ]
+                                                                                                                                                                                            ]
+                                                                                                                                                                                        ]
+                                                                                                                                                                                    ]
+                                                                                                                                                                                ]
+                                                                                                                                                                            ]
+                                                                                                                                                                        ]
+                                                                                                                                                                    ]
+                                                                                                                                                                ]
+                                                                                                                                                            ]
+                                                                                                                                                        ]
+                                                                                                                                                    ]
+                                                                                                                                                ]
+                                                                                                                                            ]
+                                                                                                                                        ]
+                                                                                                                                    ]
+                                                                                                                                ]
+                                                                                                                            ]
+                                                                                                                        ]
+                                                                                                                    ]
+                                                                                                                ]
+                                                                                                            ]
+                                                                                                        ]
+                                                                                                    ]
+                                                                                                ]
+                                                                                            ]
+                                                                                        ]
+                                                                                    ]
+                                                                                ]
+                                                                            ]
+                                                                        ]
+                                                                    ]
+                                                                ]
+                                                            ]
+                                                        ]
+                                                    ]
+                                                ]
+                                            ]
+                                        ]
+                                    ]
+                                ]
+                            ]
+                        ]
+                    ]
+                ]
+            ]
+        },
+        {"a": 1, "/a": 2},
+        {f"f{i}": 1 for i in range(17)},
+        5,
+        ["status"],
+    ],
+    ids=[
+        "empty-segment",
+        "empty",
+        "bad-escape",
+        "deep-value",
+        "same-field",
+        "too-many",
+        "number",
+        "list",
+    ],
+)
+async def test_a_bad_data_filter_is_an_error_naming_it(client: Client, data: Any) -> None:
+    ws = await connect(client)
+    await ws.send_json({"type": "subscribe", "id": "x", "filter": {"data": data}})
+    error = await receive(ws)
+    assert (error["type"], error["code"], error["id"]) == ("error", "bad_message", "x"), error
+    assert "filter.data" in error["message"]
+    await still_answers(ws)
+    await subscribe(ws, "x")  # the refused id was not taken
+
+
+async def test_the_stats_channel_refuses_a_data_filter(client: Client) -> None:
+    ws = await connect(client)
+    await ws.send_json(
+        {"type": "subscribe", "id": "x", "channels": ["stats"], "filter": {"data": {"a": 1}}}
+    )
+    error = await receive(ws)
+    assert (error["code"], error["id"]) == ("bad_message", "x")
+    assert "filter.data" in error["message"]
