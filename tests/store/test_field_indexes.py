@@ -219,3 +219,21 @@ async def test_the_configured_fields_are_indexed() -> None:
     read = engine.events_read
     assert (await engine.query(wait())).events == []  # status is not indexed here: a scan
     assert engine.events_read - read == 2
+
+
+def test_tokens_are_read_whether_or_not_the_key_is_written_with_escapes() -> None:
+    # The index decodes `data` only when a listed key may be in it: a key written with
+    # escapes, or found only inside a list, must still be filed.
+    from eventd.store.where import FieldIndex
+
+    index = FieldIndex(["status", "items.0", "/a.b"])
+
+    def filed(data: bytes) -> list[str]:
+        return index.tokens(ev("e", T0, data=msgspec.Raw(data)))
+
+    assert filed(b'{"other":1}') == []
+    assert filed(b'{"status":"wait"}') == [token(parse_path("status"), "wait")]
+    assert filed(b'{"\\u0073tatus":"wait"}') == [token(parse_path("status"), "wait")]
+    assert filed(b'{"items":["x"]}') == [token(parse_path("items.0"), "x")]
+    assert filed(b'{"a.b":1,"a":{"b":2}}') == [token(parse_path("/a.b"), 1)]
+    assert filed(b'"status"') == []

@@ -115,27 +115,43 @@ class Matcher:
         return True
 
 
+def _needle(path: FieldPath) -> bytes | None:
+    """Return bytes that `data` holds wherever `path` is in it, when written without escapes:
+    a segment that only a key can match (a list index is digits), as JSON writes it."""
+    keys = [part for part in path.parts if not part.isdigit()]
+    needle = msgspec.json.encode(max(keys, key=len)) if keys else None
+    return None if needle is None or b"\\" in needle else needle  # no guess at escapes
+
+
 class FieldIndex:
     """The indexed paths of an engine, and the tokens an event is filed under."""
 
     def __init__(self, texts: Iterable[str]) -> None:
         self.paths = parse_paths(texts)
         self._keys = {path.key: path for path in self.paths}
-        self._reads_data = any(path.top is None for path in self.paths)
+        self._needles = {path: _needle(path) for path in self.paths if path.top is None}
 
     def tokens(self, event: Event) -> list[str]:
         """Return the tokens of every indexed path the event has."""
         if not self.paths:
             return []
+        # Most writes are filed under no data path, or under few: decoding `data` only when
+        # a path may be in it keeps the cost of indexes off imports of other events.
+        raw = bytes(event.data)
+        escaped = b"\\" in raw
+        wanted = [p for p, n in self._needles.items() if escaped or n is None or n in raw]
         data: Any = MISSING
-        if self._reads_data:
+        if wanted:
             try:
-                data = msgspec.json.decode(event.data)
+                data = msgspec.json.decode(raw)
             except msgspec.DecodeError:  # stored before numbers were checked (see model.py)
                 data = MISSING
         found = []
         for path in self.paths:
-            value = path.read(event) if path.top is not None else path.read_data(data)
+            if path.top is not None:
+                value = path.read(event)
+            else:
+                value = path.read_data(data) if path in wanted else MISSING
             if value is not MISSING:
                 found.append(token(path, value))
         return found
