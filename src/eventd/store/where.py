@@ -5,17 +5,19 @@ equality (`fields.canonical`); an event without the path never matches. Clauses 
 
 An indexed field (`timelines.indexed_fields`) is indexed by value: every event that has the
 field is filed under a token of `(path, value)` (`token`), a fixed-length name that is safe
-as a Redis key or a MongoDB index entry whatever the value holds. Tokens are 128-bit digests:
-two different `(path, value)` pairs sharing one is not a practical concern, so a search
-trusts its index. A search with a clause on an indexed field reads that field's index (or,
-on memory and Redis, the type or key index when that one is smaller); a search without one
-reads the narrowest index of its other filters (type and key, type, key, or every event).
+as a Redis key or a MongoDB index entry whatever the value holds. A long or unusual value is
+held as a 128-bit digest: two different `(path, value)` pairs sharing one is not a practical
+concern, so a search trusts its index. A search with a clause on an indexed field reads
+that field's index (or, on memory and Redis, the type or key index when that one is
+smaller); a search without one reads the narrowest index of its other filters (type and
+key, type, key, or every event).
 Any clause and filter that index does not answer is checked on each event read (`Matcher`),
 batch after batch (`filtered_page`), until the page is full or the index is exhausted.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Awaitable, Callable, Iterable
@@ -30,20 +32,29 @@ from eventd.store.base import Order, Page, Position, Query
 
 TOKEN_BYTES = 16
 FIELD_BYTES = 8
+MAX_PLAIN_VALUE = 64  # characters of a value's JSON text that a token holds as they are
 BATCH = 256  # events a filtered scan reads at once, at least
 MAX_VALUE_DEPTH = 64  # of a searched-for value: deeper ones are refused
 
 
+@functools.lru_cache(maxsize=1024)  # once per path, not once per event filed
 def field_id(path: FieldPath) -> str:
     """Return a short, fixed-length name of an indexed path (for its index keys)."""
     return hashlib.blake2b(path.key.encode(), digest_size=FIELD_BYTES).hexdigest()
 
 
 def token(path: FieldPath, value: Any) -> str:
-    """Return the index token of `(path, value)`, `<field_id>:<digest>`: equal JSON values
-    give equal tokens, and the tokens of one path share its prefix."""
-    text = f"{path.key}\0{canonical(value)}".encode()
-    return f"{field_id(path)}:{hashlib.blake2b(text, digest_size=TOKEN_BYTES).hexdigest()}"
+    """Return the index token of `(path, value)`, `<field_id>:<value>`: equal JSON values
+    give equal tokens, and the tokens of one path share its prefix.
+
+    `<value>` is the canonical JSON text when it is short printable ASCII (most states, such
+    as `"wait"`, need no digest), else `#` and a digest of it (JSON text never begins with `#`).
+    """
+    text = canonical(value)
+    if len(text) <= MAX_PLAIN_VALUE and text.isascii() and text.isprintable():
+        return f"{field_id(path)}:{text}"
+    digest = hashlib.blake2b(f"{path.key}\0{text}".encode(), digest_size=TOKEN_BYTES)
+    return f"{field_id(path)}:#{digest.hexdigest()}"
 
 
 def check_value(value: Any, depth: int = 0) -> None:
