@@ -14,6 +14,7 @@ compare the incremental index (`index.py`) with.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -79,23 +80,38 @@ def transitions_of(timelines: Iterable[tuple[str, Sequence[Point]]], window: Win
     selected: list[Transition] = []
     for key, points in timelines:
         changes = changes_of(points)
-        for before, after in zip(changes, changes[1:], strict=False):
+        for before, after in itertools.pairwise(changes):
             if not window.start <= after.ts <= window.end:
                 continue
-            transition = Transition(key, before.canon, after.canon, after.ts - before.ts, after.type)
+            transition = Transition(
+                key, before.canon, after.canon, after.ts - before.ts, after.type
+            )
             if window.selects(transition):
                 selected.append(transition)
     return summarize(selected)
 
 
-def summarize(transitions: Iterable[Transition]) -> list[dict[str, Any]]:
+class Pair(NamedTuple):
+    """The figures of one (from, to) pair, keyed by the values' canonical JSON."""
+
+    source: str
+    target: str
+    answer: dict[str, Any]
+
+
+def pairs(transitions: Iterable[Transition]) -> list[Pair]:
     """Return the count and dwell statistics of each (from, to) pair: most frequent first,
     then by the values' canonical JSON."""
     dwells: dict[tuple[str, str], list[int]] = {}
     for transition in transitions:
         dwells.setdefault((transition.source, transition.target), []).append(transition.dwell)
-    pairs = sorted(dwells, key=lambda pair: (-len(dwells[pair]), pair))
-    return [entry(source, target, dwells[source, target]) for source, target in pairs]
+    ordered = sorted(dwells, key=lambda pair: (-len(dwells[pair]), pair))
+    return [Pair(s, t, entry(s, t, dwells[s, t])) for s, t in ordered]
+
+
+def summarize(transitions: Iterable[Transition]) -> list[dict[str, Any]]:
+    """Return the pairs of `transitions` as `/transitions` answers them."""
+    return [pair.answer for pair in pairs(transitions)]
 
 
 def entry(source: str, target: str, dwells: list[int]) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from eventd.ws.protocol import (
     as_set,
     history_truncated,
     stats_message,
+    transitions_message,
 )
 
 # What a feature's channel takes from ws/ (the layout test holds features to this module).
@@ -73,6 +74,7 @@ __all__ = [
     "history_truncated",
     "refuse",
     "stats_message",
+    "transitions_message",
 ]
 
 
