@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 
 from tests.daemon import Daemon
-from tests.reminders.test_redis_processes import on_redis
 from tests.redis_server import RedisServer
+from tests.reminders.test_redis_processes import on_redis
 from tests.waiting import POLL, TIMEOUT
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
