@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from eventd.fields import canonical
 from eventd.timelines.index import FieldIndex
-from eventd.timelines.points import Point, Window, changes_of, summarize, transitions_of
+from eventd.timelines.points import (
+    Point,
+    Window,
+    changes_of,
+    dwell_stats,
+    summarize,
+    transitions_of,
+)
 
 VALUES = st.sampled_from(["start", "wait", "end", 1, 1.0, None, True, {"a": [1]}, "x"])
 IDS = st.integers(0, 11).map(lambda n: f"e{n}")
@@ -85,3 +92,16 @@ def test_index_matches_brute_force(ops: list[Any], windows: list[Window]) -> Non
         assert list(index.lines[key].changes) == changes
     for window in [Window(0, 100), *windows]:
         assert summarize(index.window(window)) == transitions_of(timelines, window)
+
+
+def test_dwell_statistics_by_nearest_rank() -> None:
+    assert dwell_stats([4_000_000, 1_000_000, 3_000_000, 2_000_000]) == {
+        "mean": 2.5,
+        "p50": 2.0,  # the 2nd of 4: half of them are at or below it
+        "p90": 4.0,  # the 4th: 3 of 4 is not 90%
+        "max": 4.0,
+    }
+    tenths = [n * 1_000_000 for n in range(1, 11)]
+    assert dwell_stats(tenths)["p90"] == 9.0
+    assert dwell_stats([7])["p50"] == dwell_stats([7])["p90"] == 7e-06
+    assert dwell_stats([]) == {"mean": None, "p50": None, "p90": None, "max": None}

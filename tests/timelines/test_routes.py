@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from eventd.timelines.keys import TRANSITIONS
+
 Client = TestClient[Any, Any]
 EXAMPLE = [  # the order start, wait, wait, end, posted out of order below
     ("e1", "2025-06-01T10:00:00Z", "start"),
@@ -171,3 +173,15 @@ async def test_unknown_key_and_bad_parameters(client: Client) -> None:
     assert (await get(client, "/timelines", 400, field="s", cursor="x"))["error"][
         "field"
     ] == "cursor"
+
+
+async def test_an_index_behind_answers_503(client: Client, monkeypatch: Any) -> None:
+    async def never() -> bool:
+        return False
+
+    monkeypatch.setattr(client.app[TRANSITIONS], "caught_up", never)
+    response = await client.get("/transitions", params={"field": "status"})
+    assert response.status == 503 and response.headers["Retry-After"] == "1"
+    assert (await client.get("/timelines", params={"field": "status"})).status == 503
+    # a field that is not indexed is read from the store, which needs no catching up
+    assert (await client.get("/transitions", params={"field": "other"})).status == 200
