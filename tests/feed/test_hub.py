@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
 from eventd.feed.hub import Hub
 from eventd.feed.replay import Subscription
-from eventd.store.base import Change, Engine
+from eventd.store.base import Change, Engine, StorageError
 from eventd.store.memory import MemoryEngine
 from tests.feed.test_replay import Recorder
 from tests.redis_server import RedisServer
@@ -99,3 +100,33 @@ async def test_an_epoch_no_cleared_change_explains_is_a_new_history(
     finally:
         await hub.stop()
         await redis_engine.close()
+
+
+class LateEngine(MemoryEngine):
+    """A store whose feed does not answer until `answering` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answering = False
+
+    async def read_changes(self, after: int, limit: int) -> Any:
+        if not self.answering:
+            raise StorageError("the store is away")
+        return await super().read_changes(after, limit)
+
+
+async def test_a_late_start_resynchronises_the_listeners() -> None:
+    """Listeners may have rebuilt from the store before the hub could read the feed's head;
+    the writes between are behind that head and never dispatched, so they rebuild again."""
+    engine = LateEngine()
+    hub = Hub(engine, block=0.2)
+    gaps: list[int] = []
+    hub.listen(lambda change: None, on_gap=lambda: gaps.append(hub.position))
+    await hub.start()
+    try:
+        assert not hub.ready
+        await engine.put_many([ev("written-while-the-hub-waited")])
+        engine.answering = True
+        await wait_for(lambda: gaps == [1], "the listeners to resynchronise at the head")
+    finally:
+        await hub.stop()

@@ -12,9 +12,16 @@ async def test_jobs_have_fixed_ids(make_client: MakeClient) -> None:
         "stats-tick",
         "window-cleanup",
         "reminders-rearm",
+        "transitions-tick",
     }
     kept = await make_client(make_config(retention={"max_age": "30d"}))
     jobs = {job.id: job for job in kept.app[SCHEDULER].get_jobs()}
-    assert set(jobs) == {"stats-tick", "window-cleanup", "reminders-rearm", "retention"}
+    assert set(jobs) == {
+        "stats-tick",
+        "window-cleanup",
+        "reminders-rearm",
+        "transitions-tick",
+        "retention",
+    }
     assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
     assert jobs["retention"].misfire_grace_time == 3600

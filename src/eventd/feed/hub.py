@@ -139,6 +139,11 @@ class Hub:
             try:
                 if not self._started:  # history before the start is for replays, not pushing
                     await self._read_start()
+                    # A late start (the store was away, or lost its history): listeners may
+                    # have rebuilt from the store before writes that the head now passes, and
+                    # those changes are never dispatched. They resynchronise.
+                    for on_gap in self._gap_listeners:
+                        on_gap()
                     continue
                 if self._epoch_unsure:
                     self.epoch = await self.engine.feed_epoch()

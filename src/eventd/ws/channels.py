@@ -55,6 +55,7 @@ from eventd.ws.protocol import (
     as_set,
     history_truncated,
     stats_message,
+    transitions_message,
 )
 
 # What a feature's channel takes from ws/ (the layout test holds features to this module).
@@ -75,6 +76,7 @@ __all__ = [
     "history_truncated",
     "refuse",
     "stats_message",
+    "transitions_message",
 ]
 
 

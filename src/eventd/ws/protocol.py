@@ -31,6 +31,8 @@ class Subscribe(msgspec.Struct, tag="subscribe", forbid_unknown_fields=True):
     since: Position | None = None
     epoch: str | None = None  # the epoch `since` belongs to (from `welcome` or `subscribed`)
     windows: list[str] | None = None  # stats: the windows wanted (default: all)
+    field: str | None = None  # transitions: the field path whose transitions are pushed
+    window: str | None = None  # transitions: how far back from now they are counted
 
 
 class Unsubscribe(msgspec.Struct, tag="unsubscribe", forbid_unknown_fields=True):
@@ -87,6 +89,20 @@ def stats_message(
         "server_time": server_time,
         "stats_type": stats_type,
         "windows": windows,
+    }
+
+
+def transitions_message(
+    sub: str, field: str, start: str, end: str, transitions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Return a `transitions` message: the pairs of a subscription whose figures changed."""
+    return {
+        "type": "transitions",
+        "sub": sub,
+        "field": field,
+        "start": start,
+        "end": end,
+        "transitions": transitions,
     }
 
 

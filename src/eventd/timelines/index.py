@@ -1,0 +1,158 @@
+"""The transitions of one field across every key, kept current point by point.
+
+For each key it keeps the timeline's points and its changes (see `points.py`), and for all
+keys one index of the transitions by the `(ts, seq)` of the event where each appears. A
+window's transitions are then a range of that index: O(log n + transitions in the window),
+whatever the size of the store.
+
+Inserting or removing one point changes at most three things: whether the point itself is a
+change, whether its successor is one (it is a change when its value differs from its new
+predecessor's), and the transition of the next change after those (its `from` and its dwell
+depend on the change before it). So each write costs O(log n), however long the timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sortedcontainers import SortedDict, SortedList
+
+from eventd.timelines.points import Point, Transition, Window
+
+Position = tuple[int, int]
+
+
+class Line:
+    """One key's timeline: its points, and the positions of its changes."""
+
+    __slots__ = ("changes", "points")
+
+    def __init__(self) -> None:
+        self.points: Any = SortedList()  # Point, in (ts, seq) order
+        self.changes: Any = SortedList()  # Position of each change
+
+    def at(self, position: Position) -> Point:
+        """Return the point at `position` (a prefix of the point's tuple sorts just before)."""
+        point: Point = self.points[self.points.bisect_left(position)]
+        return point
+
+
+class FieldIndex:
+    """Points, changes and transitions of one field, by key; fed one event at a time."""
+
+    def __init__(self) -> None:
+        self.lines: Any = SortedDict()  # key -> Line, for keys with at least one point
+        self.by_event: dict[str, tuple[str, Point]] = {}
+        self.transitions: Any = SortedDict()  # Position -> Transition
+        self.version = 0  # grows with every change of the transitions
+
+    def clear(self) -> None:
+        """Forget every point."""
+        self.lines.clear()
+        self.by_event.clear()
+        self.transitions.clear()
+        self.version += 1
+
+    def put(self, event_id: str, key: str | None, point: Point | None) -> None:
+        """Take in one event: its point (None when it has no key or lacks the field)
+        replaces the one it had, wherever that was."""
+        if point is not None and key is not None and self.by_event.get(event_id) == (key, point):
+            return  # a change seen twice (read by a rebuild, then applied)
+        self.remove(event_id)
+        if point is None or key is None:
+            return
+        line = self.lines.get(key)
+        if line is None:
+            line = self.lines[key] = Line()
+        self.by_event[event_id] = (key, point)
+        self._insert(key, line, point)
+
+    def remove(self, event_id: str) -> None:
+        """Forget the point of the event `event_id`, if it has one."""
+        found = self.by_event.pop(event_id, None)
+        if found is None:
+            return
+        key, point = found
+        line = self.lines[key]
+        self._delete(key, line, point)
+        if not line.points:
+            del self.lines[key]
+
+    def _insert(self, key: str, line: Line, point: Point) -> None:
+        points = line.points
+        points.add(point)
+        index = points.bisect_left(point)
+        before = points[index - 1] if index > 0 else None
+        after = points[index + 1] if index + 1 < len(points) else None
+        touched: list[Position] = []
+        self._mark(line, point, before is None or before.canon != point.canon, touched)
+        if after is not None:
+            self._mark(line, after, after.canon != point.canon, touched)
+        self._retransition(key, line, touched)
+
+    def _delete(self, key: str, line: Line, point: Point) -> None:
+        points = line.points
+        index = points.bisect_left(point)
+        before = points[index - 1] if index > 0 else None
+        after = points[index + 1] if index + 1 < len(points) else None
+        points.remove(point)
+        touched: list[Position] = []
+        if (point.ts, point.seq) in line.changes:
+            line.changes.remove((point.ts, point.seq))
+            touched.append((point.ts, point.seq))
+        if after is not None:
+            self._mark(line, after, before is None or before.canon != after.canon, touched)
+        self._retransition(key, line, touched)
+
+    @staticmethod
+    def _mark(line: Line, point: Point, change: bool, touched: list[Position]) -> None:
+        """Make `point` a change or not; note its position if that differs from before."""
+        position = (point.ts, point.seq)
+        if (position in line.changes) == change:
+            return
+        if change:
+            line.changes.add(position)
+        else:
+            line.changes.remove(position)
+        touched.append(position)
+
+    def _retransition(self, key: str, line: Line, touched: list[Position]) -> None:
+        """Recompute the transitions at the touched positions and at the change after each."""
+        changes = line.changes
+        affected = set(touched)
+        for position in touched:
+            following = changes.bisect_right(position)
+            if following < len(changes):
+                affected.add(changes[following])
+        for position in affected:
+            self.transitions.pop(position, None)
+            index = changes.bisect_left(position)
+            if index == len(changes) or changes[index] != position or index == 0:
+                continue  # not a change (any more), or the first: no transition
+            previous, current = line.at(changes[index - 1]), line.at(position)
+            self.transitions[position] = Transition(
+                key, previous.canon, current.canon, current.ts - previous.ts, current.type
+            )
+        if affected:
+            self.version += 1
+
+    def window(self, window: Window) -> Iterator[Transition]:
+        """Yield the transitions in `window`, in `(ts, seq)` order."""
+        positions = self.transitions.irange((window.start,), (window.end + 1,), (True, False))
+        for position in positions:
+            transition: Transition = self.transitions[position]
+            if window.selects(transition):
+                yield transition
+
+    def keys_after(self, after: str | None, limit: int) -> tuple[list[str], bool]:
+        """Return up to `limit` keys with points after `after`, in order, and whether more
+        follow."""
+        keys = self.lines.irange(minimum=after, inclusive=(False, False))
+        page = [key for _, key in zip(range(limit + 1), keys, strict=False)]
+        return page[:limit], len(page) > limit
+
+    def timelines(self) -> Iterator[tuple[str, list[Point]]]:
+        """Yield every key and its points in order (for tests and checks)."""
+        for key, line in self.lines.items():
+            yield key, list(line.points)

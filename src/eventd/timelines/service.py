@@ -1,0 +1,224 @@
+"""Timelines and transitions as a service: indexed fields from a projection, others from the
+store.
+
+The fields of `timelines.indexed_fields` are kept by `TransitionsService`, a projection of
+the change feed (rebuilt from every stored event, then fed change by change): their
+transitions and the keys that have them are answered without reading the store. Any other
+field is answered by a scan: its transitions read every event up to the window's end, its
+keys every event. A key's timeline is always read from the store, through the `(key, ts,
+seq)` index every engine has.
+
+Events without a key belong to no timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from eventd.feed.hub import Hub
+from eventd.feed.projection import Projection
+from eventd.fields import MISSING, FieldPath, canonical
+from eventd.model import Event
+from eventd.store.base import Change, Query
+from eventd.store.worker import StoreWorker
+from eventd.timelines.index import FieldIndex
+from eventd.timelines.points import Point, Window, pairs, summarize, transitions_of
+from eventd.times import Clock, format_us
+
+Mode = Literal["changes", "all"]
+
+
+def point_of(path: FieldPath, event: Event) -> tuple[Point, Any] | None:
+    """Return the point `event` makes on its timeline, with its value, or None if the field
+    is missing."""
+    value = path.read(event)
+    if value is MISSING:
+        return None
+    return Point(event.ts, event.seq, canonical(value), event.id, event.type), value
+
+
+def out_point(event: Event, value: Any, *, carried: bool | None = None) -> dict[str, Any]:
+    """Return a point as timelines answer it."""
+    point = {"timestamp": format_us(event.ts), "value": value, "event_id": event.id}
+    if carried is not None:
+        point["carried"] = carried
+    return point
+
+
+class TransitionsService(Projection):
+    """The points, changes and transitions of the indexed fields, by key, fed by the hub."""
+
+    name = "timelines"
+    kept = "transitions"
+
+    def __init__(
+        self,
+        worker: StoreWorker,
+        hub: Hub,
+        clock: Clock,
+        paths: tuple[FieldPath, ...],
+        *,
+        catch_up_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(worker, hub, catch_up_timeout=catch_up_timeout)
+        self.paths = {path.key: path for path in paths}
+        self.indexes = {key: FieldIndex() for key in self.paths}
+        self.clock = clock
+        self.listeners: set[Callable[[], None]] = set()
+        # What a tick computed, for every subscriber asking the same question in that tick.
+        self._tick: int | None = None
+        self._cache: dict[tuple[str, Window], dict[tuple[str, str], dict[str, Any]]] = {}
+
+    def index(self, path: FieldPath) -> FieldIndex | None:
+        """Return the index of `path`, or None if it is not an indexed field."""
+        return self.indexes.get(path.key)
+
+    def reset(self) -> None:
+        """Forget every point: the first step of a rebuild."""
+        for index in self.indexes.values():
+            index.clear()
+
+    def query(self) -> Query:
+        """Return the events a rebuild reads: all of them."""
+        return Query()
+
+    def load_event(self, event: Event) -> None:
+        """Take in one stored event's points."""
+        for key, path in self.paths.items():
+            made = point_of(path, event)
+            self.indexes[key].put(event.id, event.key, None if made is None else made[0])
+
+    def apply(self, change: Change) -> None:
+        """Put, move or remove the points of a changed event; forget all on a clear."""
+        event = change.event
+        if change.op == "reminder":
+            return  # a sent reminder carries its event unchanged
+        if change.op == "cleared":
+            self.reset()
+        elif event is not None and change.op == "deleted":
+            for index in self.indexes.values():
+                index.remove(event.id)
+        elif event is not None:
+            self.load_event(event)
+
+    def now(self) -> int:
+        """Return the time of the current tick, or now outside ticks."""
+        return self.clock() if self._tick is None else self._tick
+
+    def window_entries(
+        self, path: FieldPath, window: Window
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Return the transitions of the indexed `path` in `window`, by (from, to) pair,
+        computed once per tick."""
+        index = self.indexes[path.key]
+        cache_key = (path.key, window)
+        entries = self._cache.get(cache_key) if self._tick is not None else None
+        if entries is None:
+            entries = {(e.source, e.target): e.answer for e in pairs(index.window(window))}
+            if self._tick is not None:
+                self._cache[cache_key] = entries
+        return entries
+
+    async def tick(self) -> None:
+        """The transitions-tick job: let listeners push what changed."""
+        self._tick = self.clock()
+        try:
+            for listener in list(self.listeners):
+                listener()
+        finally:
+            self._tick = None
+            self._cache.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The times a timeline is read over (inclusive; None: unbounded)."""
+
+    start: int | None = None
+    end: int | None = None
+
+
+async def before(worker: StoreWorker, key: str, path: FieldPath, start: int) -> Any:
+    """Return the last point of `key` before `start` as (event, value), or None."""
+    query = Query(key=key, end=start - 1, order="desc")
+    async for event in worker.scan(query, page_size=100):
+        value = path.read(event)
+        if value is not MISSING:
+            return event, value
+    return None
+
+
+async def timeline(
+    worker: StoreWorker, key: str, path: FieldPath, mode: Mode, span: Span
+) -> dict[str, Any]:
+    """Return the points of `key` over `span`, and the last one before it."""
+    found = None if span.start is None else await before(worker, key, path, span.start)
+    previous: tuple[Event, Any] | None = found
+    last = None if found is None else canonical(found[1])
+    points = []
+    async for event in worker.scan(Query(key=key, start=span.start, end=span.end)):
+        value = path.read(event)
+        if value is MISSING:
+            if mode == "all" and previous is not None:
+                points.append(out_point(event, previous[1], carried=True))
+            continue
+        text = canonical(value)
+        if mode == "all":
+            points.append(out_point(event, value, carried=False))
+        elif text != last:
+            points.append(out_point(event, value))
+        previous, last = (event, value), text
+    return {
+        "key": key,
+        "field": path.text,
+        "mode": mode,
+        "start": None if span.start is None else format_us(span.start),
+        "end": None if span.end is None else format_us(span.end),
+        "before": None if found is None else out_point(*found),
+        "points": points,
+    }
+
+
+async def keys_scanned(
+    worker: StoreWorker, path: FieldPath, after: str | None, limit: int
+) -> tuple[list[str], bool]:
+    """Return up to `limit` keys after `after` that have the field, by reading every event,
+    and whether more follow."""
+    keys: set[str] = set()
+    async for event in worker.scan(Query()):
+        key = event.key
+        if key is None or key in keys or (after is not None and key <= after):
+            continue
+        if path.read(event) is not MISSING:
+            keys.add(key)
+    ordered = sorted(keys)
+    return ordered[:limit], len(ordered) > limit
+
+
+async def lines_scanned(
+    worker: StoreWorker, path: FieldPath, end: int
+) -> AsyncIterator[tuple[str, list[Point]]]:
+    """Yield each key's points up to `end`, by reading every event up to it."""
+    lines: dict[str, list[Point]] = {}
+    async for event in worker.scan(Query(end=end)):
+        if event.key is None:
+            continue
+        made = point_of(path, event)
+        if made is not None:
+            lines.setdefault(event.key, []).append(made[0])
+    for key, points in lines.items():
+        yield key, points  # the scan read them in (ts, seq) order
+
+
+async def transitions(
+    service: TransitionsService, path: FieldPath, window: Window
+) -> list[dict[str, Any]]:
+    """Return the transitions of `path` in `window`: from the index of an indexed field,
+    else from a scan of the store."""
+    index = service.index(path)
+    if index is not None:
+        return summarize(index.window(window))
+    lines = [line async for line in lines_scanned(service.worker, path, window.end)]
+    return transitions_of(lines, window)
