@@ -500,6 +500,30 @@ def reminders(ctx: Context) -> None:
     )
 
 
+@scenario("8. GET /transitions over 10 minutes, by store size (10 events per key)")
+def transitions(ctx: Context) -> None:
+    from bench.transitions import run_transitions
+
+    # Both stores hold events at the same density, so a 10-minute window holds as many events
+    # in each: the ratio of the two p50s says whether an answer grows with the store.
+    sizes = [ctx.size(100_000, 2_000), ctx.size(1_000_000, 10_000)]
+    queries = ctx.size(200, 5)
+    target = {"memory": "<= 50 ms", "redis": "<= 200 ms"}
+    for engine in ctx.engines:
+        p50s = []
+        for size in sizes:
+            got = run_transitions(engine, size, size // 10, queries)
+            p50s.append(got["p50_ms"])
+            name = f"{engine}: {size:,} events, {size // 10:,} keys"
+            note = f"median {got['transitions_per_window']:,.0f} transitions per window"
+            big = size == sizes[-1]
+            ctx.figure(
+                f"{name}, p50", got["p50_ms"], "ms", target[engine] if big else "", note=note
+            )
+            ctx.figure(f"{name}, p99", got["p99_ms"], "ms")
+        ctx.figure(f"{engine}: p50, {sizes[1]:,} vs {sizes[0]:,} events", p50s[1] / p50s[0], "x")
+
+
 # --- report -------------------------------------------------------------------------------
 
 
