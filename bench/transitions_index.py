@@ -1,6 +1,6 @@
 """The transitions index in the process: build it from many events, then time window queries.
 
-    python -m bench.transitions [--events 1000000] [--keys 100000] [--queries 200]
+    python -m bench.transitions_index [--events 1000000] [--keys 100000] [--queries 200]
 
 Events are spread evenly over a day, each key moving through `start`, `wait`, `end`, ... in
 turn; each query asks for the transitions of a random 10-minute window, as `GET /transitions`
