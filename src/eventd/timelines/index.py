@@ -13,10 +13,11 @@ depend on the change before it). So each write costs O(log n), however long the 
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from typing import Any
 
-from sortedcontainers import SortedDict, SortedList
+from sortedcontainers import SortedDict
 
 from eventd.timelines.points import Point, Transition, Window
 
@@ -24,18 +25,26 @@ Position = tuple[int, int]
 
 
 class Line:
-    """One key's timeline: its points, and the positions of its changes."""
+    """One key's timeline: its points, and the positions of its changes.
+
+    Plain sorted lists: a timeline is mostly short and written at its end, where a list
+    inserts faster than a SortedList, and a key costs a small object rather than a tree.
+    """
 
     __slots__ = ("changes", "points")
 
     def __init__(self) -> None:
-        self.points: Any = SortedList()  # Point, in (ts, seq) order
-        self.changes: Any = SortedList()  # Position of each change
+        self.points: list[Point] = []  # in (ts, seq) order
+        self.changes: list[Position] = []  # the position of each change, in order
 
     def at(self, position: Position) -> Point:
         """Return the point at `position` (a prefix of the point's tuple sorts just before)."""
-        point: Point = self.points[self.points.bisect_left(position)]
-        return point
+        return self.points[bisect_left(self.points, position)]
+
+    def is_change(self, position: Position) -> bool:
+        """Tell whether the point at `position` is a change."""
+        index = bisect_left(self.changes, position)
+        return index < len(self.changes) and self.changes[index] == position
 
 
 class FieldIndex:
@@ -81,8 +90,8 @@ class FieldIndex:
 
     def _insert(self, key: str, line: Line, point: Point) -> None:
         points = line.points
-        points.add(point)
-        index = points.bisect_left(point)
+        index = bisect_left(points, point)
+        points.insert(index, point)
         before = points[index - 1] if index > 0 else None
         after = points[index + 1] if index + 1 < len(points) else None
         touched: list[Position] = []
@@ -93,14 +102,15 @@ class FieldIndex:
 
     def _delete(self, key: str, line: Line, point: Point) -> None:
         points = line.points
-        index = points.bisect_left(point)
+        index = bisect_left(points, point)
         before = points[index - 1] if index > 0 else None
         after = points[index + 1] if index + 1 < len(points) else None
-        points.remove(point)
+        del points[index]
         touched: list[Position] = []
-        if (point.ts, point.seq) in line.changes:
-            line.changes.remove((point.ts, point.seq))
-            touched.append((point.ts, point.seq))
+        position = (point.ts, point.seq)
+        if line.is_change(position):
+            del line.changes[bisect_left(line.changes, position)]
+            touched.append(position)
         if after is not None:
             self._mark(line, after, before is None or before.canon != after.canon, touched)
         self._retransition(key, line, touched)
@@ -109,12 +119,12 @@ class FieldIndex:
     def _mark(line: Line, point: Point, change: bool, touched: list[Position]) -> None:
         """Make `point` a change or not; note its position if that differs from before."""
         position = (point.ts, point.seq)
-        if (position in line.changes) == change:
+        if line.is_change(position) == change:
             return
         if change:
-            line.changes.add(position)
+            insort(line.changes, position)
         else:
-            line.changes.remove(position)
+            del line.changes[bisect_left(line.changes, position)]
         touched.append(position)
 
     def _retransition(self, key: str, line: Line, touched: list[Position]) -> None:
@@ -122,12 +132,12 @@ class FieldIndex:
         changes = line.changes
         affected = set(touched)
         for position in touched:
-            following = changes.bisect_right(position)
+            following = bisect_right(changes, position)
             if following < len(changes):
                 affected.add(changes[following])
         for position in affected:
             self.transitions.pop(position, None)
-            index = changes.bisect_left(position)
+            index = bisect_left(changes, position)
             if index == len(changes) or changes[index] != position or index == 0:
                 continue  # not a change (any more), or the first: no transition
             previous, current = line.at(changes[index - 1]), line.at(position)
