@@ -521,6 +521,8 @@ def transitions(ctx: Context) -> None:
                 f"{name}, p50", got["p50_ms"], "ms", target[engine] if big else "", note=note
             )
             ctx.figure(f"{name}, p99", got["p99_ms"], "ms")
+            ctx.figure(f"{name}, imported in", got["import_seconds"], "s")
+            ctx.figure(f"{name}, held by the transitions index after", got["held_seconds"], "s")
         ctx.figure(f"{engine}: p50, {sizes[1]:,} vs {sizes[0]:,} events", p50s[1] / p50s[0], "x")
 
 
