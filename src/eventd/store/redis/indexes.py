@@ -136,7 +136,8 @@ class Search:
         index, matches = await self._index_for(query)
         if matches.trivial:
             events, read, _ = await self._fetch(index, query, query.limit + 1)
-            return Page(events[: query.limit], more=read > query.limit)
+            if len(events) == read:  # else entries whose events are gone: read on past them
+                return Page(events[: query.limit], more=read > query.limit)
         return await filtered_page(lambda q, count: self._fetch(index, q, count), query, matches)
 
     async def count(self, query: Query) -> int:
