@@ -289,3 +289,36 @@ def test_tokens_are_read_whether_or_not_the_key_is_written_with_escapes() -> Non
     assert filed(b'{"items":["x"]}') == [token(parse_path("items.0"), "x")]
     assert filed(b'{"a.b":1,"a":{"b":2}}') == [token(parse_path("/a.b"), 1)]
     assert filed(b'"status"') == []
+
+
+@pytest.mark.mongo
+async def test_mongo_rebuild_reports_a_round_trip_per_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The store worker bounds each reported round trip: a rebuild that reported none would
+    # be cut at one round trip's timeout, and start again from scratch, forever.
+    from mongomock_motor import AsyncMongoMockClient
+
+    from eventd.store.mongo import search
+
+    monkeypatch.setattr(search, "BATCH", 10)
+    client = AsyncMongoMockClient()
+
+    async def reported(fields: tuple[str, ...]) -> int:
+        engine = MongoEngine("mongodb://mock", client=client, indexed_fields=fields)
+        count = 0
+
+        def counted() -> None:
+            nonlocal count
+            count += 1
+
+        engine.on_round_trip = counted
+        await engine.open()
+        return count
+
+    await reported(())
+    writer = MongoEngine("mongodb://mock", client=client)
+    await writer.put_many([job(f"e{i}", "wait", T0 + i) for i in range(3 * search.BATCH + 1)])
+    plain = await reported(())
+    rebuilding = await reported(("status",))
+    assert rebuilding - plain >= 4  # one per batch read at least
