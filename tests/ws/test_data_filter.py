@@ -161,3 +161,34 @@ def test_recent_values_are_kept_without_their_changes() -> None:
     # Other content at that position (a store that lost its history) is read anew.
     other = Change(1, "created", ev("b", data=msgspec.Raw(b'{"status":"end"}')))
     assert values.value(other, parse_path("status")) == '"end"'
+
+
+@pytest.mark.parametrize(
+    ("number", "held"),
+    [
+        ("18446744073709551616", True),
+        ("1" + "0" * 4299, True),  # 4,300 digits: what an event's data may hold
+        ("-1.5e308", True),
+        ("1" + "0" * 4300, False),
+        ("1e400", False),
+    ],
+    ids=["2**64", "4300-digits", "big-float", "4301-digits", "beyond-float"],
+)
+async def test_http_and_websocket_accept_the_numbers_events_hold(
+    client: Client, number: str, held: bool
+) -> None:
+    response = await client.get("/events", params={"data.n": number})
+    assert response.status == (200 if held else 400), await response.text()
+    if not held:
+        assert (await response.json())["error"]["field"] == "data.n"
+    ws = await connect(client)
+    await ws.send_str(
+        f'{{"type": "subscribe", "id": "x", "filter": {{"data": {{"n": {number}}}}}}}'
+    )
+    reply = await receive(ws)
+    if held:
+        assert reply["type"] == "subscribed", reply
+    else:
+        assert (reply["type"], reply["code"]) == ("error", "bad_message"), reply
+        assert "filter.data" in reply["message"]
+    await still_answers(ws)
