@@ -39,7 +39,6 @@ async def test_a_number_and_a_string_are_different_values(client: Client) -> Non
     assert ids(await listing(client, **{"data.n": '"5"'})) == ["str"]
     assert ids(await listing(client, **{"data.n": "five"})) == ["word"]  # not JSON: a string
     assert ids(await listing(client, **{"data.n": '"five"'})) == ["word"]
-    assert ids(await listing(client, **{"data.n": "1e400"})) == []  # out of range: a string
 
 
 async def test_clauses_are_anded_with_each_other_and_the_filters(client: Client) -> None:
@@ -127,6 +126,7 @@ async def test_an_update_and_a_delete_change_the_results(client: Client) -> None
         ({"data.n": "[" * 66 + "]" * 66}, "data.n"),
         ({"data.n": "[" * 1300 + "]" * 1300}, "data.n"),
         ({"datum.n": "1"}, "datum.n"),
+        ({"data.n": "1e400"}, "data.n"),  # a number no event holds: refused, as by the WS
     ],
 )
 async def test_bad_data_parameters_are_400_naming_them(

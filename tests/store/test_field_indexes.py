@@ -18,6 +18,7 @@ from eventd.store.memory import MemoryEngine
 from eventd.store.mongo import MongoEngine
 from eventd.store.redis.engine import RedisEngine
 from eventd.store.redis.layout import Keys
+from eventd.store.redis.packing import member
 from eventd.store.where import field_id, token
 from tests.conftest import make_config
 from tests.redis_server import RedisServer
@@ -91,6 +92,12 @@ async def _redis(server: RedisServer, ns: str, fields: tuple[str, ...]) -> Redis
     return engine
 
 
+async def states(raw_redis: redis.asyncio.Redis, keys: Keys) -> dict[bytes, bytes]:
+    """Return the states of the store's indexed fields, without their version."""
+    found = await raw_redis.hgetall(keys.fields)
+    return {key: state for key, state in found.items() if key != b"#version"}
+
+
 @pytest.fixture
 async def raw_redis(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
     client = redis.asyncio.Redis.from_url(redis_server.url)
@@ -117,7 +124,7 @@ async def test_redis_builds_and_drops_indexes_when_the_listed_fields_change(
         after = await _redis(redis_server, redis_namespace, ("status",))
     assert "indexed /status in 503 events" in caplog.text
     assert await raw_redis.zcard(waiting) == 3
-    assert await raw_redis.hgetall(keys.fields) == {b"/status": b"ready"}
+    assert await states(raw_redis, keys) == {b"/status": b"ready"}
     read = after.events_read
     assert [e.id for e in (await after.query(wait())).events] == ["w0", "w1", "w2"]
     assert after.events_read - read == 3
@@ -132,7 +139,7 @@ async def test_redis_builds_and_drops_indexes_when_the_listed_fields_change(
     dropped = await _redis(redis_server, redis_namespace, ())
     pattern = keys.field_pattern(field_id(STATUS))
     assert [key async for key in raw_redis.scan_iter(match=pattern)] == []
-    assert await raw_redis.hgetall(keys.fields) == {}
+    assert await states(raw_redis, keys) == {}
     assert [e.id for e in (await dropped.query(wait())).events] == ["w0", "w2"]
     await dropped.close()
 
@@ -189,22 +196,67 @@ async def test_mongo_rewrites_the_tokens_when_the_listed_fields_change() -> None
 
 
 @pytest.mark.redis
-async def test_redis_rebuilds_an_index_whose_build_was_cut_short(
+async def test_redis_finishes_a_build_cut_short_and_its_leftovers_never_answer(
     redis_server: RedisServer, redis_namespace: str, raw_redis: redis.asyncio.Redis
 ) -> None:
     keys = Keys(redis_namespace)
     engine = await _redis(redis_server, redis_namespace, ())
     await stored(engine, unrelated=5)
+    r0 = await engine.get("r0")
+    assert r0 is not None
     await engine.close()
-    # What a build stopped midway leaves: a stale entry, and the field still `building`.
+    # What a build stopped midway may leave: the field still `building`, some events not
+    # filed yet, and an entry gone stale (r0 is `run`, filed under `stale`).
     stale = keys.by_value(token(STATUS, "stale"))
-    await raw_redis.zadd(stale, {"000:000:r0": 0})
+    await raw_redis.zadd(stale, {member(r0): 0})
     await raw_redis.hset(keys.fields, "/status", "building")
+    again = await _redis(redis_server, redis_namespace, ("status",))
+    assert await raw_redis.zcard(keys.by_value(token(STATUS, "wait"))) == 3
+    assert await states(raw_redis, keys) == {b"/status": b"ready"}
+    assert [e.id for e in (await again.query(wait(limit=10))).events] == ["w0", "w1", "w2"]
+    # The indexed clause is checked on every event read: the stale entry is read, not found.
+    stale_query = Query(where=((STATUS, "stale"),))
+    read = again.events_read
+    assert (await again.query(stale_query)).events == []
+    assert again.events_read - read == 1
+    assert await again.count(stale_query) == 0
+    await again.close()
+
+
+@pytest.mark.redis
+async def test_redis_drops_what_a_drop_cut_short_left_before_building(
+    redis_server: RedisServer, redis_namespace: str, raw_redis: redis.asyncio.Redis
+) -> None:
+    keys = Keys(redis_namespace)
+    engine = await _redis(redis_server, redis_namespace, ())
+    await stored(engine, unrelated=5)
+    r0 = await engine.get("r0")
+    assert r0 is not None
+    await engine.close()
+    stale = keys.by_value(token(STATUS, "stale"))
+    await raw_redis.zadd(stale, {member(r0): 0})
+    await raw_redis.hset(keys.fields, "/status", "dropping")
     again = await _redis(redis_server, redis_namespace, ("status",))
     assert await raw_redis.exists(stale) == 0
     assert await raw_redis.zcard(keys.by_value(token(STATUS, "wait"))) == 3
-    assert await raw_redis.hgetall(keys.fields) == {b"/status": b"ready"}
+    assert await states(raw_redis, keys) == {b"/status": b"ready"}
     await again.close()
+
+
+@pytest.mark.mongo
+async def test_mongo_checks_the_indexed_clause_on_every_document_read() -> None:
+    from mongomock_motor import AsyncMongoMockClient
+
+    client = AsyncMongoMockClient()
+    engine = MongoEngine("mongodb://mock", client=client, indexed_fields=("status",))
+    await engine.open()
+    await stored(engine, unrelated=5)
+    # A document whose tokens went stale: r0 is `run`, filed under `wait`.
+    await client["eventd"]["events"].update_one(
+        {"_id": "r0"}, {"$set": {"f": [token(STATUS, "wait")]}}
+    )
+    assert [e.id for e in (await engine.query(wait(limit=10))).events] == ["w0", "w1", "w2"]
+    assert await engine.count(wait()) == 3
 
 
 async def test_the_configured_fields_are_indexed() -> None:
@@ -237,3 +289,36 @@ def test_tokens_are_read_whether_or_not_the_key_is_written_with_escapes() -> Non
     assert filed(b'{"items":["x"]}') == [token(parse_path("items.0"), "x")]
     assert filed(b'{"a.b":1,"a":{"b":2}}') == [token(parse_path("/a.b"), 1)]
     assert filed(b'"status"') == []
+
+
+@pytest.mark.mongo
+async def test_mongo_rebuild_reports_a_round_trip_per_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The store worker bounds each reported round trip: a rebuild that reported none would
+    # be cut at one round trip's timeout, and start again from scratch, forever.
+    from mongomock_motor import AsyncMongoMockClient
+
+    from eventd.store.mongo import search
+
+    monkeypatch.setattr(search, "BATCH", 10)
+    client = AsyncMongoMockClient()
+
+    async def reported(fields: tuple[str, ...]) -> int:
+        engine = MongoEngine("mongodb://mock", client=client, indexed_fields=fields)
+        count = 0
+
+        def counted() -> None:
+            nonlocal count
+            count += 1
+
+        engine.on_round_trip = counted
+        await engine.open()
+        return count
+
+    await reported(())
+    writer = MongoEngine("mongodb://mock", client=client)
+    await writer.put_many([job(f"e{i}", "wait", T0 + i) for i in range(3 * search.BATCH + 1)])
+    plain = await reported(())
+    rebuilding = await reported(("status",))
+    assert rebuilding - plain >= 4  # one per batch read at least

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+import msgspec
 import pytest
 
+from eventd.feed.values import ChangeValues
+from eventd.fields import parse_path
 from eventd.keys import HUB
+from eventd.store.base import Change
+from tests.store.test_conformance import ev
 from tests.ws.test_subscribe_checks import still_answers
 from tests.ws.test_websocket import Client, changes, connect, post, receive, subscribe
+
+
+def nested(levels: int) -> Any:
+    """Return a value nested `levels` lists deep: [[...[1]...]]."""
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 def ids(messages: list[dict[str, Any]]) -> list[str]:
@@ -96,141 +110,7 @@ async def test_every_subscription_shares_one_decoding_of_a_change(client: Client
         {"a..b": 1},
         {"": 1},
         {"/a~2": 1},
-        {
-            "n": [
-                [
-                    [
-                        [
-                            [
-                                [
-                                    [
-                                        [
-                                            [
-                                                [
-                                                    [
-                                                        [
-                                                            [
-                                                                [
-                                                                    [
-                                                                        [
-                                                                            [
-                                                                                [
-                                                                                    [
-                                                                                        [
-                                                                                            [
-                                                                                                [
-                                                                                                    [
-                                                                                                        [
-                                                                                                            [
-                                                                                                                [
-                                                                                                                    [
-                                                                                                                        [
-                                                                                                                            [
-                                                                                                                                [
-                                                                                                                                    [
-                                                                                                                                        [
-                                                                                                                                            [
-                                                                                                                                                [
-                                                                                                                                                    [
-                                                                                                                                                        [
-                                                                                                                                                            [
-                                                                                                                                                                [
-                                                                                                                                                                    [
-                                                                                                                                                                        [
-                                                                                                                                                                            [
-                                                                                                                                                                                [
-                                                                                                                                                                                    [
-                                                                                                                                                                                        [
-                                                                                                                                                                                            [
-                                                                                                                                                                                                [
-                                                                                                                                                                                                    [
-                                                                                                                                                                                                        [
-                                                                                                                                                                                                            [
-                                                                                                                                                                                                                [
-                                                                                                                                                                                                                    [
-                                                                                                                                                                                                                        [
-                                                                                                                                                                                                                            [
-                                                                                                                                                                                                                                [
-                                                                                                                                                                                                                                    [
-                                                                                                                                                                                                                                        [
-                                                                                                                                                                                                                                            [
-                                                                                                                                                                                                                                                [
-                                                                                                                                                                                                                                                    [
-                                                                                                                                                                                                                                                        [
-                                                                                                                                                                                                                                                            [
-                                                                                                                                                                                                                                                                [
-                                                                                                                                                                                                                                                                    [
-                                                                                                                                                                                                                                                                        [
-                                                                                                                                                                                                                                                                            [
-                                                                                                                                                                                                                                                                                [
-                                                                                                                                                                                                                                                                                    1
-                                                                                                                                                                                                                                                                                ]
-                                                                                                                                                                                                                                                                            ]
-                                                                                                                                                                                                                                                                        ]
-                                                                                                                                                                                                                                                                    ]
-                                                                                                                                                                                                                                                                ]
-                                                                                                                                                                                                                                                            ]
-                                                                                                                                                                                                                                                        ]
-                                                                                                                                                                                                                                                    ]
-                                                                                                                                                                                                                                                ]
-                                                                                                                                                                                                                                            ]
-                                                                                                                                                                                                                                        ]
-                                                                                                                                                                                                                                    ]
-                                                                                                                                                                                                                                ]
-                                                                                                                                                                                                                            ]
-                                                                                                                                                                                                                        ]
-                                                                                                                                                                                                                    ]
-                                                                                                                                                                                                                ]
-                                                                                                                                                                                                            ]
-                                                                                                                                                                                                        ]
-                                                                                                                                                                                                    ]
-                                                                                                                                                                                                ]
-                                                                                                                                                                                            ]
-                                                                                                                                                                                        ]
-                                                                                                                                                                                    ]
-                                                                                                                                                                                ]
-                                                                                                                                                                            ]
-                                                                                                                                                                        ]
-                                                                                                                                                                    ]
-                                                                                                                                                                ]
-                                                                                                                                                            ]
-                                                                                                                                                        ]
-                                                                                                                                                    ]
-                                                                                                                                                ]
-                                                                                                                                            ]
-                                                                                                                                        ]
-                                                                                                                                    ]
-                                                                                                                                ]
-                                                                                                                            ]
-                                                                                                                        ]
-                                                                                                                    ]
-                                                                                                                ]
-                                                                                                            ]
-                                                                                                        ]
-                                                                                                    ]
-                                                                                                ]
-                                                                                            ]
-                                                                                        ]
-                                                                                    ]
-                                                                                ]
-                                                                            ]
-                                                                        ]
-                                                                    ]
-                                                                ]
-                                                            ]
-                                                        ]
-                                                    ]
-                                                ]
-                                            ]
-                                        ]
-                                    ]
-                                ]
-                            ]
-                        ]
-                    ]
-                ]
-            ]
-        },
+        {"n": nested(66)},
         {"a": 1, "/a": 2},
         {f"f{i}": 1 for i in range(17)},
         5,
@@ -265,3 +145,50 @@ async def test_the_stats_channel_refuses_a_data_filter(client: Client) -> None:
     error = await receive(ws)
     assert (error["code"], error["id"]) == ("bad_message", "x")
     assert "filter.data" in error["message"]
+
+
+def test_recent_values_are_kept_without_their_changes() -> None:
+    # A change holds its event's whole data: the cache keeps only the values read from it.
+    values = ChangeValues(count=8)
+    change = Change(1, "created", ev("a", data=msgspec.Raw(b'{"status":"wait"}')))
+    held = sys.getrefcount(change)
+    assert values.value(change, parse_path("status")) == '"wait"'
+    assert sys.getrefcount(change) == held
+    # The same change asked again is answered from the kept values, not decoded again.
+    again = Change(1, "created", ev("a", data=msgspec.Raw(b'{"status":"wait"}')))
+    assert values.value(again, parse_path("status")) == '"wait"'
+    assert values.decoded == 1
+    # Other content at that position (a store that lost its history) is read anew.
+    other = Change(1, "created", ev("b", data=msgspec.Raw(b'{"status":"end"}')))
+    assert values.value(other, parse_path("status")) == '"end"'
+
+
+@pytest.mark.parametrize(
+    ("number", "held"),
+    [
+        ("18446744073709551616", True),
+        ("1" + "0" * 4299, True),  # 4,300 digits: what an event's data may hold
+        ("-1.5e308", True),
+        ("1" + "0" * 4300, False),
+        ("1e400", False),
+    ],
+    ids=["2**64", "4300-digits", "big-float", "4301-digits", "beyond-float"],
+)
+async def test_http_and_websocket_accept_the_numbers_events_hold(
+    client: Client, number: str, held: bool
+) -> None:
+    response = await client.get("/events", params={"data.n": number})
+    assert response.status == (200 if held else 400), await response.text()
+    if not held:
+        assert (await response.json())["error"]["field"] == "data.n"
+    ws = await connect(client)
+    await ws.send_str(
+        f'{{"type": "subscribe", "id": "x", "filter": {{"data": {{"n": {number}}}}}}}'
+    )
+    reply = await receive(ws)
+    if held:
+        assert reply["type"] == "subscribed", reply
+    else:
+        assert (reply["type"], reply["code"]) == ("error", "bad_message"), reply
+        assert "filter.data" in reply["message"]
+    await still_answers(ws)

@@ -7,6 +7,7 @@ from datetime import tzinfo
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
+import msgspec
 from aiohttp import web
 
 from eventd.config import Limits
@@ -20,6 +21,7 @@ _ALIASES = {"event_type": "type", "pageSize": "limit"}
 _LIST_PARAMS = {"start", "end", "type", "key", "cursor", "limit", "order", *_ALIASES}
 DATA_PREFIX = "data."  # data.<path>=<value>: a field-value search
 MAX_DATA_PARAMS = 16
+OUT_OF_RANGE = "holds a number out of range (beyond about ±1.8e308, or of more than 4,300 digits)"
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 # More digits than the bound is out of range: checked first, as int() of more than 4,300
 # digits raises.
@@ -77,6 +79,14 @@ def where_params(params: dict[str, str]) -> tuple[tuple[FieldPath, Any], ...]:
 
 
 def _search_value(text: str) -> Any:
+    try:
+        # A number that reads as JSON but that no event can hold (see model.py) is refused,
+        # as the WebSocket's `filter.data` refuses it, rather than searched for as a string.
+        msgspec.json.decode(text)
+    except msgspec.ValidationError:
+        raise ValueError(OUT_OF_RANGE) from None
+    except (msgspec.DecodeError, RecursionError):
+        pass  # not JSON: parse_value reads it as a string
     try:
         return parse_value(text)
     except RecursionError:

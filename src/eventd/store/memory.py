@@ -248,7 +248,7 @@ class MemoryEngine(Engine, Reminders):
         if clause is not None:
             by_value = self._by_token.get(token(*clause))
             if by_value is None or index is None or len(by_value) <= len(index):
-                return by_value, Matcher(query, skip=clause)
+                return by_value, Matcher(query)
         return index, Matcher(query)
 
     def _secondary(self, event: Event) -> Iterator[tuple[dict[Any, SortedList], Any]]:

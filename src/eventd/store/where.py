@@ -6,11 +6,12 @@ equality (`fields.canonical`); an event without the path never matches. Clauses 
 An indexed field (`timelines.indexed_fields`) is indexed by value: every event that has the
 field is filed under a token of `(path, value)` (`token`), a fixed-length name that is safe
 as a Redis key or a MongoDB index entry whatever the value holds. A long or unusual value is
-held as a 128-bit digest: two different `(path, value)` pairs sharing one is not a practical
-concern, so a search trusts its index. A search with a clause on an indexed field reads
-that field's index (or, on memory and Redis, the type or key index when that one is
-smaller); a search without one reads the narrowest index of its other filters (type and
-key, type, key, or every event).
+held as a 128-bit digest. A search does not trust its index alone: every event read from it is
+checked against every clause, the indexed one too (`Matcher`), so an entry left stale (by a
+build racing a write, or a digest shared by two values) never brings a wrong event. A search
+with a clause on an indexed field reads that field's index (or, on memory and Redis, the
+type or key index when that one is smaller); a search without one reads the narrowest index
+of its other filters (type and key, type, key, or every event).
 Any clause and filter that index does not answer is checked on each event read (`Matcher`),
 batch after batch (`filtered_page`), until the page is full or the index is exhausted.
 """
@@ -22,7 +23,7 @@ import hashlib
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -34,6 +35,7 @@ TOKEN_BYTES = 16
 FIELD_BYTES = 8
 MAX_PLAIN_VALUE = 64  # characters of a value's JSON text that a token holds as they are
 BATCH = 256  # events a filtered scan reads at once, at least
+COUNT_BATCH = 1024  # events a filtered count reads at once
 MAX_VALUE_DEPTH = 64  # of a searched-for value: deeper ones are refused
 
 
@@ -95,12 +97,10 @@ def parse_paths(texts: Iterable[str]) -> tuple[FieldPath, ...]:
 class Matcher:
     """Tells whether an event passes a query's filters (type, key and where clauses)."""
 
-    def __init__(self, query: Query, skip: tuple[FieldPath, Any] | None = None) -> None:
+    def __init__(self, query: Query) -> None:
         self.type = query.type
         self.key = query.key
         self.clauses = [(path, canonical(value)) for path, value in query.where]
-        if skip is not None:  # the clause the index read answers already
-            self.clauses.remove((skip[0], canonical(skip[1])))
         self.reads_data = any(path.top is None for path, _ in self.clauses)
 
     @property
@@ -175,7 +175,41 @@ class FieldIndex:
         return None
 
 
-Fetch = Callable[[Query, int], Awaitable[list[Event]]]
+class Batch(NamedTuple):
+    """What one read of an index found: the events still stored, how many entries it read
+    (an entry whose event is gone reads as no event), and the position of the last one."""
+
+    events: list[Event]
+    read: int
+    last: Position | None
+
+
+class FieldSet:
+    """A store's indexed fields as an engine last loaded them: each path's state
+    (`building`, `ready` or `dropping`) and the version of the set. Writes file events under
+    the fields `building` or `ready` (`filed`); searches read the `ready` ones' indexes."""
+
+    def __init__(self, version: int = -1, states: dict[str, str] | None = None) -> None:
+        self.version = version  # -1: never loaded, which no store holds
+        self.states = dict(states or {})
+        self.filed = FieldIndex(k for k, s in self.states.items() if s in ("building", "ready"))
+        self.ready = FieldIndex(k for k, s in self.states.items() if s == "ready")
+
+    def differs(self, configured: FieldIndex) -> bool:
+        """Tell whether the store files other fields than `configured` lists."""
+        return {p.key for p in self.filed.paths} != {p.key for p in configured.paths}
+
+    def describe(self, configured: FieldIndex) -> str:
+        """Say how the store's fields differ from the configured ones, for a warning."""
+        store = ", ".join(sorted(p.key for p in self.filed.paths))
+        listed = ", ".join(sorted(p.key for p in configured.paths))
+        return (
+            f"the store indexes the fields [{store}], timelines.indexed_fields lists [{listed}]:"
+            " writes are filed under the store's fields, searches use those ready there"
+        )
+
+
+Fetch = Callable[[Query, int], Awaitable[Batch]]
 
 
 async def filtered_page(fetch: Fetch, query: Query, matches: Matcher) -> Page:
@@ -186,11 +220,11 @@ async def filtered_page(fetch: Fetch, query: Query, matches: Matcher) -> Page:
     found: list[Event] = []
     after = query.after
     while len(found) < wanted:
-        events = await fetch(_after(query, after), batch)
+        events, read, last = await fetch(_after(query, after), batch)
         found += [event for event in events if matches(event)]
-        if len(events) < batch:
+        if read < batch or last is None:
             break
-        after = events[-1].position
+        after = last
     return Page(found[: query.limit], more=len(found) > query.limit)
 
 
@@ -200,11 +234,11 @@ async def filtered_count(fetch: Fetch, query: Query, matches: Matcher) -> int:
     after = None
     query = _after(query, None, order="asc")
     while True:
-        events = await fetch(_after(query, after), BATCH * 4)
+        events, read, last = await fetch(_after(query, after), COUNT_BATCH)
         count += sum(1 for event in events if matches(event))
-        if len(events) < BATCH * 4:
+        if read < COUNT_BATCH or last is None:
             return count
-        after = events[-1].position
+        after = last
 
 
 def _after(query: Query, after: Position | None, order: Order | None = None) -> Query:

@@ -118,9 +118,8 @@ class MongoEngine(Engine, Pings, Reminders):
         self._first_seq = first_seq
         self._ready = False
         self.default_offsets = default_offsets
-        self._fields = FieldIndex(indexed_fields)
         self._search = Search(
-            self._events, self._cursor_meta, self._fields, self.round_trip, self._read
+            self._events, self._cursor_meta, FieldIndex(indexed_fields), self.round_trip, self._read
         )
         self._book = ReminderBook(
             self._events,
@@ -288,11 +287,12 @@ class MongoEngine(Engine, Pings, Reminders):
             e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
         }
         arming = await self._book.arm([(e, []) for e in inserted.values()])
+        fields = await self._search.filing()
         try:
             await self._events.bulk_write(
                 [
                     InsertOne(
-                        to_document(e, 0, entries(arming.pending[e.id]), self._fields.tokens(e))
+                        to_document(e, 0, entries(arming.pending[e.id]), fields.filed.tokens(e))
                     )
                     for e in inserted.values()
                 ],
@@ -309,6 +309,7 @@ class MongoEngine(Engine, Pings, Reminders):
                 # changing `v`, and an id deleted since may be another put's by now.
                 await self._events.delete_many({"$or": [{"_id": e.id, "seq": e.seq} for e in done]})
             return list(inserted), {}
+        await self._search.refile(fields, inserted)
         await self._book.write_records(arming)
         await self._record("created", list(inserted.values()))
         return [], inserted
@@ -326,13 +327,15 @@ class MongoEngine(Engine, Pings, Reminders):
                     return None
                 new = msgspec.structs.replace(from_document(doc), **changes, updated=updated)
                 arming = await self._book.arm([(new, pending_of(doc))])
+                fields = await self._search.filing()
                 result = await self._events.replace_one(
                     {"_id": id, "v": doc["v"]},
                     to_document(
-                        new, doc["v"] + 1, entries(arming.pending[id]), self._fields.tokens(new)
+                        new, doc["v"] + 1, entries(arming.pending[id]), fields.filed.tokens(new)
                     ),
                 )
                 if result.matched_count:
+                    await self._search.refile(fields, [id])
                     await self._book.write_records(arming)
                     await self._record("updated", [new])
                     return new

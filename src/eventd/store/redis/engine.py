@@ -42,7 +42,7 @@ from eventd.store.base import (
 from eventd.store.puts import ATTEMPTS, insert_new
 from eventd.store.redis import lua
 from eventd.store.redis.client import connect
-from eventd.store.redis.indexes import Search
+from eventd.store.redis.indexes import STALE, Search
 from eventd.store.redis.layout import Keys
 from eventd.store.redis.packing import (
     DUE_WIDTH,
@@ -73,11 +73,16 @@ _SEQ_BLOCK = 1024  # seqs reserved at once
 # The Lua scripts the engine runs, read once from the package's scripts/ at import.
 _WIDTHS = {"DUE_WIDTH": DUE_WIDTH, "OFFSET_WIDTH": OFFSET_WIDTH}
 SCRIPTS = {
-    "insert": lua.source("insert", uses=["record", "remind"], ID_START=ID_START, **_WIDTHS),
-    "swap": lua.source("swap", uses=["record", "remind"], **_WIDTHS),
+    "insert": lua.source(
+        "insert", uses=["record", "remind", "fields"], ID_START=ID_START, **_WIDTHS
+    ),
+    "swap": lua.source("swap", uses=["record", "remind", "fields"], **_WIDTHS),
     "cleared": lua.source("cleared", uses=["record"]),
     "renew_epoch": lua.source("renew_epoch"),
-    "range": lua.source("range", ID_START=ID_START),
+    "range": lua.source("range", uses=["fields"], ID_START=ID_START),
+    "field_state": lua.source("field_state"),
+    "build": lua.source("build"),
+    "drop": lua.source("drop"),
     "claim": lua.source("claim", uses=["record", "remind"], **_WIDTHS),
     "reminders": lua.source("reminders", uses=["remind"], **_WIDTHS),
 }
@@ -111,14 +116,20 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         script = self._client.register_script
         self._insert = script(SCRIPTS["insert"])
         self._swap = script(SCRIPTS["swap"])
-        self._range = script(SCRIPTS["range"])
         self._cleared = script(SCRIPTS["cleared"])
         self._renew_epoch = script(SCRIPTS["renew_epoch"])
         scripts = {name: script(SCRIPTS[name]) for name in ("claim", "reminders")}
         self._reminders = ReminderReads(self._client, self._keys, scripts, self.round_trip, history)
-        self._fields = FieldIndex(indexed_fields)
+        searching = {
+            name: script(SCRIPTS[name]) for name in ("range", "field_state", "build", "drop")
+        }
         self._search = Search(
-            self._client, self._keys, self._fields, self._range, self.round_trip, self._read
+            self._client,
+            self._keys,
+            FieldIndex(indexed_fields),
+            searching,
+            self.round_trip,
+            self._read,
         )
         self._fields_synced = False  # the store's indexes match `indexed_fields`
 
@@ -267,14 +278,30 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         return found
 
     async def _insert_chunk(self, events: list[Event]) -> list[str]:
-        names = self._keys
+        """Insert a chunk, filed under the store's indexed fields; return the ids found
+        stored (and then nothing is written)."""
+        for _ in range(ATTEMPTS):
+            result = await self._insert_filed(events)
+            if result != STALE:
+                break
+            await self._search.load()  # another daemon changed the indexed fields
+        else:
+            raise StorageError("redis: the indexed fields kept changing during a put")
+        if isinstance(result, int):
+            self._written(result)
+            return []
+        return [id.decode() for id in result]
+
+    async def _insert_filed(self, events: list[Event]) -> Any:
+        names, fields = self._keys, self._search.loaded
         keys = [names.events, names.all, names.pos, names.feed, names.pending, names.cancelled]
+        keys.append(names.fields)
         position: dict[str, int] = {}
-        args: list[Any] = [self._history, len(events), names.reminders]
+        args: list[Any] = [self._history, len(events), names.reminders, fields.version]
         armed: list[Any] = []
         for event in events:
-            indexes = names.indexes(event, self._fields.tokens(event))
-            slots = [position.setdefault(k, len(position) + 7) for k in indexes]
+            indexes = names.indexes(event, fields.filed.tokens(event))
+            slots = [position.setdefault(k, len(position) + 8) for k in indexes]
             args += [member(event), encode(event), len(slots), *slots]
             # A new event has no pending reminders to cancel: only one that has not started
             # gets anything done.
@@ -282,10 +309,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
                 armed += arming(event, self.default_offsets)
         result = await self._insert(keys=keys + list(position), args=args + armed)
         self.round_trip()
-        if isinstance(result, int):
-            self._written(result)
-            return []
-        return [id.decode() for id in result]
+        return result
 
     async def get(self, id: str) -> Event | None:
         async with self._wrapped():
@@ -315,7 +339,18 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         raise StorageError(f"redis: event {id!r} kept changing; gave up after {ATTEMPTS} tries")
 
     async def _swap_once(self, raw: bytes | str, old: Event, new: Event | None) -> bool:
-        names, tokens = self._keys, self._fields.tokens
+        """Compare-and-set one event, filed under the store's indexed fields."""
+        for _ in range(ATTEMPTS):
+            written = await self._swap_filed(raw, old, new)
+            if written != STALE:
+                self._written(int(written))
+                return int(written) > 0
+            await self._search.load()  # another daemon changed the indexed fields
+        raise StorageError("redis: the indexed fields kept changing during a write")
+
+    async def _swap_filed(self, raw: bytes | str, old: Event, new: Event | None) -> Any:
+        names, fields = self._keys, self._search.loaded
+        tokens = fields.filed.tokens
         old_keys = [names.all, *names.indexes(old, tokens(old))]
         new_keys = [] if new is None else [names.all, *names.indexes(new, tokens(new))]
         keys = [
@@ -324,6 +359,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
             names.feed,
             names.pending,
             names.cancelled,
+            names.fields,
             *dict.fromkeys(old_keys + new_keys),
         ]
         position = {key: i + 1 for i, key in enumerate(keys)}
@@ -337,14 +373,14 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
             names.reminders,
             len(old_keys),
             len(new_keys),
+            fields.version,
             *[position[k] for k in old_keys],
             *[position[k] for k in new_keys],
             *(disarming(old.id) if new is None else arming(new, self.default_offsets)),
         ]
-        written = int(await self._swap(keys=keys, args=args))
+        written = await self._swap(keys=keys, args=args)
         self.round_trip()
-        self._written(written)
-        return written > 0
+        return written
 
     async def query(self, query: Query) -> Page:
         async with self._wrapped():

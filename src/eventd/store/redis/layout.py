@@ -14,7 +14,8 @@ script may touch all of it:
     {ns}:tk:<len(type)>:<type>:<key>   events of one type and key
     {ns}:f:<field>:<digest>     zset   events with one value of one indexed field (the
                                        token of `store/where.py`: `<field>` names the path)
-    {ns}:fields                 hash   indexed path key -> `building`, `ready` or `dropping`
+    {ns}:fields                 hash   indexed path key -> `building`, `ready` or `dropping`,
+                                       and `#version` -> the set's version (`indexes.py`)
     {ns}:cursor-secret          string the secret that signs listing cursors (kept by clear)
     {ns}:rem:<state>            zset   reminders in one state (pending, sent, missed, cancelled)
     {ns}:rem:of:<id>            zset   one event's reminders, in every state

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from eventd.model import Event
-from eventd.store.base import Change, Query, Reminder, ReminderPosition, ReminderQuery
+from eventd.store.base import Change, Position, Query, Reminder, ReminderPosition, ReminderQuery
 from eventd.times import MIN_US
 
 encode = msgspec.json.Encoder().encode
@@ -27,6 +27,11 @@ def stamp(ts: int) -> str:
 def member(event: Event) -> str:
     """Return the sorted-set member of an event: its `(ts, seq)` order, then its id."""
     return f"{stamp(event.ts)}:{event.seq:020d}:{event.id}"
+
+
+def member_position(member: bytes) -> Position:
+    """Return the `(ts, seq)` of an event's sorted-set member (see `member`)."""
+    return int(member[:18]) + MIN_US, int(member[19:39])
 
 
 def span(query: Query) -> tuple[str, str]:

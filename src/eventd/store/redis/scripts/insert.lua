@@ -1,15 +1,18 @@
--- Inserts a chunk of new events with their reminders, or none of them. Uses record.lua and
--- remind.lua; ID_START comes from the loader (where the id begins in a member).
+-- Inserts a chunk of new events with their reminders, or none of them. Uses record.lua,
+-- remind.lua and fields.lua; ID_START comes from the loader (where the id begins in a member).
 -- KEYS: events hash, the all-events zset, position counter, feed stream, pending and
--- cancelled reminders, then per-event index keys. ARGV: feed length, the number of events,
--- the reminder keys' prefix, then per event: member (which ends with the id), JSON, the
+-- cancelled reminders, the fields hash, then per-event index keys. ARGV: feed length, the
+-- number of events, the reminder keys' prefix, the version of the indexed fields the events
+-- were filed with, then per event: member (which ends with the id), JSON, the
 -- number of its index keys and their KEYS positions; then, for each event that gets
--- reminders, what remind.lua's `arm` takes. Returns the ids that already exist (and then writes nothing), or
--- else the feed position of its last change. Each hash and sorted set of events gets one
+-- reminders, what remind.lua's `arm` takes. Returns 'fields' when the fields' version is
+-- another, or the ids that already exist (and then writes nothing either), or else the feed
+-- position of its last change. Each hash and sorted set of events gets one
 -- variadic command for the whole chunk, which costs Redis far less than a command per event
 -- and index (docs/benchmarks.md, scenario 2).
+if fields_version(KEYS[7]) ~= ARGV[4] then return 'fields' end
 local count = tonumber(ARGV[2])
-local FIRST = 4  -- where the events' values begin in ARGV
+local FIRST = 5  -- where the events' values begin in ARGV
 local ids = {}
 local jsons = {}
 local fields = {}
