@@ -12,6 +12,7 @@ from eventd.http.params import limit_param, single_values, time_param
 from eventd.http.responses import json_response
 from eventd.keys import CLOCK, CONFIG, NAIVE_TZ, WORKER
 from eventd.store.commands import CursorSecret
+from eventd.store.where import check_value
 from eventd.timelines import cursor
 from eventd.timelines.keys import TRANSITIONS
 from eventd.timelines.points import Window
@@ -69,6 +70,20 @@ def _text(params: dict[str, str], name: str) -> str | None:
     if value == "":
         raise BadParameter("must not be empty", field=name)
     return value
+
+
+def value_param(params: dict[str, str], name: str) -> str | None:
+    """Return the canonical value of the optional `from` or `to` parameter; refuse one
+    nested too deeply, as `data.<path>` searches do."""
+    text = params.get(name)
+    if text is None:
+        return None
+    try:
+        value = parse_value(text)
+        check_value(value)
+    except ValueError as exc:
+        raise BadParameter(str(exc), field=name) from None
+    return canonical(value)
 
 
 async def caught_up(service: TransitionsService) -> None:
@@ -129,13 +144,13 @@ def window_param(request: web.Request, params: dict[str, str]) -> Window:
         start = max(MIN_US, end - DEFAULT_WINDOW * US)
     if start > end:
         raise BadParameter("must not be after end", field="start")
-    source, target = params.get("from"), params.get("to")
+    source, target = value_param(params, "from"), value_param(params, "to")
     type, key = _text(params, "type"), _text(params, "key")
     return Window(
         start,
         end,
-        None if source is None else canonical(parse_value(source)),
-        None if target is None else canonical(parse_value(target)),
+        source,
+        target,
         None if type is None else frozenset([type]),
         None if key is None else frozenset([key]),
     )
