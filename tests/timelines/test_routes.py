@@ -185,3 +185,14 @@ async def test_an_index_behind_answers_503(client: Client, monkeypatch: Any) -> 
     assert (await client.get("/timelines", params={"field": "status"})).status == 503
     # a field that is not indexed is read from the store, which needs no catching up
     assert (await client.get("/transitions", params={"field": "other"})).status == 200
+
+
+async def test_the_first_possible_start_is_shown(client: Client) -> None:
+    await post_example(client)
+    first = "0001-01-01T00:00:00.000000Z"
+    for path in ("/timelines/order-1", "/timelines", "/transitions"):
+        body = await get(client, path, field="status", start=first)
+        assert body.get("start", first) == first, body
+    line = await get(client, "/timelines/order-1", field="status", start=first)
+    assert line["start"] == first and line["before"] is None
+    assert values(line["points"]) == ["start", "wait", "end"]

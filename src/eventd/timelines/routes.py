@@ -60,8 +60,6 @@ def span_param(request: web.Request, params: dict[str, str]) -> Span:
     end = time_param(params, "end", naive_tz)
     if start is not None and end is not None and start > end:
         raise BadParameter("must not be after end", field="start")
-    if start is not None and start <= MIN_US:
-        start = None  # nothing comes before the first microsecond
     return Span(start, end)
 
 

@@ -25,7 +25,7 @@ from eventd.store.base import Change, Query
 from eventd.store.worker import StoreWorker
 from eventd.timelines.index import FieldIndex
 from eventd.timelines.points import Point, Window, pairs, summarize, transitions_of
-from eventd.times import Clock, format_us
+from eventd.times import MIN_US, Clock, format_us
 
 Mode = Literal["changes", "all"]
 
@@ -154,7 +154,9 @@ async def timeline(
     worker: StoreWorker, key: str, path: FieldPath, mode: Mode, span: Span
 ) -> dict[str, Any]:
     """Return the points of `key` over `span`, and the last one before it."""
-    found = None if span.start is None else await before(worker, key, path, span.start)
+    found = None
+    if span.start is not None and span.start > MIN_US:  # nothing comes before the first µs
+        found = await before(worker, key, path, span.start)
     previous: tuple[Event, Any] | None = found
     last = None if found is None else canonical(found[1])
     points = []
