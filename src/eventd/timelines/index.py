@@ -75,7 +75,28 @@ class FieldIndex:
         if line is None:
             line = self.lines[key] = Line()
         self.by_event[event_id] = (key, point)
-        self._insert(key, line, point)
+        points = line.points
+        if not points or (point.ts, point.seq) > (points[-1].ts, points[-1].seq):
+            self._append(key, line, point)
+        else:
+            self._insert(key, line, point)
+
+    def _append(self, key: str, line: Line, point: Point) -> None:
+        """Add a point after every point of its line: most streams write at the end, where
+        no later point or transition can change."""
+        points, changes = line.points, line.changes
+        last = points[-1] if points else None
+        points.append(point)
+        if last is not None and last.canon == point.canon:
+            return  # no change, so no transition
+        position = (point.ts, point.seq)
+        changes.append(position)
+        if len(changes) > 1:
+            previous = line.at(changes[-2])
+            self.transitions[position] = Transition(
+                key, previous.canon, point.canon, point.ts - previous.ts, point.type
+            )
+        self.version += 1
 
     def remove(self, event_id: str) -> None:
         """Forget the point of the event `event_id`, if it has one."""
