@@ -27,8 +27,7 @@ from eventd.timelines.service import (
 from eventd.times import MIN_US, US, format_us
 
 DEFAULT_WINDOW = 3600  # seconds: /transitions without `start` looks at the hour before `end`
-_TIMELINE_PARAMS = {"field", "mode", "start", "end"}
-_LIST_PARAMS = _TIMELINE_PARAMS | {"limit", "cursor"}
+_TIMELINE_PARAMS = {"field", "mode", "start", "end", "limit", "cursor"}
 _TRANSITION_PARAMS = {"field", "start", "end", "from", "to", "type", "key"}
 
 
@@ -93,25 +92,37 @@ async def caught_up(service: TransitionsService) -> None:
 
 
 async def key_timeline(request: web.Request) -> web.Response:
-    """GET /timelines/{key}: how a field's value changed along one key."""
+    """GET /timelines/{key}: how a field's value changed along one key, a page of points at a
+    time."""
     params = single_values(request, _TIMELINE_PARAMS)
     path, mode, span = field_param(params), mode_param(params), span_param(request, params)
-    key = request.match_info["key"]
-    return json_response(await timeline(request.app[WORKER], key, path, mode, span))
-
-
-async def list_timelines(request: web.Request) -> web.Response:
-    """GET /timelines: the timelines of every key that has the field, a page of keys at a
-    time."""
-    params = single_values(request, _LIST_PARAMS)
-    path, mode, span = field_param(params), mode_param(params), span_param(request, params)
     limit = limit_param(params, request.app[CONFIG].limits)
+    key = request.match_info["key"]
     worker = request.app[WORKER]
     filters = (path.key, mode, span.start, span.end)
     token = params.get("cursor")
     after = None
     if token is not None:
-        after = cursor.decode(token, filters, await worker.call(CursorSecret()))
+        after = cursor.decode_point(token, key, filters, await worker.call(CursorSecret()))
+    body, cut = await timeline(worker, key, path, mode, span, limit, after)
+    body["next_cursor"] = None
+    if cut is not None:
+        secret = await worker.call(CursorSecret())
+        body["next_cursor"] = cursor.encode_point(cut, key, filters, secret)
+    return json_response(body)
+
+
+async def list_timelines(request: web.Request) -> web.Response:
+    """GET /timelines: the timelines of every key that has the field, a page of keys at a
+    time, each cut at `limit` points."""
+    params = single_values(request, _TIMELINE_PARAMS)
+    path, mode, span = field_param(params), mode_param(params), span_param(request, params)
+    limit = limit_param(params, request.app[CONFIG].limits)
+    worker = request.app[WORKER]
+    filters = (path.key, mode, span.start, span.end)
+    secret = await worker.call(CursorSecret())
+    token = params.get("cursor")
+    after = None if token is None else cursor.decode(token, filters, secret)
     service = request.app[TRANSITIONS]
     index = service.index(path)
     if index is not None:
@@ -121,11 +132,14 @@ async def list_timelines(request: web.Request) -> web.Response:
         keys, more = await keys_scanned(worker, path, after, limit)
     lines = []
     for key in keys:
-        line = await timeline(worker, key, path, mode, span)
-        lines.append({"key": key, "before": line["before"], "points": line["points"]})
+        line, cut = await timeline(worker, key, path, mode, span, limit)
+        resume = None if cut is None else cursor.encode_point(cut, key, filters, secret)
+        lines.append(
+            {"key": key, "before": line["before"], "points": line["points"], "next_cursor": resume}
+        )
     next_cursor = None
     if more and keys:
-        next_cursor = cursor.encode(keys[-1], filters, await worker.call(CursorSecret()))
+        next_cursor = cursor.encode(keys[-1], filters, secret)
     body = {"field": path.text, "mode": mode, "timelines": lines, "next_cursor": next_cursor}
     return json_response(body)
 
