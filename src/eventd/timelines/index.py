@@ -66,9 +66,11 @@ class FieldIndex:
     def put(self, event_id: str, key: str | None, point: Point | None) -> None:
         """Take in one event: its point (None when it has no key or lacks the field)
         replaces the one it had, wherever that was."""
-        if point is not None and key is not None and self.by_event.get(event_id) == (key, point):
-            return  # a change seen twice (read by a rebuild, then applied)
-        self.remove(event_id)
+        held = self.by_event.get(event_id)
+        if held is not None:
+            if point is not None and key is not None and held == (key, point):
+                return  # a change seen twice (read by a rebuild, then applied)
+            self.remove(event_id)
         if point is None or key is None:
             return
         line = self.lines.get(key)
@@ -76,7 +78,11 @@ class FieldIndex:
             line = self.lines[key] = Line()
         self.by_event[event_id] = (key, point)
         points = line.points
-        if not points or (point.ts, point.seq) > (points[-1].ts, points[-1].seq):
+        if (
+            not points
+            or point.ts > points[-1].ts
+            or (point.ts == points[-1].ts and point.seq > points[-1].seq)
+        ):
             self._append(key, line, point)
         else:
             self._insert(key, line, point)
