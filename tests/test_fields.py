@@ -69,3 +69,9 @@ def test_searched_values_read_as_json_else_text() -> None:
     assert parse_value("wait") == "wait"
     assert parse_value("null") is None
     assert parse_value('{"a": 1}') == {"a": 1}
+
+
+@pytest.mark.parametrize("depth", [1000, 5000])
+def test_json_too_deep_to_decode_is_a_value_error(depth: int) -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_value("[" * depth + "]" * depth)

@@ -126,8 +126,11 @@ def canonical(value: Any) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """Read a searched-for value: JSON when it parses as JSON, else the text as a string."""
+    """Read a searched-for value: JSON when it parses as JSON, else the text as a string;
+    raise ValueError for JSON nested too deeply to decode."""
     try:
         return msgspec.json.decode(text)
     except msgspec.DecodeError:
         return text
+    except RecursionError:  # msgspec's own depth guard: the text is JSON, just too deep
+        raise ValueError("a value nested too deeply") from None

@@ -100,6 +100,9 @@ async def test_filters_and_refusals(client: Client) -> None:
         ({"field": "a..b"}, "field: "),
         ({"window": "soon"}, "window: "),
         ({"window": "0s"}, "window: "),
+        ({"window": ""}, "window: must not be empty"),
+        ({"filter": {"data": {"status": "wait"}}}, "filter.data: is not supported"),
+        ({"filter": {"type": "x", "data": {}}}, "filter.data: is not supported"),
     ):
         await ws.send_json(subscribe | {"id": "bad"} | bad)
         error = await receive(ws)

@@ -84,6 +84,11 @@ WINDOWS = st.builds(
 @settings(max_examples=400)
 @given(OPS, st.lists(WINDOWS, min_size=1, max_size=5))
 def test_index_matches_brute_force(ops: list[Any], windows: list[Window]) -> None:
+    check(ops, windows)
+
+
+def check(ops: list[Any], windows: list[Window]) -> None:
+    """Apply `ops`; compare the index's lines, changes and windows with brute force."""
     index, store = run(ops)
     timelines = brute(store)
     assert list(index.timelines()) == timelines
@@ -92,6 +97,34 @@ def test_index_matches_brute_force(ops: list[Any], windows: list[Window]) -> Non
         assert list(index.lines[key].changes) == changes
     for window in [Window(0, 100), *windows]:
         assert summarize(index.window(window)) == transitions_of(timelines, window)
+
+
+def in_order(ops: list[Any]) -> list[Any]:
+    """Return `ops` with their times rising: every new point comes after its line's points
+    (the append path), but for updates of an earlier id and equal times."""
+    times = sorted(op[3] for op in ops)
+    return [(*op[:3], ts, *op[4:]) for op, ts in zip(ops, times, strict=True)]
+
+
+@settings(max_examples=300)
+@given(OPS.map(in_order), st.lists(WINDOWS, min_size=1, max_size=5))
+def test_index_written_in_order_matches_brute_force(ops: list[Any], windows: list[Window]) -> None:
+    check(ops, windows)
+
+
+def test_appends_at_the_end_of_a_line() -> None:
+    index = FieldIndex()
+    values = ["start", "wait", "wait", "end", "start"]
+    for seq, value in enumerate(values):
+        index.put(f"e{seq}", "k", Point(10 * seq, seq, canonical(value), f"e{seq}", "t"))
+    assert [(p.ts, p.seq) for p in index.lines["k"].points] == [(10 * n, n) for n in range(5)]
+    assert list(index.lines["k"].changes) == [(0, 0), (10, 1), (30, 3), (40, 4)]
+    found = [(t.source, t.target, t.dwell) for t in index.window(Window(0, 100))]
+    assert found == [
+        (canonical("start"), canonical("wait"), 10),
+        (canonical("wait"), canonical("end"), 20),  # since the first wait, at 10
+        (canonical("end"), canonical("start"), 10),
+    ]
 
 
 def test_dwell_statistics_by_nearest_rank() -> None:

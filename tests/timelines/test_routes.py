@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from eventd.timelines.keys import TRANSITIONS
@@ -185,3 +186,101 @@ async def test_an_index_behind_answers_503(client: Client, monkeypatch: Any) -> 
     assert (await client.get("/timelines", params={"field": "status"})).status == 503
     # a field that is not indexed is read from the store, which needs no catching up
     assert (await client.get("/transitions", params={"field": "other"})).status == 200
+
+
+async def test_the_first_possible_start_is_shown(client: Client) -> None:
+    await post_example(client)
+    first = "0001-01-01T00:00:00.000000Z"
+    for path in ("/timelines/order-1", "/timelines", "/transitions"):
+        body = await get(client, path, field="status", start=first)
+        assert body.get("start", first) == first, body
+    line = await get(client, "/timelines/order-1", field="status", start=first)
+    assert line["start"] == first and line["before"] is None
+    assert values(line["points"]) == ["start", "wait", "end"]
+
+
+async def pages(client: Client, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Return the points of every page of `path`, following `next_cursor`; check that each
+    page answers the same key, field, mode, times and `before`."""
+    first = await get(client, path, **params)
+    points, page = list(first["points"]), first
+    while page["next_cursor"] is not None:
+        page = await get(client, path, **(params | {"cursor": page["next_cursor"]}))
+        assert {
+            name: page[name] for name in ("key", "field", "mode", "start", "end", "before")
+        } == {name: first[name] for name in ("key", "field", "mode", "start", "end", "before")}
+        assert page["points"], "a cursor is only given when a point follows"
+        points += page["points"]
+    return points
+
+
+LONG = [  # (minute, status or None for an event without it); two events at minute 5
+    (0, "start"),
+    (1, "start"),
+    (2, None),
+    (3, "wait"),
+    (4, "wait"),
+    (5, None),
+    (5, "retry"),
+    (6, "retry"),
+    (7, "wait"),
+    (8, None),
+    (9, "end"),
+    (10, "end"),
+]
+
+
+@pytest.mark.parametrize("mode", ["changes", "all"])
+async def test_pages_of_a_timeline_give_the_whole_answer(client: Client, mode: str) -> None:
+    for n, (minute, status) in enumerate(LONG):
+        data = {"note": n} if status is None else {"status": status}
+        at = f"2025-06-01T10:{minute:02d}:00Z"
+        await post(client, id=f"e{n:02d}", key="k", timestamp=at, data=data)
+    spans: list[dict[str, str]] = [
+        {},
+        {"start": "2025-06-01T10:02:00Z"},
+        {"end": "2025-06-01T10:08:00Z"},
+        {"start": "2025-06-01T10:04:00Z", "end": "2025-06-01T10:09:00Z"},
+    ]
+    for span in spans:
+        whole = await get(client, "/timelines/k", field="status", mode=mode, **span)
+        assert whole["next_cursor"] is None and len(whole["points"]) > 2
+        paged = await pages(client, "/timelines/k", field="status", mode=mode, limit=2, **span)
+        assert paged == whole["points"], span
+    # the list cuts each key at `limit` points, and its cursor continues on /timelines/{key}
+    listed = await get(client, "/timelines", field="status", mode=mode, limit=2)
+    line = listed["timelines"][0]
+    assert line["key"] == "k" and len(line["points"]) == 2
+    rest = await pages(
+        client, "/timelines/k", field="status", mode=mode, limit=2, cursor=line["next_cursor"]
+    )
+    whole = await get(client, "/timelines/k", field="status", mode=mode)
+    assert line["points"] + rest == whole["points"]
+
+
+async def test_a_timeline_cursor_belongs_to_its_key_field_and_mode(client: Client) -> None:
+    for n, status in enumerate(["a", "b", "c", "d"]):
+        for key in ("k", "j"):
+            await post(client, key=key, timestamp=n + 1, data={"status": status, "s": status})
+    page = await get(client, "/timelines/k", field="status", limit=2)
+    token = page["next_cursor"]
+    assert token is not None
+    for path, params in (
+        ("/timelines/j", {"field": "status"}),
+        ("/timelines/k", {"field": "s"}),
+        ("/timelines/k", {"field": "status", "mode": "all"}),
+        ("/timelines/k", {"field": "status", "start": "1970-01-01T00:00:01Z"}),
+        ("/timelines", {"field": "status"}),  # a list's cursor is another kind
+    ):
+        error = (await get(client, path, 400, cursor=token, **params))["error"]
+        assert (error["code"], error["field"]) == ("bad_parameter", "cursor"), path
+    listed = await get(client, "/timelines", field="status", limit=1)
+    error = (await get(client, "/timelines/k", 400, field="status", cursor=listed["next_cursor"]))[
+        "error"
+    ]
+    assert error["field"] == "cursor"
+    same = await get(client, "/timelines/k", field="/status", limit=2, cursor=token)
+    assert values(same["points"]) == ["c", "d"] and same["next_cursor"] is None
+    assert (await get(client, "/timelines/k", 400, field="status", limit=0))["error"][
+        "field"
+    ] == "limit"

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
+from eventd.errors import BadParameter
+from eventd.timelines.routes import value_param
 from tests.conftest import NOW
 from tests.timelines.test_routes import get, post, post_example
 
@@ -167,3 +170,23 @@ async def test_pages_of_timelines(client: Client) -> None:
     assert [p["value"] for p in lines[0]["points"]] == ["start", "wait"]
     assert lines[0]["before"] is None
     assert lines[-1]["points"] == [] and lines[-1]["before"]["value"] == "wait"
+
+
+@pytest.mark.parametrize("name", ["from", "to"])
+@pytest.mark.parametrize("depth", [65, 491, 1000])  # deeper does not fit in a request line
+async def test_a_value_nested_too_deeply_is_400_naming_it(
+    client: Client, name: str, depth: int
+) -> None:
+    params = {"field": "status", name: "[" * depth + "1" + "]" * depth}
+    error = (await get(client, "/transitions", 400, **params))["error"]
+    assert (error["code"], error["field"]) == ("bad_parameter", name)
+    assert "nested" in error["message"]
+
+
+@pytest.mark.parametrize("name", ["from", "to"])
+@pytest.mark.parametrize("depth", [65, 491, 1000, 5000])
+def test_value_param_refuses_any_depth_naming_it(name: str, depth: int) -> None:
+    with pytest.raises(BadParameter, match="nested") as caught:
+        value_param({name: "[" * depth + "1" + "]" * depth}, name)
+    assert caught.value.field == name
+    assert value_param({name: "[" * 63 + "1" + "]" * 63}, name) == "[" * 63 + "1" + "]" * 63

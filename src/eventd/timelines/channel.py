@@ -94,8 +94,12 @@ def subscription(
             f"field: {request.field!r} is not indexed (timelines.indexed_fields: {indexed}); "
             "the transitions channel follows indexed fields only"
         )
+    if request.filter is not None and request.filter.data is not None:
+        return "filter.data: is not supported; the transitions channel filters by type and key"
+    if request.window == "":
+        return "window: must not be empty (leave it out for the default, 1h)"
     try:
-        seconds = parse_duration(request.window or DEFAULT_WINDOW)
+        seconds = parse_duration(DEFAULT_WINDOW if request.window is None else request.window)
     except TimeError as exc:
         return f"window: {exc}"
     if not 0 < seconds <= MAX_WINDOW:

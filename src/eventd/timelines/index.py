@@ -66,16 +66,43 @@ class FieldIndex:
     def put(self, event_id: str, key: str | None, point: Point | None) -> None:
         """Take in one event: its point (None when it has no key or lacks the field)
         replaces the one it had, wherever that was."""
-        if point is not None and key is not None and self.by_event.get(event_id) == (key, point):
-            return  # a change seen twice (read by a rebuild, then applied)
-        self.remove(event_id)
+        held = self.by_event.get(event_id)
+        if held is not None:
+            if point is not None and key is not None and held == (key, point):
+                return  # a change seen twice (read by a rebuild, then applied)
+            self.remove(event_id)
         if point is None or key is None:
             return
         line = self.lines.get(key)
         if line is None:
             line = self.lines[key] = Line()
         self.by_event[event_id] = (key, point)
-        self._insert(key, line, point)
+        points = line.points
+        if (
+            not points
+            or point.ts > points[-1].ts
+            or (point.ts == points[-1].ts and point.seq > points[-1].seq)
+        ):
+            self._append(key, line, point)
+        else:
+            self._insert(key, line, point)
+
+    def _append(self, key: str, line: Line, point: Point) -> None:
+        """Add a point after every point of its line: most streams write at the end, where
+        no later point or transition can change."""
+        points, changes = line.points, line.changes
+        last = points[-1] if points else None
+        points.append(point)
+        if last is not None and last.canon == point.canon:
+            return  # no change, so no transition
+        position = (point.ts, point.seq)
+        changes.append(position)
+        if len(changes) > 1:
+            previous = line.at(changes[-2])
+            self.transitions[position] = Transition(
+                key, previous.canon, point.canon, point.ts - previous.ts, point.type
+            )
+        self.version += 1
 
     def remove(self, event_id: str) -> None:
         """Forget the point of the event `event_id`, if it has one."""

@@ -12,6 +12,7 @@ from eventd.http.params import limit_param, single_values, time_param
 from eventd.http.responses import json_response
 from eventd.keys import CLOCK, CONFIG, NAIVE_TZ, WORKER
 from eventd.store.commands import CursorSecret
+from eventd.store.where import check_value
 from eventd.timelines import cursor
 from eventd.timelines.keys import TRANSITIONS
 from eventd.timelines.points import Window
@@ -26,8 +27,7 @@ from eventd.timelines.service import (
 from eventd.times import MIN_US, US, format_us
 
 DEFAULT_WINDOW = 3600  # seconds: /transitions without `start` looks at the hour before `end`
-_TIMELINE_PARAMS = {"field", "mode", "start", "end"}
-_LIST_PARAMS = _TIMELINE_PARAMS | {"limit", "cursor"}
+_TIMELINE_PARAMS = {"field", "mode", "start", "end", "limit", "cursor"}
 _TRANSITION_PARAMS = {"field", "start", "end", "from", "to", "type", "key"}
 
 
@@ -59,8 +59,6 @@ def span_param(request: web.Request, params: dict[str, str]) -> Span:
     end = time_param(params, "end", naive_tz)
     if start is not None and end is not None and start > end:
         raise BadParameter("must not be after end", field="start")
-    if start is not None and start <= MIN_US:
-        start = None  # nothing comes before the first microsecond
     return Span(start, end)
 
 
@@ -69,6 +67,20 @@ def _text(params: dict[str, str], name: str) -> str | None:
     if value == "":
         raise BadParameter("must not be empty", field=name)
     return value
+
+
+def value_param(params: dict[str, str], name: str) -> str | None:
+    """Return the canonical value of the optional `from` or `to` parameter; refuse one
+    nested too deeply, as `data.<path>` searches do."""
+    text = params.get(name)
+    if text is None:
+        return None
+    try:
+        value = parse_value(text)
+        check_value(value)
+    except ValueError as exc:
+        raise BadParameter(str(exc), field=name) from None
+    return canonical(value)
 
 
 async def caught_up(service: TransitionsService) -> None:
@@ -80,25 +92,37 @@ async def caught_up(service: TransitionsService) -> None:
 
 
 async def key_timeline(request: web.Request) -> web.Response:
-    """GET /timelines/{key}: how a field's value changed along one key."""
+    """GET /timelines/{key}: how a field's value changed along one key, a page of points at a
+    time."""
     params = single_values(request, _TIMELINE_PARAMS)
     path, mode, span = field_param(params), mode_param(params), span_param(request, params)
-    key = request.match_info["key"]
-    return json_response(await timeline(request.app[WORKER], key, path, mode, span))
-
-
-async def list_timelines(request: web.Request) -> web.Response:
-    """GET /timelines: the timelines of every key that has the field, a page of keys at a
-    time."""
-    params = single_values(request, _LIST_PARAMS)
-    path, mode, span = field_param(params), mode_param(params), span_param(request, params)
     limit = limit_param(params, request.app[CONFIG].limits)
+    key = request.match_info["key"]
     worker = request.app[WORKER]
     filters = (path.key, mode, span.start, span.end)
     token = params.get("cursor")
     after = None
     if token is not None:
-        after = cursor.decode(token, filters, await worker.call(CursorSecret()))
+        after = cursor.decode_point(token, key, filters, await worker.call(CursorSecret()))
+    body, cut = await timeline(worker, key, path, mode, span, limit, after)
+    body["next_cursor"] = None
+    if cut is not None:
+        secret = await worker.call(CursorSecret())
+        body["next_cursor"] = cursor.encode_point(cut, key, filters, secret)
+    return json_response(body)
+
+
+async def list_timelines(request: web.Request) -> web.Response:
+    """GET /timelines: the timelines of every key that has the field, a page of keys at a
+    time, each cut at `limit` points."""
+    params = single_values(request, _TIMELINE_PARAMS)
+    path, mode, span = field_param(params), mode_param(params), span_param(request, params)
+    limit = limit_param(params, request.app[CONFIG].limits)
+    worker = request.app[WORKER]
+    filters = (path.key, mode, span.start, span.end)
+    secret = await worker.call(CursorSecret())
+    token = params.get("cursor")
+    after = None if token is None else cursor.decode(token, filters, secret)
     service = request.app[TRANSITIONS]
     index = service.index(path)
     if index is not None:
@@ -108,11 +132,14 @@ async def list_timelines(request: web.Request) -> web.Response:
         keys, more = await keys_scanned(worker, path, after, limit)
     lines = []
     for key in keys:
-        line = await timeline(worker, key, path, mode, span)
-        lines.append({"key": key, "before": line["before"], "points": line["points"]})
+        line, cut = await timeline(worker, key, path, mode, span, limit)
+        resume = None if cut is None else cursor.encode_point(cut, key, filters, secret)
+        lines.append(
+            {"key": key, "before": line["before"], "points": line["points"], "next_cursor": resume}
+        )
     next_cursor = None
     if more and keys:
-        next_cursor = cursor.encode(keys[-1], filters, await worker.call(CursorSecret()))
+        next_cursor = cursor.encode(keys[-1], filters, secret)
     body = {"field": path.text, "mode": mode, "timelines": lines, "next_cursor": next_cursor}
     return json_response(body)
 
@@ -129,13 +156,13 @@ def window_param(request: web.Request, params: dict[str, str]) -> Window:
         start = max(MIN_US, end - DEFAULT_WINDOW * US)
     if start > end:
         raise BadParameter("must not be after end", field="start")
-    source, target = params.get("from"), params.get("to")
+    source, target = value_param(params, "from"), value_param(params, "to")
     type, key = _text(params, "type"), _text(params, "key")
     return Window(
         start,
         end,
-        None if source is None else canonical(parse_value(source)),
-        None if target is None else canonical(parse_value(target)),
+        source,
+        target,
         None if type is None else frozenset([type]),
         None if key is None else frozenset([key]),
     )

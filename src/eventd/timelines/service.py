@@ -21,11 +21,11 @@ from eventd.feed.hub import Hub
 from eventd.feed.projection import Projection
 from eventd.fields import MISSING, FieldPath, canonical
 from eventd.model import Event
-from eventd.store.base import Change, Query
+from eventd.store.base import Change, Position, Query
 from eventd.store.worker import StoreWorker
 from eventd.timelines.index import FieldIndex
 from eventd.timelines.points import Point, Window, pairs, summarize, transitions_of
-from eventd.times import Clock, format_us
+from eventd.times import MIN_US, Clock, format_us
 
 Mode = Literal["changes", "all"]
 
@@ -140,9 +140,9 @@ class Span:
     end: int | None = None
 
 
-async def before(worker: StoreWorker, key: str, path: FieldPath, start: int) -> Any:
-    """Return the last point of `key` before `start` as (event, value), or None."""
-    query = Query(key=key, end=start - 1, order="desc")
+async def _last_present(worker: StoreWorker, path: FieldPath, query: Query) -> Any:
+    """Return the first event of the descending `query` that has the field, with its value,
+    or None."""
     async for event in worker.scan(query, page_size=100):
         value = path.read(event)
         if value is not MISSING:
@@ -150,27 +150,33 @@ async def before(worker: StoreWorker, key: str, path: FieldPath, start: int) -> 
     return None
 
 
+async def before(worker: StoreWorker, key: str, path: FieldPath, start: int) -> Any:
+    """Return the last event of `key` before `start` that has the field, with its value (the
+    value in effect at `start`), or None."""
+    return await _last_present(worker, path, Query(key=key, end=start - 1, order="desc"))
+
+
 async def timeline(
-    worker: StoreWorker, key: str, path: FieldPath, mode: Mode, span: Span
-) -> dict[str, Any]:
-    """Return the points of `key` over `span`, and the last one before it."""
-    found = None if span.start is None else await before(worker, key, path, span.start)
+    worker: StoreWorker,
+    key: str,
+    path: FieldPath,
+    mode: Mode,
+    span: Span,
+    limit: int,
+    after: Position | None = None,
+) -> tuple[dict[str, Any], Position | None]:
+    """Return up to `limit` points of `key` over `span` after the position `after`, with the
+    last one before `span`; and the position to continue after, or None at the end."""
+    found = None
+    if span.start is not None and span.start > MIN_US:  # nothing comes before the first µs
+        found = await before(worker, key, path, span.start)
     previous: tuple[Event, Any] | None = found
-    last = None if found is None else canonical(found[1])
-    points = []
-    async for event in worker.scan(Query(key=key, start=span.start, end=span.end)):
-        value = path.read(event)
-        if value is MISSING:
-            if mode == "all" and previous is not None:
-                points.append(out_point(event, previous[1], carried=True))
-            continue
-        text = canonical(value)
-        if mode == "all":
-            points.append(out_point(event, value, carried=False))
-        elif text != last:
-            points.append(out_point(event, value))
-        previous, last = (event, value), text
-    return {
+    if after is not None:  # the value in effect at the cursor, as the page before saw it
+        at_or_before = Query(key=key, after=(after[0], after[1] + 1), order="desc")
+        previous = await _last_present(worker, path, at_or_before)
+    query = Query(key=key, start=span.start, end=span.end, after=after)
+    points, cut = await _points(worker, query, path, mode, previous, limit)
+    body = {
         "key": key,
         "field": path.text,
         "mode": mode,
@@ -179,6 +185,42 @@ async def timeline(
         "before": None if found is None else out_point(*found),
         "points": points,
     }
+    return body, cut
+
+
+async def _points(
+    worker: StoreWorker,
+    query: Query,
+    path: FieldPath,
+    mode: Mode,
+    previous: tuple[Event, Any] | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], Position | None]:
+    """Return up to `limit` points of the events `query` selects, `previous` being the value
+    in effect before them; and the last point's position if another point follows."""
+    last = None if previous is None else canonical(previous[1])
+    points: list[dict[str, Any]] = []
+    position: Position | None = None
+    async for event in worker.scan(query):
+        value = path.read(event)
+        point = None
+        if value is MISSING:
+            if mode == "all" and previous is not None:
+                point = out_point(event, previous[1], carried=True)
+        else:
+            text = canonical(value)
+            if mode == "all":
+                point = out_point(event, value, carried=False)
+            elif text != last:
+                point = out_point(event, value)
+            previous, last = (event, value), text
+        if point is None:
+            continue
+        if len(points) == limit:
+            return points, position  # a point follows the page
+        points.append(point)
+        position = event.position
+    return points, None
 
 
 async def keys_scanned(
