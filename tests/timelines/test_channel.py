@@ -111,3 +111,26 @@ async def test_filters_and_refusals(client: Client) -> None:
     await ws.send_json({"type": "subscribe", "id": "e", "channels": ["events"], "field": "status"})
     error = await receive(ws)
     assert error["message"] == "field: only the transitions channel has field"
+
+
+async def test_no_push_while_the_index_is_rebuilt(make_client: MakeClient) -> None:
+    # A rebuild empties the index and reads it back: a tick meanwhile must not push every
+    # pair with count 0 (and all of them again once the rebuild ends).
+    client = await make_client()
+    await post(client, "a", 30, "start")
+    await post(client, "a", 8, "wait")
+    ws = await connect(client)
+    subscribe = {"type": "subscribe", "id": "t", "channels": ["transitions"]}
+    await ws.send_json(subscribe | {"field": "status", "window": "10m"})
+    assert (await receive(ws))["type"] == "subscribed"
+    assert pairs(await receive(ws)) == {("start", "wait"): 1}
+    service = client.app[TRANSITIONS]
+    service._held = []  # what `Projection.rebuild` does first, before it reads the store
+    service.reset()
+    await tick(client)
+    await ws.send_json({"type": "ping", "id": 1})
+    assert (await receive(ws))["type"] == "pong"  # nothing was pushed before it
+    await service.rebuild()
+    await tick(client)
+    await ws.send_json({"type": "ping", "id": 2})
+    assert (await receive(ws))["type"] == "pong"  # the rebuilt index changed nothing

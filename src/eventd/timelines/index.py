@@ -8,7 +8,9 @@ whatever the size of the store.
 Inserting or removing one point changes at most three things: whether the point itself is a
 change, whether its successor is one (it is a change when its value differs from its new
 predecessor's), and the transition of the next change after those (its `from` and its dwell
-depend on the change before it). So each write costs O(log n), however long the timeline.
+depend on the change before it). So a write finds its place in O(log n) and recomputes a
+bounded number of transitions, however long the timeline; inserting into a key's list also
+shifts the points after it, which is cheap for the appends most streams make.
 """
 
 from __future__ import annotations

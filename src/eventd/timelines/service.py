@@ -123,6 +123,10 @@ class TransitionsService(Projection):
 
     async def tick(self) -> None:
         """The transitions-tick job: let listeners push what changed."""
+        if not self.settled:
+            # A rebuild has emptied the index and is reading it back: what it holds now is
+            # not what changed. The first tick after it pushes the differences.
+            return
         self._tick = self.clock()
         try:
             for listener in list(self.listeners):
@@ -240,11 +244,12 @@ async def keys_scanned(
 
 
 async def lines_scanned(
-    worker: StoreWorker, path: FieldPath, end: int
+    worker: StoreWorker, path: FieldPath, end: int, key: str | None = None
 ) -> AsyncIterator[tuple[str, list[Point]]]:
-    """Yield each key's points up to `end`, by reading every event up to it."""
+    """Yield each key's points up to `end` (of `key` alone, if given), by reading every
+    event up to it."""
     lines: dict[str, list[Point]] = {}
-    async for event in worker.scan(Query(end=end)):
+    async for event in worker.scan(Query(end=end, key=key)):
         if event.key is None:
             continue
         made = point_of(path, event)
@@ -262,5 +267,7 @@ async def transitions(
     index = service.index(path)
     if index is not None:
         return summarize(index.window(window))
-    lines = [line async for line in lines_scanned(service.worker, path, window.end)]
+    # One key asked for: its own index is read, not every event.
+    key = next(iter(window.keys)) if window.keys is not None and len(window.keys) == 1 else None
+    lines = [line async for line in lines_scanned(service.worker, path, window.end, key)]
     return transitions_of(lines, window)
