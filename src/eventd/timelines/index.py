@@ -15,8 +15,9 @@ shifts the points after it, which is cheap for the appends most streams make.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sortedcontainers import SortedDict
@@ -56,14 +57,12 @@ class FieldIndex:
         self.lines: Any = SortedDict()  # key -> Line, for keys with at least one point
         self.by_event: dict[str, tuple[str, Point]] = {}
         self.transitions: Any = SortedDict()  # Position -> Transition
-        self.version = 0  # grows with every change of the transitions
 
     def clear(self) -> None:
         """Forget every point."""
         self.lines.clear()
         self.by_event.clear()
         self.transitions.clear()
-        self.version += 1
 
     def put(self, event_id: str, key: str | None, point: Point | None) -> None:
         """Take in one event: its point (None when it has no key or lacks the field)
@@ -104,7 +103,6 @@ class FieldIndex:
             self.transitions[position] = Transition(
                 key, previous.canon, point.canon, point.ts - previous.ts, point.type
             )
-        self.version += 1
 
     def remove(self, event_id: str) -> None:
         """Forget the point of the event `event_id`, if it has one."""
@@ -173,15 +171,24 @@ class FieldIndex:
             self.transitions[position] = Transition(
                 key, previous.canon, current.canon, current.ts - previous.ts, current.type
             )
-        if affected:
-            self.version += 1
 
     def window(self, window: Window) -> Iterator[Transition]:
         """Yield the transitions in `window`, in `(ts, seq)` order."""
-        positions = self.transitions.irange((window.start,), (window.end + 1,), (True, False))
+        lo, hi = (window.start,), (window.end + 1,)
+        if window.keys is None:
+            positions: Iterable[Position] = self.transitions.irange(lo, hi, (True, False))
+        else:
+            # Only the asked keys' changes are read, not every transition of the window.
+            slices = []
+            for key in window.keys:
+                line = self.lines.get(key)
+                if line is not None:
+                    changes = line.changes
+                    slices.append(changes[bisect_left(changes, lo) : bisect_left(changes, hi)])
+            positions = heapq.merge(*slices)
         for position in positions:
-            transition: Transition = self.transitions[position]
-            if window.selects(transition):
+            transition: Transition | None = self.transitions.get(position)
+            if transition is not None and window.selects(transition):  # None: a first point
                 yield transition
 
     def keys_after(self, after: str | None, limit: int) -> tuple[list[str], bool]:
