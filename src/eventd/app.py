@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from eventd import events, reminders, stats, timelines
+from eventd import dashboard, events, reminders, stats, timelines
 from eventd.config import Config
 from eventd.feed.hub import Hub
 from eventd.http import origin
@@ -26,7 +26,7 @@ from eventd.ws.protocol import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)
 # Each feature plugs itself in with `setup(app)`: its state, routes, channels and jobs.
-FEATURES = (events, stats, reminders, timelines)
+FEATURES = (events, stats, reminders, timelines, dashboard)
 
 
 def create_app(

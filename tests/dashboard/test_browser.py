@@ -1,0 +1,132 @@
+"""The dashboard in a real Chromium (Debian's) against a real `eventd serve`."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+
+from tests.daemon import Daemon
+from tests.redis_server import RedisServer
+
+CHROMIUM = "/usr/bin/chromium"
+# Never Playwright's own browsers, nothing from the network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="scripts/test installs chromium"),
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+async def open_page(browser: Browser, base: str, problems: list[str]) -> Page:
+    """Open the dashboard at 1280x720, collecting console errors and uncaught exceptions."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    await page.goto(f"{base}/")
+    return page
+
+
+async def post(base: str, event: dict[str, Any]) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{base}/events", json=event) as response,
+    ):
+        assert response.status == 201, await response.text()
+        created: dict[str, Any] = await response.json()
+        return created
+
+
+async def test_the_page_goes_live_and_shows_a_posted_event(
+    browser: Browser, tmp_path: Path
+) -> None:
+    problems: list[str] = []
+    async with Daemon(tmp_path, "--engine", "memory") as daemon:
+        page = await open_page(browser, daemon.base, problems)
+        connection = page.get_by_test_id("connection")
+        await expect(connection).to_contain_text("live")
+        rows = page.get_by_test_id("feed-row")
+        await expect(rows).to_have_count(0)
+
+        await post(daemon.base, {"type": "deploy", "key": "web", "title": "v2 rolled", "value": 3})
+
+        row = rows.filter(has_text="v2 rolled")
+        await expect(row).to_have_count(1, timeout=1000)
+        await expect(row).to_contain_text("deploy")
+        await expect(row).to_contain_text("web")
+        await expect(row).to_contain_text("3")
+    assert problems == []
+
+
+async def test_the_feed_keeps_at_most_the_rows_asked_for(browser: Browser, tmp_path: Path) -> None:
+    problems: list[str] = []
+    async with Daemon(tmp_path, "--engine", "memory") as daemon:
+        page = await open_page(browser, daemon.base, problems)
+        await expect(page.get_by_test_id("connection")).to_contain_text("live")
+        await page.get_by_test_id("max-rows").fill("3")
+        await page.get_by_test_id("max-rows").dispatch_event("change")
+        for n in range(5):
+            await post(daemon.base, {"type": "tick", "key": "k", "title": f"tick {n}"})
+        rows = page.get_by_test_id("feed-row")
+        await expect(rows.first).to_contain_text("tick 4")
+        await expect(rows).to_have_count(3)
+        await expect(rows.last).to_contain_text("tick 2")
+    assert problems == []
+
+
+@pytest.mark.redis
+async def test_the_page_resumes_after_a_restart_with_no_missing_and_no_duplicate_row(
+    browser: Browser, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    env = {"EVENTD_ENGINE": "redis", "EVENTD_ENGINE_REDIS_URL": redis_server.url}
+    env["EVENTD_ENGINE_REDIS_NAMESPACE"] = f"dash{id(tmp_path)}"
+    problems: list[str] = []
+    shown = Daemon(tmp_path, **env)
+    async with shown, Daemon(tmp_path, **env) as other:
+        page = await open_page(browser, shown.base, problems)
+        connection = page.get_by_test_id("connection")
+        await expect(connection).to_contain_text("live")
+        await post(shown.base, {"type": "job", "key": "a", "title": "before"})
+        rows = page.get_by_test_id("feed-row")
+        await expect(rows).to_have_count(1)
+
+        await shown.stop()
+        await expect(connection).to_contain_text("reconnecting")
+        # Written through another daemon on the same Redis while the page's daemon is away.
+        for n in range(3):
+            await post(other.base, {"type": "job", "key": "a", "title": f"away {n}"})
+        await shown.start()
+
+        await expect(connection).to_contain_text("resumed")
+        await expect(connection).to_contain_text("live")
+        await post(shown.base, {"type": "job", "key": "a", "title": "after"})
+        await expect(rows.first).to_contain_text("after")
+        titles = [text.split("\t") for text in await rows.all_inner_texts()]
+        assert [row[3] for row in titles] == ["after", "away 2", "away 1", "away 0", "before"]
