@@ -101,6 +101,30 @@ async def test_the_feed_keeps_at_most_the_rows_asked_for(browser: Browser, tmp_p
     assert problems == []
 
 
+async def test_a_restarted_memory_daemon_starts_the_feed_afresh(
+    browser: Browser, tmp_path: Path
+) -> None:
+    # Its positions count from 1 again in a new epoch: the old rows name events it lost.
+    problems: list[str] = []
+    daemon = Daemon(tmp_path, "--engine", "memory")
+    async with daemon:
+        page = await open_page(browser, daemon.base, problems)
+        connection = page.get_by_test_id("connection")
+        await expect(connection).to_contain_text("live")
+        await post(daemon.base, {"type": "job", "key": "a", "title": "lost"})
+        rows = page.get_by_test_id("feed-row")
+        await expect(rows).to_have_count(1)
+
+        await daemon.stop()
+        await expect(connection).to_contain_text("reconnecting")
+        await daemon.start()
+        await expect(connection).to_contain_text("live")
+        await expect(rows).to_have_count(0)
+        await post(daemon.base, {"type": "job", "key": "a", "title": "kept"})
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_contain_text("kept")
+
+
 @pytest.mark.redis
 async def test_the_page_resumes_after_a_restart_with_no_missing_and_no_duplicate_row(
     browser: Browser, tmp_path: Path, redis_server: RedisServer

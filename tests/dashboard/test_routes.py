@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +96,17 @@ async def _raw_get(host: str, port: int, target: str) -> tuple[int, bytes]:
         await writer.wait_closed()
     status = int(answer.split(b" ", 2)[1])
     return status, answer.partition(b"\r\n\r\n")[2]
+
+
+def test_every_static_file_is_packaged() -> None:
+    """A file left out of `package-data` would be missing from a wheel, not from a checkout."""
+    root = Path(__file__).parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["eventd"]
+    package = root / "src" / "eventd"
+    static = sorted((package / "dashboard" / "static").iterdir())
+    assert static
+    for path in static:
+        name = path.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
