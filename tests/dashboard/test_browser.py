@@ -85,6 +85,22 @@ async def test_the_page_goes_live_and_shows_a_posted_event(
     assert problems == []
 
 
+async def test_the_theme_follows_the_system(browser: Browser, tmp_path: Path) -> None:
+    colours = {}
+    async with Daemon(tmp_path, "--engine", "memory") as daemon:
+        for scheme in ("light", "dark"):
+            page = await browser.new_page(color_scheme=scheme)
+            await page.goto(f"{daemon.base}/")
+            await expect(page.get_by_test_id("connection")).to_contain_text("live")
+            colours[scheme] = await page.evaluate(
+                "[getComputedStyle(document.body).backgroundColor,"
+                " getComputedStyle(document.body).color]"
+            )
+    assert colours["light"][0] == "rgb(255, 255, 255)"
+    assert colours["dark"][0] != colours["light"][0]
+    assert colours["dark"][1] != colours["light"][1]
+
+
 async def test_the_feed_keeps_at_most_the_rows_asked_for(browser: Browser, tmp_path: Path) -> None:
     problems: list[str] = []
     async with Daemon(tmp_path, "--engine", "memory") as daemon:
