@@ -22,11 +22,12 @@ its log lines call the state), and implements:
 - `reset()`: empty the state; the first step of every rebuild.
 - `query()`: the events a rebuild reads, asked after `reset()`.
 - `load_event(event)`: take in one stored event during a rebuild.
-- `apply(change)`: take in one change of the feed; `put`, `updated` and `deleted` carry the
-  event (a deleted one as it was last known), `cleared` carries none, and `reminder` (a
-  reminder was sent) carries the event unchanged, which state kept from the events ignores.
+- `forget(event)`: drop a deleted event (as it was last known) from the state.
 
-or overrides `load()` to read the store some other way. The hooks run on the event loop,
+It may override `load()` to read the store some other way. `apply(change)` takes in one
+change of the feed through those hooks: `created` and `updated` through `load_event`,
+`deleted` through `forget`, `cleared` through `reset`; `reminder` (a reminder was sent)
+carries the event unchanged and is ignored. The hooks run on the event loop,
 between awaits of the base: they must not await, and should be quick, since a change reaches
 the subscribers only after every listener has taken it. Log lines go to the logger of the
 subclass's module, so that they read as the feature's own.
@@ -86,9 +87,25 @@ class Projection:
         """Take in one stored event during a rebuild."""
         raise NotImplementedError
 
-    def apply(self, change: Change) -> None:
-        """Take in one change of the feed; the same change twice leaves the same state."""
+    def forget(self, event: Event) -> None:
+        """Drop what the state holds of `event`, which was deleted (it may be gone already)."""
         raise NotImplementedError
+
+    def apply(self, change: Change) -> None:
+        """Take in one change of the feed; the same change twice leaves the same state.
+
+        By default a created or updated event is taken in as a rebuild takes it
+        (`load_event`, an upsert), a deleted one is forgotten, a clear resets the state, and
+        a sent reminder, which carries its event unchanged, is ignored."""
+        event = change.event
+        if change.op == "reminder":
+            return
+        if change.op == "cleared":
+            self.reset()
+        elif event is not None and change.op == "deleted":
+            self.forget(event)
+        elif event is not None:
+            self.load_event(event)
 
     async def load(self) -> int:
         """Read the store into the emptied state; return how many events were read."""

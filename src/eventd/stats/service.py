@@ -12,7 +12,7 @@ from eventd.feed.projection import Projection
 from eventd.model import Event
 from eventd.stats.summaries import exact_summary
 from eventd.stats.windows import RollingStats, history_point
-from eventd.store.base import Change, Query
+from eventd.store.base import Query
 from eventd.store.worker import StoreWorker
 from eventd.times import US, Clock, TimeError, format_duration, format_us, parse_duration
 
@@ -81,17 +81,9 @@ class StatsService(Projection):
         """Put one stored event's value in its windows."""
         self.rolling.upsert(event.id, event.ts, event.value, event.type)
 
-    def apply(self, change: Change) -> None:
-        """Put, replace or remove the value of a changed event; empty the windows on a clear."""
-        event = change.event
-        if change.op == "reminder":
-            return  # a sent reminder carries its event unchanged
-        if change.op == "cleared":
-            self.reset()
-        elif event is not None and change.op == "deleted":
-            self.rolling.remove(event.id)
-        elif event is not None:
-            self.rolling.upsert(event.id, event.ts, event.value, event.type)
+    def forget(self, event: Event) -> None:
+        """Remove the value of a deleted event from its windows."""
+        self.rolling.remove(event.id)
 
     def snapshot(self, labels: list[str] | None = None, type: str | None = None) -> dict[str, Any]:
         """Return the named windows (all by default) as they stand now."""

@@ -21,7 +21,7 @@ from eventd.feed.hub import Hub
 from eventd.feed.projection import Projection
 from eventd.fields import MISSING, FieldPath, canonical
 from eventd.model import Event
-from eventd.store.base import Change, Position, Query
+from eventd.store.base import Position, Query
 from eventd.store.worker import StoreWorker
 from eventd.timelines.index import FieldIndex
 from eventd.timelines.points import Point, Window, pairs, summarize, transitions_of
@@ -90,18 +90,10 @@ class TransitionsService(Projection):
             made = point_of(path, event)
             self.indexes[key].put(event.id, event.key, None if made is None else made[0])
 
-    def apply(self, change: Change) -> None:
-        """Put, move or remove the points of a changed event; forget all on a clear."""
-        event = change.event
-        if change.op == "reminder":
-            return  # a sent reminder carries its event unchanged
-        if change.op == "cleared":
-            self.reset()
-        elif event is not None and change.op == "deleted":
-            for index in self.indexes.values():
-                index.remove(event.id)
-        elif event is not None:
-            self.load_event(event)
+    def forget(self, event: Event) -> None:
+        """Remove the points of a deleted event."""
+        for index in self.indexes.values():
+            index.remove(event.id)
 
     def now(self) -> int:
         """Return the time of the current tick, or now outside ticks."""
