@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,15 +20,6 @@ pytestmark = pytest.mark.redis
 
 TIMEOUT = 0.5
 Client = TestClient[Any, Any]
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test alone: the test stops it."""
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop(kill=True)
 
 
 @pytest.fixture

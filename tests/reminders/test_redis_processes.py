@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +30,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 SECOND = 1_000_000  # µs
 FEED = Keys("eventd").feed  # the change feed's stream under the default namespace
-
-
-@pytest.fixture
-def test_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test alone."""
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop(kill=True)
 
 
 @pytest.fixture
@@ -188,14 +179,14 @@ async def all_sent(session: aiohttp.ClientSession, base: str, event_id: str) -> 
 
 
 async def test_a_daemon_killed_just_after_a_claim_sends_that_reminder_once(
-    test_redis: RedisServer, tmp_path: Path, session: aiohttp.ClientSession
+    own_redis: RedisServer, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
     """SIGKILL as soon as the claim's feed entry is in Redis (whether the daemon pushed it to
     its subscribers first is a race either way): after a restart, a subscriber that stayed
     connected and one that was offline at the claim each get it once, and the restarted
     daemon sends the event's later reminder once too."""
-    client = redis.asyncio.Redis.from_url(test_redis.url)
-    daemon = await on_redis(test_redis, tmp_path).start()
+    client = redis.asyncio.Redis.from_url(own_redis.url)
+    daemon = await on_redis(own_redis, tmp_path).start()
     collectors: list[Collector] = []
     try:
         live = Collector(session, daemon.base)
@@ -217,7 +208,7 @@ async def test_a_daemon_killed_just_after_a_claim_sends_that_reminder_once(
         # Claimed in Redis before the kill; the second still pending.
         assert await states_in_redis(client, "standup") == ["sent", "pending"]
 
-        daemon = await on_redis(test_redis, tmp_path, port=daemon.port).start()
+        daemon = await on_redis(own_redis, tmp_path, port=daemon.port).start()
         resumed = Collector(session, daemon.base, since=since, epoch=epoch)
         collectors.append(resumed)
         await until(lambda: all_sent(session, daemon.base, "standup"), "both reminders sent")
@@ -244,11 +235,11 @@ async def states_in_redis(client: redis.asyncio.Redis, event_id: str) -> list[st
 
 
 async def test_downtime_across_due_times_sends_late_or_records_missed(
-    test_redis: RedisServer, tmp_path: Path, session: aiohttp.ClientSession
+    own_redis: RedisServer, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
     """Stopped before two reminders fall due, restarted after: the one whose event has not
     started is sent with `late: true`; the one whose event started meanwhile is `missed`."""
-    daemon = await on_redis(test_redis, tmp_path).start()
+    daemon = await on_redis(own_redis, tmp_path).start()
     watcher = Collector(session, daemon.base)
     try:
         await watcher.subscribed()
@@ -276,7 +267,7 @@ async def test_downtime_across_due_times_sends_late_or_records_missed(
         # Past `soon`'s start, and more than LATE_AFTER past the due time.
         await wall_clock_passes(due + 2 * SECOND)
 
-        daemon = await on_redis(test_redis, tmp_path, port=daemon.port).start()
+        daemon = await on_redis(own_redis, tmp_path, port=daemon.port).start()
         await until(lambda: all_sent(session, daemon.base, "later"), "the late reminder sent")
         await post(session, daemon.base, {"id": "end"})
         await wait_for(lambda: watcher.saw("end"), "the end marker")
@@ -302,11 +293,11 @@ SPREAD = 3000  # µs between consecutive due times: 1,000 reminders over 3 s
 
 
 async def test_two_daemons_send_each_of_1000_reminders_once_to_every_subscriber(
-    test_redis: RedisServer, tmp_path: Path, session: aiohttp.ClientSession
+    own_redis: RedisServer, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
     """Two daemons on one Redis both claim (each claim is one Lua script); two subscribers
     on each daemon get every one of 1,000 reminders exactly once, at the same positions."""
-    async with on_redis(test_redis, tmp_path) as a, on_redis(test_redis, tmp_path) as b:
+    async with on_redis(own_redis, tmp_path) as a, on_redis(own_redis, tmp_path) as b:
         collectors = [Collector(session, daemon.base) for daemon in (a, b, a, b)]
         try:
             await asyncio.gather(*(collector.subscribed() for collector in collectors))

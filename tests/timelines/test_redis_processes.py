@@ -5,7 +5,7 @@ alike after writes to either; a restarted daemon rebuilds the same answer from t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,6 @@ from tests.waiting import POLL, TIMEOUT
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 WINDOW = {"field": "status", "start": "2025-06-01T10:00:00Z", "end": "2025-06-01T11:00:00Z"}
-
-
-@pytest.fixture
-def test_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test alone."""
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop(kill=True)
 
 
 @pytest.fixture
@@ -73,10 +64,10 @@ async def agreed(
 
 
 async def test_two_daemons_agree_and_a_restart_rebuilds(
-    test_redis: RedisServer, tmp_path: Path, session: aiohttp.ClientSession
+    own_redis: RedisServer, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
-    first = await on_redis(test_redis, tmp_path).start()
-    second = await on_redis(test_redis, tmp_path).start()
+    first = await on_redis(own_redis, tmp_path).start()
+    second = await on_redis(own_redis, tmp_path).start()
     try:
         data = {"status": "start"}
         await post(session, first, key="a", timestamp="2025-06-01T10:00:00Z", data=data)
