@@ -30,6 +30,9 @@ async def test_the_page_is_served_at_the_root_and_revalidated(make_client: MakeC
         ("app.js", "text/javascript"),
         ("connection.js", "text/javascript"),
         ("style.css", "text/css"),
+        ("vendor/uPlot.esm.js", "text/javascript"),
+        ("vendor/uPlot.min.css", "text/css"),
+        ("vendor/uPlot.LICENSE.txt", "text/plain"),
     ],
 )
 async def test_an_asset_is_served_with_its_type_and_cached(
@@ -48,7 +51,7 @@ async def test_an_asset_is_served_with_its_type_and_cached(
 async def test_every_module_the_page_imports_is_served(make_client: MakeClient) -> None:
     client = await make_client()
     app = await (await client.get("/dashboard/app.js")).text()
-    for name in ("connection.js", "feed.js"):
+    for name in ("api.js", "connection.js", "feed.js", "state.js"):
         assert f'from "./{name}"' in app
         assert (await client.get(f"/dashboard/{name}")).status == 200
 
@@ -75,6 +78,10 @@ async def test_an_unknown_asset_is_a_json_404(make_client: MakeClient) -> None:
         "/dashboard/.",
         "/dashboard/__init__.py",
         "/dashboard/routes.py",
+        "/dashboard/vendor/../routes.py",
+        "/dashboard/vendor/%2e%2e/__init__.py",
+        "/dashboard/vendor",
+        "/dashboard/vendor/",
     ],
 )
 async def test_a_path_outside_the_assets_is_refused(make_client: MakeClient, target: str) -> None:
@@ -105,7 +112,9 @@ def test_every_static_file_is_packaged() -> None:
         "package-data"
     ]["eventd"]
     package = root / "src" / "eventd"
-    static = sorted((package / "dashboard" / "static").iterdir())
+    static = sorted(
+        path for path in (package / "dashboard" / "static").rglob("*") if path.is_file()
+    )
     assert static
     for path in static:
         name = path.relative_to(package).as_posix()

@@ -14,4 +14,4 @@ def setup(app: web.Application) -> None:
     """Serve the page at `/` and its assets under `/dashboard/`."""
     assets = routes.Assets.load()
     app.router.add_get("/", assets.index)
-    app.router.add_get("/dashboard/{asset}", assets.asset)
+    app.router.add_get("/dashboard/{asset:.+}", assets.asset)

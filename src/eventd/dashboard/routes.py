@@ -16,6 +16,7 @@ CONTENT_TYPES = {
     ".js": "text/javascript",
     ".css": "text/css",
     ".svg": "image/svg+xml",
+    ".txt": "text/plain",
 }
 
 
@@ -33,12 +34,17 @@ class Assets:
 
     @classmethod
     def load(cls) -> Assets:
-        """Read every file of `static/` whose type the dashboard serves."""
-        files = {}
-        for entry in resources.files("eventd.dashboard").joinpath("static").iterdir():
-            suffix = "." + entry.name.rpartition(".")[2]
-            if entry.is_file() and suffix in CONTENT_TYPES:
-                files[entry.name] = Asset(entry.read_bytes(), CONTENT_TYPES[suffix])
+        """Read every file of `static/` and its folders whose type the dashboard serves."""
+        files: dict[str, Asset] = {}
+        folders = [("", resources.files("eventd.dashboard").joinpath("static"))]
+        while folders:
+            prefix, folder = folders.pop()
+            for entry in folder.iterdir():
+                suffix = "." + entry.name.rpartition(".")[2]
+                if entry.is_dir():
+                    folders.append((f"{prefix}{entry.name}/", entry))
+                elif suffix in CONTENT_TYPES:
+                    files[prefix + entry.name] = Asset(entry.read_bytes(), CONTENT_TYPES[suffix])
         return cls(files)
 
     async def index(self, request: web.Request) -> web.Response:
@@ -46,7 +52,7 @@ class Assets:
         return _response(self.files["index.html"], INDEX_CACHE)
 
     async def asset(self, request: web.Request) -> web.Response:
-        """Serve one asset by its file name; anything else is a 404."""
+        """Serve one asset by its path under `static/`; anything else is a 404."""
         found = self.files.get(request.match_info["asset"])
         if found is None:
             raise web.HTTPNotFound()

@@ -1,28 +1,33 @@
-// The dashboard's entry point: one feed connection, the connection badge and the Live feed.
+// The dashboard's entry point: one WebSocket for every panel, the connection badge, the
+// filters every panel shares through the URL, then each panel in its own section.
+//
+// A panel is a module whose `mount(root, context)` fills its <section>; context holds
+// `connection` (add subscriptions), `api` (HTTP calls) and `state` (the URL's view state).
 
-import { FeedConnection } from "./connection.js";
-import { FeedTable } from "./feed.js";
+import { api } from "./api.js";
+import { Connection } from "./connection.js";
+import * as feed from "./feed.js";
+import { UrlState } from "./state.js";
+
+const PANELS = [["feed-panel", feed]];
 
 const badge = document.querySelector('[data-testid="connection"]');
-const maxRowsInput = document.getElementById("max-rows");
-const table = new FeedTable(document.getElementById("feed"), readMaxRows());
-
-function readMaxRows() {
-  const value = Number.parseInt(maxRowsInput.value, 10);
-  return Number.isFinite(value) && value > 0 ? value : 200;
-}
 
 function showState(state, { resumed }) {
   badge.dataset.state = state;
   badge.textContent = state === "live" && resumed ? "live · resumed" : state;
 }
 
-maxRowsInput.addEventListener("change", () => table.setMaxRows(readMaxRows()));
+function bindFilters(form, state) {
+  for (const input of form.elements) input.value = state.get(input.name);
+  form.addEventListener("change", (event) => state.set({ [event.target.name]: event.target.value.trim() }));
+  form.addEventListener("submit", (event) => event.preventDefault());
+}
 
+const state = new UrlState();
+bindFilters(document.getElementById("filters"), state);
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-new FeedConnection({
-  url: `${scheme}//${location.host}/ws`,
-  onState: showState,
-  onChange: (change) => table.apply(change),
-  onReset: () => table.clear(),
-}).start();
+const connection = new Connection({ url: `${scheme}//${location.host}/ws`, onState: showState });
+const context = { connection, api, state };
+for (const [id, panel] of PANELS) panel.mount(document.getElementById(id), context);
+connection.start();

@@ -1,26 +1,46 @@
-// One WebSocket to /ws that resumes where it left off: `since` and `epoch` on every resubscribe.
+// One WebSocket to /ws for every panel. Each panel adds a subscription; after a disconnection
+// every subscription is made again, and the feed ones resume with `since` and `epoch`.
 
 const FIRST_DELAY_MS = 250;
 const MAX_DELAY_MS = 5000;
 
-export class FeedConnection {
+export class Connection {
   // onState(state, detail): "connecting" | "live" | "reconnecting"; detail.resumed on a resume.
-  // onChange(message): a `change` message, each position once and in order.
-  // onReset(): the feed cannot continue from where the page was (a new epoch): start afresh.
-  constructor({ url, onState, onChange, onReset }) {
+  constructor({ url, onState }) {
     this.url = url;
     this.onState = onState;
-    this.onChange = onChange;
-    this.onReset = onReset;
-    this.position = null; // the last position handled
-    this.epoch = null;
+    this.subscriptions = new Map(); // id -> subscription
     this.delay = FIRST_DELAY_MS;
     this.socket = null;
+    this.open_ = false; // true between `welcome` and the socket's close
+    this.resuming = false;
   }
 
   start() {
     this.onState("connecting", {});
     this.open();
+  }
+
+  // Add a subscription (see Subscription and FeedSubscription) and make it at once when live.
+  add(subscription) {
+    this.subscriptions.set(subscription.id, subscription);
+    if (this.open_) this.send(subscription.request());
+  }
+
+  // Subscribe afresh after a subscription's fields changed (new filters). It takes a new id,
+  // so that a message still on its way for the old one is not taken for the new one.
+  renew(subscription) {
+    this.remove(subscription.id);
+    subscription.forget();
+    subscription.id = `${subscription.name}.${++subscription.generation}`;
+    this.add(subscription);
+  }
+
+  remove(id) {
+    const subscription = this.subscriptions.get(id);
+    if (subscription === undefined) return;
+    this.subscriptions.delete(id);
+    if (this.open_) this.send({ type: "unsubscribe", id });
   }
 
   open() {
@@ -32,6 +52,7 @@ export class FeedConnection {
 
   away() {
     this.socket = null;
+    this.open_ = false;
     this.onState("reconnecting", {});
     setTimeout(() => this.open(), this.delay);
     this.delay = Math.min(this.delay * 2, MAX_DELAY_MS);
@@ -41,56 +62,120 @@ export class FeedConnection {
     this.socket.send(JSON.stringify(message));
   }
 
-  subscribe() {
-    const message = { type: "subscribe", id: "feed", channels: ["events"] };
+  receive(message) {
+    if (message.type === "welcome") {
+      this.open_ = true;
+      this.resuming = [...this.subscriptions.values()].some((sub) => sub.resumes());
+      for (const subscription of this.subscriptions.values()) this.send(subscription.request());
+      if (this.subscriptions.size === 0) this.live();
+      return;
+    }
+    if (message.type === "error" && message.code === "unavailable") {
+      // The daemon does not know yet where the feed stands: try again a little later.
+      console.warn("eventd:", message.code, message.message);
+      this.socket.close();
+      return;
+    }
+    const id = message.sub ?? message.id;
+    const subscription = this.subscriptions.get(id);
+    if (subscription === undefined) {
+      if (message.type === "error") console.warn("eventd:", message.code, message.message);
+      return;
+    }
+    if (message.type === "subscribed") this.live();
+    if (message.type === "history_truncated") {
+      subscription.truncated(message);
+      this.send(subscription.request());
+      return;
+    }
+    subscription.receive(message);
+  }
+
+  live() {
+    this.delay = FIRST_DELAY_MS;
+    this.onState("live", { resumed: this.resuming });
+  }
+}
+
+// A subscription made again as it was after every reconnection (stats, transitions).
+export class Subscription {
+  // fields: the subscribe message's members besides `type` and `id`.
+  // onMessage(message): every message addressed to it (`subscribed`, `stats`, `error`, ...).
+  constructor(name, fields, onMessage) {
+    this.name = name;
+    this.generation = 0;
+    this.id = name;
+    this.fields = fields;
+    this.onMessage = onMessage;
+  }
+
+  request() {
+    return { type: "subscribe", id: this.id, ...this.fields };
+  }
+
+  resumes() {
+    return false;
+  }
+
+  forget() {}
+
+  truncated() {}
+
+  receive(message) {
+    this.onMessage(message);
+  }
+}
+
+// A subscription to the events or reminders channel that resumes where it left off: no change
+// is missed and none is handled twice across reconnections.
+export class FeedSubscription extends Subscription {
+  // onChange(message): a `change` or `reminder` message, each position once and in order.
+  // onReset(): the feed cannot continue from where the page was (a new epoch): start afresh.
+  // onMessage(message): anything else addressed to it (`subscribed`, `error`).
+  constructor(name, fields, { onChange, onReset, onMessage = () => {} }) {
+    super(name, fields, onMessage);
+    this.onChange = onChange;
+    this.onReset = onReset;
+    this.position = null; // the last position handled
+    this.epoch = null;
+  }
+
+  request() {
+    const message = super.request();
     if (this.position !== null) {
       message.since = this.position;
       if (this.epoch !== null) message.epoch = this.epoch;
     }
-    this.resuming = this.position !== null;
-    this.send(message);
+    return message;
+  }
+
+  resumes() {
+    return this.position !== null;
+  }
+
+  forget() {
+    this.position = null;
+    this.epoch = null;
+  }
+
+  truncated() {
+    // The page's rows belong to a history the feed no longer holds: start from the head.
+    this.forget();
+    this.onReset();
   }
 
   receive(message) {
-    switch (message.type) {
-      case "welcome":
-        this.subscribe();
-        break;
-      case "subscribed":
-        this.subscribed(message);
-        break;
-      case "change":
-        this.change(message);
-        break;
-      case "history_truncated":
-        // The page's rows belong to a history the feed no longer holds: start from the head.
-        this.position = null;
-        this.epoch = null;
-        this.onReset();
-        this.subscribe();
-        break;
-      case "error":
-        // `unavailable`: the daemon does not know yet where the feed stands; try again later.
-        console.warn("eventd:", message.code, message.message);
-        this.socket.close();
-        break;
-      default:
-        break;
+    if (message.type === "subscribed") {
+      if (this.position === null) this.position = message.position;
+      this.epoch = message.epoch ?? this.epoch;
+    } else if (message.type === "change" || message.type === "reminder") {
+      // A replay may overlap what was already shown: each position is handled once.
+      if (this.position !== null && message.position <= this.position) return;
+      this.position = message.position;
+      if (message.op === "cleared") this.epoch = message.epoch;
+      this.onChange(message);
+      return;
     }
-  }
-
-  subscribed(message) {
-    if (this.position === null) this.position = message.position;
-    this.epoch = message.epoch ?? this.epoch;
-    this.delay = FIRST_DELAY_MS;
-    this.onState("live", { resumed: this.resuming });
-  }
-
-  change(message) {
-    // A replay may overlap what was already shown: each position is handled once.
-    if (this.position !== null && message.position <= this.position) return;
-    this.position = message.position;
-    if (message.op === "cleared") this.epoch = message.epoch;
-    this.onChange(message);
+    this.onMessage(message);
   }
 }

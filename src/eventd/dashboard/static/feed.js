@@ -1,4 +1,7 @@
-// The Live feed table: one row per event, newest first, at most `maxRows` rows.
+// The Live feed panel: one row per event, newest first, at most `maxRows` rows, for the
+// events that match the page's type and key filters.
+
+import { FeedSubscription } from "./connection.js";
 
 const COLUMNS = ["time", "type", "key", "title", "value"];
 
@@ -71,4 +74,31 @@ export class FeedTable {
 function formatTime(timestamp) {
   const time = new Date(timestamp);
   return Number.isNaN(time.getTime()) ? String(timestamp) : time.toLocaleString();
+}
+
+export function mount(root, { connection, state }) {
+  const maxRowsInput = root.querySelector("#max-rows");
+  const readMaxRows = () => {
+    const value = Number.parseInt(maxRowsInput.value, 10);
+    return Number.isFinite(value) && value > 0 ? value : 200;
+  };
+  const table = new FeedTable(root.querySelector("#feed"), readMaxRows());
+  maxRowsInput.addEventListener("change", () => table.setMaxRows(readMaxRows()));
+  const subscription = new FeedSubscription("feed", feedFields(state), {
+    onChange: (change) => table.apply(change),
+    onReset: () => table.clear(),
+  });
+  state.watch(["type", "key"], () => {
+    subscription.fields = feedFields(state);
+    table.clear();
+    connection.renew(subscription);
+  });
+  connection.add(subscription);
+}
+
+function feedFields(state) {
+  const filter = {};
+  if (state.get("type")) filter.type = state.get("type");
+  if (state.get("key")) filter.key = state.get("key");
+  return { channels: ["events"], filter };
 }
