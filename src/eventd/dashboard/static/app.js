@@ -7,9 +7,10 @@
 import { api } from "./api.js";
 import { Connection } from "./connection.js";
 import * as feed from "./feed.js";
+import * as reminders from "./reminders.js";
 import { UrlState } from "./state.js";
 
-const PANELS = [["feed-panel", feed]];
+const PANELS = [["feed-panel", feed], ["reminders-panel", reminders]];
 
 const badge = document.querySelector('[data-testid="connection"]');
 
