@@ -7,9 +7,15 @@
 import { api } from "./api.js";
 import { Connection } from "./connection.js";
 import * as feed from "./feed.js";
+import * as health from "./health.js";
 import { UrlState } from "./state.js";
+import * as stats from "./stats.js";
 
-const PANELS = [["feed-panel", feed]];
+const PANELS = [
+  ["feed-panel", feed],
+  ["stats-panel", stats],
+  ["health-panel", health],
+];
 
 const badge = document.querySelector('[data-testid="connection"]');
 
