@@ -250,3 +250,62 @@ async def test_the_panels_fit_a_phone_and_a_desktop_screen(
                 await expect(tile(page, "5m").locator("canvas")).to_have_count(1)
                 await page.screenshot(path=str(tmp_path / "stats-light.png"))
     assert problems == []
+
+
+async def test_a_chart_holds_a_bounded_number_of_points(browser: Browser, tmp_path: Path) -> None:
+    problems: list[str] = []
+    async with Daemon(tmp_path, "--engine", "memory") as daemon:
+        page = await live_page(browser, daemon, problems)
+        # A day of pushes, one a second, into a chart of an hour in steps of a minute; then
+        # as many into one whose span and step would hold them all.
+        held = await page.evaluate(
+            """async () => {
+                const { Series } = await import("/dashboard/stats.js");
+                const hour = new Series(60, 3600);
+                for (let t = 0; t < 86400; t += 1) hour.add(t, 1, 2);
+                const wide = new Series(1, 86400);
+                for (let t = 0; t < 86400; t += 1) wide.add(t, 1, 2);
+                const gaps = hour.times.slice(1, -1).map((t, i) => t - hour.times[i]);
+                return {
+                    hour: hour.times.length, first: hour.times[0], last: hour.times.at(-1),
+                    gaps: Math.min(...gaps), wide: wide.times.length,
+                };
+            }"""
+        )
+    assert held["last"] == 86399
+    assert held["first"] >= 86399 - 3600
+    assert held["hour"] <= 62
+    assert held["gaps"] >= 60
+    assert held["wide"] == 120
+    assert problems == []
+
+
+async def test_the_statistics_start_afresh_after_a_memory_daemon_restarts(
+    browser: Browser, tmp_path: Path
+) -> None:
+    problems: list[str] = []
+    daemon = Daemon(tmp_path, "--engine", "memory")
+    async with daemon:
+        page = await live_page(browser, daemon, problems)
+        await post(daemon.base, {"type": "load", "value": 2})
+        await expect(figure(page, "5m", "count")).to_have_text("1")
+        await daemon.stop()
+        await expect(page.get_by_test_id("connection")).to_contain_text("reconnecting")
+        await expect(page.get_by_test_id("health")).to_have_attribute(
+            "data-state", "unreachable", timeout=10_000
+        )
+        await daemon.start()
+        await expect(page.get_by_test_id("connection")).to_contain_text("live")
+        await expect(figure(page, "5m", "count")).to_have_text("0")
+        await post(daemon.base, {"type": "load", "value": 9})
+        await expect(figure(page, "5m", "count")).to_have_text("1")
+        await expect(figure(page, "5m", "mean")).to_have_text("9")
+        chart = tile(page, "5m").get_by_test_id("stats-chart")
+        await expect(chart).to_have_attribute("data-peak", "1")
+        assert int(await chart.get_attribute("data-points") or 0) >= BACKFILLED_5M
+        await expect(page.get_by_test_id("health")).to_have_attribute(
+            "data-state", "ok", timeout=10_000
+        )
+    # The browser's own reports of the daemon being away, and nothing else.
+    away = re.compile(r"^(Failed to load resource|WebSocket connection to .* failed)")
+    assert [p for p in problems if not away.match(p)] == []

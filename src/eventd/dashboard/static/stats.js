@@ -47,8 +47,8 @@ function element(tag, className, text) {
 }
 
 // The points of one chart: at least `step` seconds apart, except the newest, which moves
-// with the live messages until it is `step` past the one before; at most MAX_POINTS, none
-// older than `span` before the newest.
+// with the live messages until one comes more than `step` after the point before it; at
+// most MAX_POINTS, none older than `span` before the newest.
 export class Series {
   constructor(step, span) {
     this.step = step;
@@ -67,7 +67,7 @@ export class Series {
   add(time, count, mean) {
     const n = this.times.length;
     if (n > 0 && time < this.times[n - 1]) return;
-    if (n >= 2 && time - this.times[n - 2] < this.step) {
+    if (n >= 2 && time - this.times[n - 2] <= this.step) {
       this.times[n - 1] = time;
       this.counts[n - 1] = count;
       this.means[n - 1] = mean;
@@ -256,8 +256,9 @@ export function historyStart(seconds, end, longest) {
 }
 
 class StatsPanel {
-  constructor(container, api) {
+  constructor(container, note, api) {
     this.container = container;
+    this.note = note; // what went wrong with the subscription or the type suggestions
     this.api = api;
     this.tiles = new Map(); // window name -> WindowTile
     this.generation = 0; // one per `subscribed`: a backfill of an older one is dropped
@@ -270,11 +271,12 @@ class StatsPanel {
       this.generation += 1;
       this.snapshotDue = true;
     } else if (message.type === "error") {
-      for (const tile of this.tiles.values()) tile.say(message.message);
+      this.say(message.message);
     } else if (message.type === "stats") {
       const time = Date.parse(message.server_time) / 1000;
       if (this.snapshotDue) {
         this.snapshotDue = false;
+        this.say("");
         this.snapshot(message, time);
       } else {
         for (const [name, summary] of Object.entries(message.windows)) {
@@ -302,6 +304,11 @@ class StatsPanel {
       tile.show(message.windows[name], time, message.stats_type);
       this.backfill(tile, Math.floor(time), longest, this.generation);
     }
+  }
+
+  say(text) {
+    this.note.textContent = text;
+    this.note.hidden = text === "";
   }
 
   tile(name) {
@@ -344,16 +351,16 @@ async function suggestTypes(list, api) {
 }
 
 export function mount(root, { connection, api, state }) {
-  const panel = new StatsPanel(root.querySelector("#stats-windows"), api);
-  const selector = root.querySelector("#stats-type");
   const note = root.querySelector("#stats-note");
+  const panel = new StatsPanel(root.querySelector("#stats-windows"), note, api);
+  const selector = root.querySelector("#stats-type");
   panel.type = state.get("stats_type");
   selector.value = panel.type;
   selector.addEventListener("change", () => state.set({ stats_type: selector.value.trim() }));
   selector.addEventListener("focus", () => {
     suggestTypes(root.querySelector("#stats-types"), api).then(
-      () => { note.hidden = true; },
-      (error) => { note.textContent = `types: ${error.message}`; note.hidden = false; },
+      () => panel.say(""),
+      (error) => panel.say(`types: ${error.message}`),
     );
   });
   // The charts draw on canvases, which take no CSS colours: draw them again on a new theme.
