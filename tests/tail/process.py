@@ -25,9 +25,12 @@ def tail_env(**extra: str) -> dict[str, str]:
 class Tail:
     """`eventd tail ARGS` with stdout and stderr piped; stopped (killed) on exit."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, stdout: int | None = None
+    ) -> None:
         self.args = args
         self.env = env or tail_env()
+        self.stdout = asyncio.subprocess.PIPE if stdout is None else stdout  # or a file descriptor
         self.process: asyncio.subprocess.Process | None = None
         self.errors: list[str] = []  # the stderr lines read so far
         self.lines: list[str] = []  # the stdout lines read so far
@@ -42,7 +45,7 @@ class Tail:
             cwd=REPO,
             env=self.env,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
+            stdout=self.stdout,
             stderr=asyncio.subprocess.PIPE,
         )
         return self
@@ -78,12 +81,17 @@ class Tail:
             if text in line:
                 return line
 
+    async def wait(self) -> int:
+        """Return the exit status once the process has ended by itself."""
+        assert self.process is not None
+        async with asyncio.timeout(TIMEOUT):
+            return await self.process.wait()
+
     async def interrupt(self) -> int:
         """Send SIGINT, as Ctrl-C does, and return the exit status."""
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)
-        async with asyncio.timeout(TIMEOUT):
-            return await self.process.wait()
+        return await self.wait()
 
     async def rest_of_stderr(self) -> list[str]:
         """Return the stderr lines not read yet, once the process has exited."""
