@@ -7,7 +7,8 @@
 
 It subscribes to the `events` channel unless `channels` names others: with
 `channels=["reminders"]` it yields `reminder` messages (`message["type"]` tells the kinds
-apart when it names both), in position order like changes.
+apart when it names both), in position order like changes. `also` names other messages to
+yield as they come, such as `stats` pushes and each connection's `subscribed`.
 
 After a dropped connection it reconnects with exponential backoff and resubscribes with
 `since` set to the last position it yielded, and the feed epoch that position belongs to
