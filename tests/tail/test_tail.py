@@ -181,3 +181,18 @@ async def test_ctrl_c_exits_quietly(tmp_path: Path) -> None:
         await tail.said("following")
         assert await tail.interrupt() == 0
         assert await tail.rest_of_stderr() == []
+
+
+async def test_stats_follow_each_type_asked_for_whatever_the_key(tmp_path: Path) -> None:
+    args = ("--channels", "events,stats", "--type", "deploy,build", "--key", "web")
+    async with Daemon(tmp_path) as daemon, Tail("--url", daemon.base, *args) as tail:
+        await tail.said("following")  # once both subscriptions are made
+        snapshot = [columns(await tail.line()) for _ in range(8)]
+        assert sorted((line[2], line[3]) for line in snapshot) == sorted(
+            (kind, window) for kind in ("build", "deploy") for window in ("5m", "15m", "1h", "1d")
+        )
+        await post(daemon.base, {"type": "deploy", "key": "db", "title": "other key", "value": 2})
+        lines = await tail.lines_until(lambda line: "deploy  5m  count=1 " in line)
+    # The statistics are kept per type: the key narrows the changes only.
+    assert not any("other key" in line for line in lines)
+    assert not any("build  5m  count=1" in line for line in lines)
