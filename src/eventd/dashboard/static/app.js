@@ -7,9 +7,10 @@
 import { api } from "./api.js";
 import { Connection } from "./connection.js";
 import * as feed from "./feed.js";
+import * as timelines from "./timelines.js";
 import { UrlState } from "./state.js";
 
-const PANELS = [["feed-panel", feed]];
+const PANELS = [["feed-panel", feed], ["timelines-panel", timelines]];
 
 const badge = document.querySelector('[data-testid="connection"]');
 

@@ -1,0 +1,451 @@
+// The Timelines panel: one key's timeline of a field as a chart (a step chart for states, a
+// line for numbers) with its points listed under it, and the field's transitions across
+// every key as a directly-follows graph, both kept up to date live.
+//
+// The view lives in the URL: tl_field, tl_key (else the header's key filter), tl_mode,
+// tl_start and tl_end (the range, in UTC), tl_window (the live transitions' window).
+
+import uPlot from "./vendor/uPlot.esm.js";
+import { FeedSubscription, Subscription } from "./connection.js";
+import { drawGraph, formatDwell, stateText } from "./graph.js";
+
+const DEFAULT_FIELD = "status";
+const DEFAULT_WINDOW = "1h";
+const PAGE = 500; // points asked for at a time
+const MAX_POINTS = 5000; // the most points drawn: a longer timeline asks for a narrower range
+const REFRESH_MS = 250; // changes arriving closer than this are fetched once
+const CHART_HEIGHT = 200;
+const NAMES = ["tl_field", "tl_key", "tl_mode", "tl_start", "tl_end", "tl_window"];
+
+// Runs `load` soon after a request, never twice at once: requests made while it runs
+// are folded into one more run.
+class Refresher {
+  constructor(load) {
+    this.load = load;
+    this.timer = null;
+    this.running = false;
+    this.again = false;
+  }
+
+  request(delay = REFRESH_MS) {
+    if (this.running) {
+      this.again = true;
+    } else if (this.timer === null) {
+      this.timer = setTimeout(() => this.run(), delay);
+    }
+  }
+
+  async run() {
+    this.timer = null;
+    this.running = true;
+    this.again = false;
+    try {
+      await this.load();
+    } finally {
+      this.running = false;
+      if (this.again) this.request();
+    }
+  }
+}
+
+function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function formatTime(timestamp) {
+  const time = new Date(timestamp);
+  return Number.isNaN(time.getTime()) ? String(timestamp) : time.toLocaleString();
+}
+
+// Return a URL time (UTC, RFC 3339) as a datetime-local input's value (the page's zone).
+function toLocalInput(iso) {
+  const time = new Date(iso);
+  if (iso === "" || Number.isNaN(time.getTime())) return "";
+  const local = new Date(time.getTime() - time.getTimezoneOffset() * 60000);
+  return local.toISOString().slice(0, 19);
+}
+
+function fromLocalInput(value) {
+  const time = new Date(value);
+  return value === "" || Number.isNaN(time.getTime()) ? "" : time.toISOString();
+}
+
+// The chart and the list of one timeline's points.
+class TimelineView {
+  constructor(root) {
+    this.chartBox = root.querySelector("#timeline-chart");
+    this.list = root.querySelector("#timeline-points");
+    this.plot = null;
+    this.shown = null; // {field, points, end}
+    // The box's width changes with the window and with the page's scrollbar coming and
+    // going; the size is set in the next frame, outside the observer's delivery.
+    new ResizeObserver(() => requestAnimationFrame(() => this.resize())).observe(this.chartBox);
+  }
+
+  show(field, points, end) {
+    this.shown = { field, points, end };
+    this.list.replaceChildren(...points.map(pointItem));
+    this.draw();
+  }
+
+  clear() {
+    this.shown = null;
+    this.list.replaceChildren();
+    this.draw();
+  }
+
+  draw() {
+    this.plot?.destroy();
+    this.plot = null;
+    const points = this.shown?.points ?? [];
+    if (points.length === 0) {
+      this.chartBox.dataset.kind = "empty";
+      return;
+    }
+    const numeric = points.every((point) => typeof point.value === "number");
+    this.chartBox.dataset.kind = numeric ? "line" : "step";
+    const chart = numeric ? lineChart(points) : stepChart(points, this.shown.end);
+    const options = chartOptions(this.shown.field, chart, this.width());
+    this.plot = new uPlot(options, chart.data, this.chartBox);
+  }
+
+  width() {
+    return Math.max(200, this.chartBox.clientWidth);
+  }
+
+  resize() {
+    if (this.plot !== null && this.plot.width !== this.width()) {
+      this.plot.setSize({ width: this.width(), height: CHART_HEIGHT });
+    }
+  }
+}
+
+function pointItem(point) {
+  const item = document.createElement("li");
+  item.dataset.testid = "timeline-point";
+  item.dataset.timestamp = point.timestamp;
+  item.dataset.value = JSON.stringify(point.value);
+  item.dataset.eventId = point.event_id;
+  const time = document.createElement("time");
+  time.dateTime = point.timestamp;
+  time.textContent = formatTime(point.timestamp);
+  const value = document.createElement("span");
+  value.className = "value";
+  value.textContent = stateText(point.value) + (point.carried ? " (carried)" : "");
+  item.append(time, " ", value);
+  return item;
+}
+
+function seconds(timestamp) {
+  return Date.parse(timestamp) / 1000;
+}
+
+function lineChart(points) {
+  return { data: [points.map((point) => seconds(point.timestamp)), points.map((point) => point.value)] };
+}
+
+// Each distinct state gets a level, in the order it first appears; the last state is drawn
+// on until the range's end (or now), since it still holds there.
+function stepChart(points, end) {
+  const levels = new Map();
+  for (const point of points) {
+    const key = JSON.stringify(point.value);
+    if (!levels.has(key)) levels.set(key, levels.size);
+  }
+  const xs = points.map((point) => seconds(point.timestamp));
+  const ys = points.map((point) => levels.get(JSON.stringify(point.value)));
+  const last = xs[xs.length - 1];
+  const until = end === "" ? Date.now() / 1000 : seconds(end);
+  if (until > last) {
+    xs.push(until);
+    ys.push(ys[ys.length - 1]);
+  }
+  const labels = [...levels.keys()].map((key) => stateText(JSON.parse(key)));
+  return { data: [xs, ys], labels };
+}
+
+function chartOptions(field, chart, width) {
+  const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--line") }, ticks: { stroke: cssVar("--line") } };
+  const series = { label: field, stroke: cssVar("--live"), width: 2, points: { show: true } };
+  const options = {
+    width,
+    height: CHART_HEIGHT,
+    legend: { show: false },
+    scales: { x: { time: true } },
+    axes: [{ ...axis }, { ...axis }],
+    series: [{}, series],
+  };
+  if (chart.labels !== undefined) {
+    const labels = chart.labels.map((label) => (label.length > 14 ? `${label.slice(0, 13)}…` : label));
+    series.paths = uPlot.paths.stepped({ align: 1 });
+    options.scales.y = { range: [-0.5, labels.length - 0.5] };
+    Object.assign(options.axes[1], {
+      splits: () => labels.map((_, index) => index),
+      values: (_, splits) => splits.map((index) => labels[index] ?? ""),
+      size: Math.min(140, 16 + 7 * Math.max(...labels.map((label) => label.length))),
+    });
+  }
+  return options;
+}
+
+// The transitions of the field: a table with one row per pair, and the graph.
+class TransitionsView {
+  constructor(root) {
+    this.box = root.querySelector("#transitions-box");
+    this.svg = root.querySelector("#transitions-graph");
+    this.body = root.querySelector("#transitions");
+    this.pairs = new Map(); // JSON of [from, to] -> entry
+    this.drawn = null; // [pairs, width] last drawn
+    new ResizeObserver(() => requestAnimationFrame(() => this.resize())).observe(this.box);
+  }
+
+  resize() {
+    if (this.drawn !== null && this.drawn[1] !== this.box.clientWidth) this.draw(this.drawn[0]);
+  }
+
+  draw(pairs) {
+    this.drawn = [pairs, this.box.clientWidth];
+    drawGraph(this.svg, pairs, this.box.clientWidth);
+  }
+
+  // Show `entries` instead of what was shown (a snapshot, or an answer over HTTP).
+  replace(entries) {
+    this.pairs.clear();
+    this.update(entries);
+  }
+
+  // Apply the pairs that changed; a count of 0 means the pair left the window.
+  update(entries) {
+    for (const entry of entries) {
+      const key = JSON.stringify([entry.from, entry.to]);
+      if (entry.count > 0) this.pairs.set(key, entry);
+      else this.pairs.delete(key);
+    }
+    this.render();
+  }
+
+  render() {
+    const pairs = [...this.pairs.values()]
+      .sort((a, b) => b.count - a.count)
+      .map((entry) => ({
+        fromKey: JSON.stringify(entry.from),
+        toKey: JSON.stringify(entry.to),
+        fromText: stateText(entry.from),
+        toText: stateText(entry.to),
+        count: entry.count,
+        mean: entry.dwell_seconds?.mean ?? null,
+        p90: entry.dwell_seconds?.p90 ?? null,
+      }));
+    this.body.replaceChildren(...pairs.map(transitionRow));
+    this.draw(pairs);
+  }
+}
+
+function transitionRow(pair) {
+  const row = document.createElement("tr");
+  row.dataset.testid = "transition";
+  row.dataset.from = pair.fromKey;
+  row.dataset.to = pair.toKey;
+  row.dataset.count = String(pair.count);
+  row.title = `${pair.fromText} → ${pair.toText}: ${pair.count}, mean dwell ${formatDwell(pair.mean)}`;
+  const cells = [pair.fromText, "→", pair.toText, pair.count, formatDwell(pair.mean), formatDwell(pair.p90)];
+  const classes = ["", "arrow", "", "num", "num", "num"];
+  cells.forEach((text, index) => {
+    const cell = row.insertCell();
+    cell.className = classes[index];
+    cell.textContent = String(text);
+  });
+  return row;
+}
+
+// The panel's view, read from the URL.
+function readView(state) {
+  return {
+    field: state.get("tl_field") || DEFAULT_FIELD,
+    key: state.get("tl_key") || state.get("key"),
+    mode: state.get("tl_mode") || "changes",
+    start: state.get("tl_start"),
+    end: state.get("tl_end"),
+    window: state.get("tl_window") || DEFAULT_WINDOW,
+    type: state.get("type"),
+  };
+}
+
+function fillControls(form, view) {
+  form.elements.tl_field.value = view.field;
+  form.elements.tl_key.value = view.key;
+  form.elements.tl_mode.value = view.mode;
+  form.elements.tl_start.value = toLocalInput(view.start);
+  form.elements.tl_end.value = toLocalInput(view.end);
+  form.elements.tl_window.value = view.window;
+}
+
+function bindControls(form, state) {
+  form.addEventListener("submit", (event) => event.preventDefault());
+  form.addEventListener("change", (event) => {
+    const input = event.target;
+    let value = input.value.trim();
+    if (input.type === "datetime-local") value = fromLocalInput(value);
+    if (input.name === "tl_field" && value === DEFAULT_FIELD) value = "";
+    if (input.name === "tl_window" && value === DEFAULT_WINDOW) value = "";
+    if (input.name === "tl_mode" && value === "changes") value = "";
+    state.set({ [input.name]: value });
+  });
+}
+
+function say(element, text, isError = false) {
+  element.textContent = text;
+  element.classList.toggle("error", isError);
+}
+
+// Return what went wrong with an API call, for the page.
+function describe(error) {
+  if (error instanceof TypeError && error.message.includes("fetch")) return "The daemon does not answer.";
+  if (error?.status === undefined) throw error; // not an answer of the API: a bug
+  return error.field ? `${error.field}: ${error.message}` : error.message;
+}
+
+export function mount(root, { connection, api, state }) {
+  const form = root.querySelector("#timeline-controls");
+  const timelineNote = root.querySelector("#timeline-status");
+  const transitionsNote = root.querySelector("#transitions-status");
+  const timeline = new TimelineView(root);
+  const graph = new TransitionsView(root);
+  let view = readView(state);
+
+  const loadTimeline = async () => {
+    const asked = view;
+    if (asked.key === "") {
+      timeline.clear();
+      say(timelineNote, "Enter a key to see its timeline.");
+      return;
+    }
+    try {
+      const { points, more } = await timelinePoints(api, asked);
+      if (asked !== view) return; // the view changed meanwhile: a newer load follows
+      timeline.show(asked.field, points, asked.end);
+      const cut = more ? ` (the first ${points.length}: narrow the range for the rest)` : "";
+      say(timelineNote, `${points.length} points of ${asked.field} for ${asked.key}${cut}.`);
+    } catch (error) {
+      if (asked !== view) return;
+      timeline.clear();
+      say(timelineNote, describe(error), true);
+    }
+  };
+  const timelineRefresher = new Refresher(loadTimeline);
+
+  const loadTransitions = async () => {
+    const asked = view;
+    try {
+      const answer = await api("/transitions", { query: transitionsQuery(asked) });
+      if (asked !== view) return;
+      graph.replace(answer.transitions);
+      say(transitionsNote, transitionsText(asked, answer.transitions.length, refusal), refusal !== null);
+    } catch (error) {
+      if (asked !== view) return;
+      graph.replace([]);
+      say(transitionsNote, describe(error), true);
+    }
+  };
+  const transitionsRefresher = new Refresher(loadTransitions);
+
+  // The key's events: any change to them may change its timeline.
+  const events = new FeedSubscription("timeline", eventFields(view), {
+    onChange: () => timelineRefresher.request(),
+    onReset: () => timelineRefresher.request(),
+    onMessage: (message) => {
+      if (message.type === "subscribed") timelineRefresher.request();
+    },
+  });
+  let snapshot = true;
+  let refusal = null; // why the channel refused the field, which is then read over HTTP
+  const transitions = new Subscription("transitions", transitionFields(view), (message) => {
+    if (message.type === "subscribed") {
+      snapshot = true;
+    } else if (message.type === "transitions") {
+      if (snapshot) graph.replace(message.transitions);
+      else graph.update(message.transitions);
+      snapshot = false;
+      say(transitionsNote, transitionsText(view, graph.pairs.size, null));
+    } else if (message.type === "error") {
+      // A field that is not indexed, say: read over HTTP instead, without live updates.
+      refusal = message.message;
+      transitionsRefresher.request(0);
+    }
+  });
+
+  const subscribe = () => {
+    refusal = null;
+    connection.remove(events.id);
+    if (view.key !== "") {
+      events.fields = eventFields(view);
+      connection.renew(events);
+    }
+    connection.remove(transitions.id);
+    if (live(view)) {
+      transitions.fields = transitionFields(view);
+      connection.renew(transitions);
+    } else {
+      transitionsRefresher.request(0);
+    }
+  };
+
+  bindControls(form, state);
+  fillControls(form, view);
+  state.watch([...NAMES, "key", "type"], () => {
+    view = readView(state);
+    fillControls(form, view);
+    timelineRefresher.request(0);
+    subscribe();
+  });
+  timelineRefresher.request(0);
+  subscribe();
+}
+
+// The transitions follow the last `window` live unless a fixed range was asked for.
+function live(view) {
+  return view.start === "" && view.end === "";
+}
+
+// refusal: why the live channel refused the view, or null.
+function transitionsText(view, count, refusal) {
+  const pairs = `${count} pairs of ${view.field}${view.type ? ` (type ${view.type})` : ""}`;
+  if (!live(view)) return `${pairs} in the range.`;
+  if (refusal !== null) return `${pairs} in the last ${view.window}, not live: ${refusal}`;
+  return `${pairs} in the last ${view.window}, live.`;
+}
+
+function eventFields(view) {
+  return { channels: ["events"], filter: { key: view.key } };
+}
+
+function transitionFields(view) {
+  const fields = { channels: ["transitions"], field: view.field, window: view.window };
+  if (view.type) fields.filter = { type: view.type };
+  return fields;
+}
+
+function transitionsQuery(view) {
+  const query = { field: view.field, start: view.start, end: view.end, type: view.type };
+  if (live(view)) query.start = new Date(Date.now() - windowSeconds(view.window) * 1000).toISOString();
+  return query;
+}
+
+function windowSeconds(window) {
+  const match = /^(\d+)([smhd])$/.exec(window);
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 };
+  return match === null ? 3600 : Number(match[1]) * unit[match[2]];
+}
+
+// Read the key's points a page at a time, following the cursor, up to MAX_POINTS.
+async function timelinePoints(api, view) {
+  const points = [];
+  let cursor;
+  do {
+    const query = { field: view.field, mode: view.mode, start: view.start, end: view.end, limit: PAGE, cursor };
+    const page = await api(`/timelines/${encodeURIComponent(view.key)}`, { query });
+    points.push(...page.points);
+    cursor = page.next_cursor;
+  } while (cursor && points.length < MAX_POINTS);
+  return { points, more: Boolean(cursor) };
+}
