@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from tests.daemon import Daemon
 from tests.dashboard.test_browser import CHROMIUM, browser, open_page, post
@@ -31,6 +32,22 @@ CHART_FITS = """() => {
 
 def ago(minutes: float) -> str:
     return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
+
+
+async def open_view(
+    browser: Browser, url: str, problems: list[str], size: tuple[int, int] = (1280, 720)
+) -> Page:
+    """Open a link to a view of the dashboard, collecting console errors and exceptions."""
+    page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    await page.goto(url)
+    return page
 
 
 async def show_key(page: Page, field: str, key: str) -> None:
@@ -90,10 +107,7 @@ async def test_numbers_draw_a_line_and_the_url_restores_the_view(
     async with Daemon(tmp_path, "--engine", "memory", **INDEXED) as daemon:
         for minutes, load in [(3, 0.5), (2, 2.25), (1, 1.0)]:
             await post(daemon.base, {"key": "cpu", "timestamp": ago(minutes), "value": load})
-        page = await browser.new_page(viewport={"width": 1280, "height": 720})
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        await page.goto(f"{daemon.base}/?tl_field=value&tl_key=cpu")
+        page = await open_view(browser, f"{daemon.base}/?tl_field=value&tl_key=cpu", problems)
 
         await expect(page.get_by_test_id("timeline-field")).to_have_value("value")
         await expect(page.get_by_test_id("timeline-key")).to_have_value("cpu")
@@ -182,13 +196,50 @@ async def test_the_panel_fits_the_screen(
             await post(
                 daemon.base, {"key": "o", "timestamp": ago(minutes), "data": {"status": status}}
             )
-        page = await browser.new_page(viewport={"width": width, "height": height})
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        await page.goto(f"{daemon.base}/?tl_key=o")
+        page = await open_view(browser, f"{daemon.base}/?tl_key=o", problems, (width, height))
         await expect(page.get_by_test_id("timeline-point")).to_have_count(3)
         await expect(page.get_by_test_id("transition")).to_have_count(2)
         # The chart follows its box's width as the page's scrollbar comes: wait for it.
         await page.wait_for_function(CHART_FITS, timeout=5000)
         assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    assert problems == []
+
+
+LOCAL_INPUT = """iso => {
+  const time = new Date(iso);
+  return new Date(time - time.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+}"""
+
+
+async def test_a_range_limits_the_timeline_and_the_transitions_and_data_stays_text(
+    browser: Browser, tmp_path: Path
+) -> None:
+    problems: list[str] = []
+    async with Daemon(tmp_path, "--engine", "memory", **INDEXED) as daemon:
+        marked = "<b>bold</b>"
+        for minutes, status in [(50, "a"), (40, marked), (30, "c"), (5, "d")]:
+            await post(
+                daemon.base, {"key": "r", "timestamp": ago(minutes), "data": {"status": status}}
+            )
+        query = urlencode({"tl_key": "r", "tl_start": ago(45), "tl_end": ago(20)})
+        page = await open_view(browser, f"{daemon.base}/?{query}", problems)
+
+        points = page.get_by_test_id("timeline-point")
+        await expect(points).to_have_count(2)  # `a` came before the range: it is no change in it
+        await expect(points.first).to_contain_text(marked)
+        await expect(page.locator("#timeline-points b")).to_have_count(0)
+        pairs = page.get_by_test_id("transition")
+        await expect(pairs).to_have_count(2)
+        await expect(pairs.filter(has_text=marked)).to_have_count(2)
+        await expect(page.locator("#timelines-panel b")).to_have_count(0)
+        await expect(page.get_by_test_id("transitions-status")).to_contain_text("in the range")
+        await expect(page.get_by_test_id("timeline-start")).not_to_have_value("")
+
+        later = await page.evaluate(LOCAL_INPUT, ago(-1))
+        await page.get_by_test_id("timeline-end").fill(later)
+        await page.get_by_test_id("timeline-end").dispatch_event("change")
+        await expect(points).to_have_count(3)
+        await expect(points.last).to_contain_text("d")
+        await expect(pairs).to_have_count(3)
+        assert "tl_end=" in page.url
     assert problems == []

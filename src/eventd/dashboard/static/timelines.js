@@ -305,77 +305,52 @@ function describe(error) {
   return error.field ? `${error.field}: ${error.message}` : error.message;
 }
 
-export function mount(root, { connection, api, state }) {
-  const form = root.querySelector("#timeline-controls");
-  const timelineNote = root.querySelector("#timeline-status");
-  const transitionsNote = root.querySelector("#transitions-status");
-  const timeline = new TimelineView(root);
-  const graph = new TransitionsView(root);
-  let view = readView(state);
+// The panel: reads the view from the URL, loads it over HTTP and keeps it live.
+class TimelinesPanel {
+  constructor(root, { connection, api, state }) {
+    this.connection = connection;
+    this.api = api;
+    this.state = state;
+    this.form = root.querySelector("#timeline-controls");
+    this.timelineNote = root.querySelector("#timeline-status");
+    this.transitionsNote = root.querySelector("#transitions-status");
+    this.timeline = new TimelineView(root);
+    this.graph = new TransitionsView(root);
+    this.view = readView(state);
+    this.refusal = null; // why the channel refused the field, which is then read over HTTP
+    this.snapshot = true; // the next `transitions` message replaces what is shown
+    this.timelineRefresher = new Refresher(() => this.loadTimeline());
+    this.transitionsRefresher = new Refresher(() => this.loadTransitions());
+    // The key's events: any change to them may change its timeline.
+    this.events = new FeedSubscription("timeline", eventFields(this.view), {
+      onChange: () => this.timelineRefresher.request(),
+      onReset: () => this.timelineRefresher.request(),
+      onMessage: (message) => {
+        if (message.type === "subscribed") this.timelineRefresher.request();
+      },
+    });
+    this.transitions = new Subscription("transitions", transitionFields(this.view), (message) =>
+      this.receiveTransitions(message),
+    );
+  }
 
-  const loadTimeline = async () => {
-    const asked = view;
-    if (asked.key === "") {
-      timeline.clear();
-      say(timelineNote, "Enter a key to see its timeline.");
-      return;
-    }
-    try {
-      const { points, more } = await timelinePoints(api, asked);
-      if (asked !== view) return; // the view changed meanwhile: a newer load follows
-      timeline.show(asked.field, points, asked.end);
-      const cut = more ? ` (the first ${points.length}: narrow the range for the rest)` : "";
-      say(timelineNote, `${points.length} points of ${asked.field} for ${asked.key}${cut}.`);
-    } catch (error) {
-      if (asked !== view) return;
-      timeline.clear();
-      say(timelineNote, describe(error), true);
-    }
-  };
-  const timelineRefresher = new Refresher(loadTimeline);
+  start() {
+    bindControls(this.form, this.state);
+    fillControls(this.form, this.view);
+    this.state.watch([...NAMES, "key", "type"], () => {
+      this.view = readView(this.state);
+      fillControls(this.form, this.view);
+      this.timelineRefresher.request(0);
+      this.subscribe();
+    });
+    this.timelineRefresher.request(0);
+    this.subscribe();
+  }
 
-  const loadTransitions = async () => {
-    const asked = view;
-    try {
-      const answer = await api("/transitions", { query: transitionsQuery(asked) });
-      if (asked !== view) return;
-      graph.replace(answer.transitions);
-      say(transitionsNote, transitionsText(asked, answer.transitions.length, refusal), refusal !== null);
-    } catch (error) {
-      if (asked !== view) return;
-      graph.replace([]);
-      say(transitionsNote, describe(error), true);
-    }
-  };
-  const transitionsRefresher = new Refresher(loadTransitions);
-
-  // The key's events: any change to them may change its timeline.
-  const events = new FeedSubscription("timeline", eventFields(view), {
-    onChange: () => timelineRefresher.request(),
-    onReset: () => timelineRefresher.request(),
-    onMessage: (message) => {
-      if (message.type === "subscribed") timelineRefresher.request();
-    },
-  });
-  let snapshot = true;
-  let refusal = null; // why the channel refused the field, which is then read over HTTP
-  const transitions = new Subscription("transitions", transitionFields(view), (message) => {
-    if (message.type === "subscribed") {
-      snapshot = true;
-    } else if (message.type === "transitions") {
-      if (snapshot) graph.replace(message.transitions);
-      else graph.update(message.transitions);
-      snapshot = false;
-      say(transitionsNote, transitionsText(view, graph.pairs.size, null));
-    } else if (message.type === "error") {
-      // A field that is not indexed, say: read over HTTP instead, without live updates.
-      refusal = message.message;
-      transitionsRefresher.request(0);
-    }
-  });
-
-  const subscribe = () => {
-    refusal = null;
+  // Subscribe afresh for the current view.
+  subscribe() {
+    const { connection, events, transitions, view } = this;
+    this.refusal = null;
     connection.remove(events.id);
     if (view.key !== "") {
       events.fields = eventFields(view);
@@ -386,20 +361,63 @@ export function mount(root, { connection, api, state }) {
       transitions.fields = transitionFields(view);
       connection.renew(transitions);
     } else {
-      transitionsRefresher.request(0);
+      this.transitionsRefresher.request(0);
     }
-  };
+  }
 
-  bindControls(form, state);
-  fillControls(form, view);
-  state.watch([...NAMES, "key", "type"], () => {
-    view = readView(state);
-    fillControls(form, view);
-    timelineRefresher.request(0);
-    subscribe();
-  });
-  timelineRefresher.request(0);
-  subscribe();
+  receiveTransitions(message) {
+    if (message.type === "subscribed") {
+      this.snapshot = true;
+    } else if (message.type === "transitions") {
+      if (this.snapshot) this.graph.replace(message.transitions);
+      else this.graph.update(message.transitions);
+      this.snapshot = false;
+      say(this.transitionsNote, transitionsText(this.view, this.graph.pairs.size, null));
+    } else if (message.type === "error") {
+      // A field that is not indexed, say: read over HTTP instead, without live updates.
+      this.refusal = message.message;
+      this.transitionsRefresher.request(0);
+    }
+  }
+
+  async loadTimeline() {
+    const asked = this.view;
+    if (asked.key === "") {
+      this.timeline.clear();
+      say(this.timelineNote, "Enter a key to see its timeline.");
+      return;
+    }
+    try {
+      const { points, more } = await timelinePoints(this.api, asked);
+      if (asked !== this.view) return; // the view changed meanwhile: a newer load follows
+      this.timeline.show(asked.field, points, asked.end);
+      const cut = more ? ` (the first ${points.length}: narrow the range for the rest)` : "";
+      say(this.timelineNote, `${points.length} points of ${asked.field} for ${asked.key}${cut}.`);
+    } catch (error) {
+      if (asked !== this.view) return;
+      this.timeline.clear();
+      say(this.timelineNote, describe(error), true);
+    }
+  }
+
+  async loadTransitions() {
+    const asked = this.view;
+    try {
+      const answer = await this.api("/transitions", { query: transitionsQuery(asked) });
+      if (asked !== this.view) return;
+      this.graph.replace(answer.transitions);
+      const text = transitionsText(asked, answer.transitions.length, this.refusal);
+      say(this.transitionsNote, text, this.refusal !== null);
+    } catch (error) {
+      if (asked !== this.view) return;
+      this.graph.replace([]);
+      say(this.transitionsNote, describe(error), true);
+    }
+  }
+}
+
+export function mount(root, context) {
+  new TimelinesPanel(root, context).start();
 }
 
 // The transitions follow the last `window` live unless a fixed range was asked for.
