@@ -104,6 +104,8 @@ class TimelineView {
     }
     const numeric = points.every((point) => typeof point.value === "number");
     this.chartBox.dataset.kind = numeric ? "line" : "step";
+    // The canvas says nothing to a screen reader; the list of points under it does.
+    this.chartBox.setAttribute("aria-label", `${numeric ? "Line" : "Step"} chart of ${this.shown.field}`);
     const chart = numeric ? lineChart(points) : stepChart(points, this.shown.end);
     const options = chartOptions(this.shown.field, chart, this.width());
     this.plot = new uPlot(options, chart.data, this.chartBox);
