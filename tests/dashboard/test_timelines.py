@@ -168,7 +168,7 @@ async def test_transitions_show_their_counts_and_update_live(
     assert problems == []
 
 
-async def test_a_field_that_is_not_indexed_shows_its_transitions_without_live_updates(
+async def test_a_field_that_is_not_indexed_has_its_transitions_read_over_http(
     browser: Browser, tmp_path: Path
 ) -> None:
     problems: list[str] = []
@@ -181,8 +181,12 @@ async def test_a_field_that_is_not_indexed_shows_its_transitions_without_live_up
         pair = page.get_by_test_id("transition")
         await expect(pair).to_have_count(1)
         await expect(pair).to_have_attribute("data-from", json.dumps(1))
-        await expect(page.get_by_test_id("transitions-status")).to_contain_text("not live")
+        await expect(page.get_by_test_id("transitions-status")).to_contain_text("read over HTTP")
         await expect(page.get_by_test_id("transitions-status")).to_contain_text("not indexed")
+        # Read again over HTTP as events change.
+        await post(daemon.base, {"key": "a", "data": {"phase": 3}})
+        await expect(pair).to_have_count(2)
+        await expect(page.get_by_test_id("timeline-point")).to_have_count(3)
     assert problems == []
 
 
@@ -242,4 +246,8 @@ async def test_a_range_limits_the_timeline_and_the_transitions_and_data_stays_te
         await expect(points.last).to_contain_text("d")
         await expect(pairs).to_have_count(3)
         assert "tl_end=" in page.url
+        # A fixed range is read over HTTP, and again as events change.
+        await post(daemon.base, {"key": "r", "data": {"status": "e"}})
+        await expect(pairs).to_have_count(4)
+        await expect(points).to_have_count(4)
     assert problems == []

@@ -5,16 +5,18 @@
 // The view lives in the URL: tl_field, tl_key (else the header's key filter), tl_mode,
 // tl_start and tl_end (the range, in UTC), tl_window (the live transitions' window).
 
-import uPlot from "./vendor/uPlot.esm.js";
 import { FeedSubscription, Subscription } from "./connection.js";
 import { drawGraph, formatDwell, stateText } from "./graph.js";
+import { TimelineView } from "./timeline-chart.js";
 
 const DEFAULT_FIELD = "status";
 const DEFAULT_WINDOW = "1h";
 const PAGE = 500; // points asked for at a time
 const MAX_POINTS = 5000; // the most points drawn: a longer timeline asks for a narrower range
 const REFRESH_MS = 250; // changes arriving closer than this are fetched once
-const CHART_HEIGHT = 200;
+// Transitions read over HTTP may scan the store (a field that is not indexed): fetched again
+// at most this often while events change.
+const TRANSITIONS_REFRESH_MS = 1000;
 const NAMES = ["tl_field", "tl_key", "tl_mode", "tl_start", "tl_end", "tl_window"];
 
 // Runs `load` soon after a request, never twice at once: requests made while it runs
@@ -48,15 +50,6 @@ class Refresher {
   }
 }
 
-function cssVar(name) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-}
-
-function formatTime(timestamp) {
-  const time = new Date(timestamp);
-  return Number.isNaN(time.getTime()) ? String(timestamp) : time.toLocaleString();
-}
-
 // Return a URL time (UTC, RFC 3339) as a datetime-local input's value (the page's zone).
 function toLocalInput(iso) {
   const time = new Date(iso);
@@ -68,126 +61,6 @@ function toLocalInput(iso) {
 function fromLocalInput(value) {
   const time = new Date(value);
   return value === "" || Number.isNaN(time.getTime()) ? "" : time.toISOString();
-}
-
-// The chart and the list of one timeline's points.
-class TimelineView {
-  constructor(root) {
-    this.chartBox = root.querySelector("#timeline-chart");
-    this.list = root.querySelector("#timeline-points");
-    this.plot = null;
-    this.shown = null; // {field, points, end}
-    // The box's width changes with the window and with the page's scrollbar coming and
-    // going; the size is set in the next frame, outside the observer's delivery.
-    new ResizeObserver(() => requestAnimationFrame(() => this.resize())).observe(this.chartBox);
-  }
-
-  show(field, points, end) {
-    this.shown = { field, points, end };
-    this.list.replaceChildren(...points.map(pointItem));
-    this.draw();
-  }
-
-  clear() {
-    this.shown = null;
-    this.list.replaceChildren();
-    this.draw();
-  }
-
-  draw() {
-    this.plot?.destroy();
-    this.plot = null;
-    const points = this.shown?.points ?? [];
-    if (points.length === 0) {
-      this.chartBox.dataset.kind = "empty";
-      return;
-    }
-    const numeric = points.every((point) => typeof point.value === "number");
-    this.chartBox.dataset.kind = numeric ? "line" : "step";
-    // The canvas says nothing to a screen reader; the list of points under it does.
-    this.chartBox.setAttribute("aria-label", `${numeric ? "Line" : "Step"} chart of ${this.shown.field}`);
-    const chart = numeric ? lineChart(points) : stepChart(points, this.shown.end);
-    const options = chartOptions(this.shown.field, chart, this.width());
-    this.plot = new uPlot(options, chart.data, this.chartBox);
-  }
-
-  width() {
-    return Math.max(200, this.chartBox.clientWidth);
-  }
-
-  resize() {
-    if (this.plot !== null && this.plot.width !== this.width()) {
-      this.plot.setSize({ width: this.width(), height: CHART_HEIGHT });
-    }
-  }
-}
-
-function pointItem(point) {
-  const item = document.createElement("li");
-  item.dataset.testid = "timeline-point";
-  item.dataset.timestamp = point.timestamp;
-  item.dataset.value = JSON.stringify(point.value);
-  item.dataset.eventId = point.event_id;
-  const time = document.createElement("time");
-  time.dateTime = point.timestamp;
-  time.textContent = formatTime(point.timestamp);
-  const value = document.createElement("span");
-  value.className = "value";
-  value.textContent = stateText(point.value) + (point.carried ? " (carried)" : "");
-  item.append(time, " ", value);
-  return item;
-}
-
-function seconds(timestamp) {
-  return Date.parse(timestamp) / 1000;
-}
-
-function lineChart(points) {
-  return { data: [points.map((point) => seconds(point.timestamp)), points.map((point) => point.value)] };
-}
-
-// Each distinct state gets a level, in the order it first appears; the last state is drawn
-// on until the range's end (or now), since it still holds there.
-function stepChart(points, end) {
-  const levels = new Map();
-  for (const point of points) {
-    const key = JSON.stringify(point.value);
-    if (!levels.has(key)) levels.set(key, levels.size);
-  }
-  const xs = points.map((point) => seconds(point.timestamp));
-  const ys = points.map((point) => levels.get(JSON.stringify(point.value)));
-  const last = xs[xs.length - 1];
-  const until = end === "" ? Date.now() / 1000 : seconds(end);
-  if (until > last) {
-    xs.push(until);
-    ys.push(ys[ys.length - 1]);
-  }
-  const labels = [...levels.keys()].map((key) => stateText(JSON.parse(key)));
-  return { data: [xs, ys], labels };
-}
-
-function chartOptions(field, chart, width) {
-  const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--line") }, ticks: { stroke: cssVar("--line") } };
-  const series = { label: field, stroke: cssVar("--live"), width: 2, points: { show: true } };
-  const options = {
-    width,
-    height: CHART_HEIGHT,
-    legend: { show: false },
-    scales: { x: { time: true } },
-    axes: [{ ...axis }, { ...axis }],
-    series: [{}, series],
-  };
-  if (chart.labels !== undefined) {
-    const labels = chart.labels.map((label) => (label.length > 14 ? `${label.slice(0, 13)}…` : label));
-    series.paths = uPlot.paths.stepped({ align: 1 });
-    options.scales.y = { range: [-0.5, labels.length - 0.5] };
-    Object.assign(options.axes[1], {
-      splits: () => labels.map((_, index) => index),
-      values: (_, splits) => splits.map((index) => labels[index] ?? ""),
-      size: Math.min(140, 16 + 7 * Math.max(...labels.map((label) => label.length))),
-    });
-  }
-  return options;
 }
 
 // The transitions of the field: a table with one row per pair, and the graph.
@@ -334,6 +207,13 @@ class TimelinesPanel {
     this.transitions = new Subscription("transitions", transitionFields(this.view), (message) =>
       this.receiveTransitions(message),
     );
+    // Transitions read over HTTP (a fixed range, or a field the channel refuses) are read
+    // again when events that may change them do.
+    const reload = () => this.transitionsRefresher.request(TRANSITIONS_REFRESH_MS);
+    this.rangeEvents = new FeedSubscription("transitions-range", rangeFields(this.view), {
+      onChange: reload,
+      onReset: reload,
+    });
   }
 
   start() {
@@ -359,12 +239,20 @@ class TimelinesPanel {
       connection.renew(events);
     }
     connection.remove(transitions.id);
+    connection.remove(this.rangeEvents.id);
     if (live(view)) {
       transitions.fields = transitionFields(view);
       connection.renew(transitions);
     } else {
-      this.transitionsRefresher.request(0);
+      this.followRange();
     }
+  }
+
+  // Read the transitions over HTTP, and again when events change.
+  followRange() {
+    this.rangeEvents.fields = rangeFields(this.view);
+    this.connection.renew(this.rangeEvents);
+    this.transitionsRefresher.request(0);
   }
 
   receiveTransitions(message) {
@@ -376,9 +264,9 @@ class TimelinesPanel {
       this.snapshot = false;
       say(this.transitionsNote, transitionsText(this.view, this.graph.pairs.size, null));
     } else if (message.type === "error") {
-      // A field that is not indexed, say: read over HTTP instead, without live updates.
+      // A field that is not indexed, say: read over HTTP instead, again as events change.
       this.refusal = message.message;
-      this.transitionsRefresher.request(0);
+      this.followRange();
     }
   }
 
@@ -431,7 +319,7 @@ function live(view) {
 function transitionsText(view, count, refusal) {
   const pairs = `${count} pairs of ${view.field}${view.type ? ` (type ${view.type})` : ""}`;
   if (!live(view)) return `${pairs} in the range.`;
-  if (refusal !== null) return `${pairs} in the last ${view.window}, not live: ${refusal}`;
+  if (refusal !== null) return `${pairs} in the last ${view.window}, read over HTTP: ${refusal}`;
   return `${pairs} in the last ${view.window}, live.`;
 }
 
@@ -443,6 +331,10 @@ function transitionFields(view) {
   const fields = { channels: ["transitions"], field: view.field, window: view.window };
   if (view.type) fields.filter = { type: view.type };
   return fields;
+}
+
+function rangeFields(view) {
+  return { channels: ["events"], filter: view.type ? { type: view.type } : {} };
 }
 
 function transitionsQuery(view) {
