@@ -251,3 +251,32 @@ async def test_a_range_limits_the_timeline_and_the_transitions_and_data_stays_te
         await expect(pairs).to_have_count(4)
         await expect(points).to_have_count(4)
     assert problems == []
+
+
+async def test_a_restarted_memory_daemon_shows_its_own_timeline_and_transitions(
+    browser: Browser, tmp_path: Path
+) -> None:
+    # Its store starts empty: what the page showed is gone, and new events show.
+    problems: list[str] = []
+    daemon = Daemon(tmp_path, "--engine", "memory", **INDEXED)
+    async with daemon:
+        for minutes, status in [(3, "start"), (2, "wait")]:
+            await post(
+                daemon.base, {"key": "o", "timestamp": ago(minutes), "data": {"status": status}}
+            )
+        page = await open_view(browser, f"{daemon.base}/?tl_key=o", problems)
+        points = page.get_by_test_id("timeline-point")
+        pairs = page.get_by_test_id("transition")
+        await expect(points).to_have_count(2)
+        await expect(pairs).to_have_count(1)
+
+        await daemon.stop()
+        await expect(page.get_by_test_id("connection")).to_contain_text("reconnecting")
+        await daemon.start()
+        await expect(page.get_by_test_id("connection")).to_contain_text("live")
+        await expect(points).to_have_count(0)
+        await expect(pairs).to_have_count(0)
+        await post(daemon.base, {"key": "o", "timestamp": ago(1), "data": {"status": "again"}})
+        await post(daemon.base, {"key": "o", "data": {"status": "done"}})
+        await expect(points).to_have_count(2)
+        await expect(pairs.filter(has_text="again")).to_have_count(1)
