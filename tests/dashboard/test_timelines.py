@@ -133,6 +133,16 @@ async def test_the_key_follows_the_header_filter_until_one_is_picked(
         await expect(page.get_by_test_id("timeline-key")).to_have_value("web")
         await expect(page.get_by_test_id("timeline-point")).to_have_count(1)
         await expect(page.get_by_test_id("timeline-point")).to_contain_text("up")
+
+        await show_key(page, "status", "")  # cleared: it still follows the header's key
+        await expect(page.get_by_test_id("timeline-key")).to_have_value("web")
+        await show_key(page, "status", "db")
+        await expect(page.get_by_test_id("timeline-point")).to_have_count(0)
+        await expect(page.get_by_test_id("timeline-status")).to_contain_text("0 points")
+        await show_key(page, "status", "")  # cleared: the header's key again
+        assert "tl_key" not in page.url
+        await expect(page.get_by_test_id("timeline-key")).to_have_value("web")
+        await expect(page.get_by_test_id("timeline-point")).to_have_count(1)
     assert problems == []
 
 

@@ -165,6 +165,8 @@ function bindControls(form, state) {
     if (input.name === "tl_window" && value === DEFAULT_WINDOW) value = "";
     if (input.name === "tl_mode" && value === "changes") value = "";
     state.set({ [input.name]: value });
+    // A cleared key follows the header's key again: show which.
+    fillControls(form, readView(state));
   });
 }
 
