@@ -111,6 +111,14 @@ function stepChart(points, end) {
   return { data: [xs, ys], labels };
 }
 
+// Return the x scale's range: the points' own, but a minute either side of a single moment,
+// which uPlot would spread over years.
+function xRange(xs) {
+  const first = xs[0];
+  const last = xs[xs.length - 1];
+  return (_, min, max) => (first === last ? [first - 60, last + 60] : [min, max]);
+}
+
 function chartOptions(field, chart, width) {
   const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--line") }, ticks: { stroke: cssVar("--line") } };
   const series = { label: field, stroke: cssVar("--live"), width: 2, points: { show: true } };
@@ -118,7 +126,7 @@ function chartOptions(field, chart, width) {
     width,
     height: CHART_HEIGHT,
     legend: { show: false },
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: xRange(chart.data[0]) } },
     axes: [{ ...axis }, { ...axis }],
     series: [{}, series],
   };

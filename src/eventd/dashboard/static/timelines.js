@@ -17,6 +17,7 @@ const REFRESH_MS = 250; // changes arriving closer than this are fetched once
 // Transitions read over HTTP may scan the store (a field that is not indexed): fetched again
 // at most this often while events change.
 const TRANSITIONS_REFRESH_MS = 1000;
+const WINDOW = /^([1-9]\d{0,5})([smhd])$/; // a duration the transitions channel takes
 const NAMES = ["tl_field", "tl_key", "tl_mode", "tl_start", "tl_end", "tl_window"];
 
 // Runs `load` soon after a request, never twice at once: requests made while it runs
@@ -133,17 +134,24 @@ function transitionRow(pair) {
   return row;
 }
 
-// The panel's view, read from the URL.
+// The panel's view, read from the URL; a mode, time or window it cannot be (a mangled
+// link) is left at its default rather than asked of the daemon.
 function readView(state) {
+  const mode = state.get("tl_mode");
+  const window = state.get("tl_window");
   return {
     field: state.get("tl_field") || DEFAULT_FIELD,
     key: state.get("tl_key") || state.get("key"),
-    mode: state.get("tl_mode") || "changes",
-    start: state.get("tl_start"),
-    end: state.get("tl_end"),
-    window: state.get("tl_window") || DEFAULT_WINDOW,
+    mode: mode === "all" ? "all" : "changes",
+    start: validTime(state.get("tl_start")),
+    end: validTime(state.get("tl_end")),
+    window: WINDOW.test(window) ? window : DEFAULT_WINDOW,
     type: state.get("type"),
   };
+}
+
+function validTime(text) {
+  return Number.isNaN(Date.parse(text)) ? "" : text;
 }
 
 function fillControls(form, view) {
@@ -284,7 +292,8 @@ class TimelinesPanel {
       if (asked !== this.view) return; // the view changed meanwhile: a newer load follows
       this.timeline.show(asked.field, points, asked.end);
       const cut = more ? ` (the first ${points.length}: narrow the range for the rest)` : "";
-      say(this.timelineNote, `${points.length} points of ${asked.field} for ${asked.key}${cut}.`);
+      const count = points.length === 1 ? "1 point" : `${points.length} points`;
+      say(this.timelineNote, `${count} of ${asked.field} for ${asked.key}${cut}.`);
     } catch (error) {
       if (asked !== this.view) return;
       this.timeline.clear();
@@ -319,7 +328,7 @@ function live(view) {
 
 // refusal: why the live channel refused the view, or null.
 function transitionsText(view, count, refusal) {
-  const pairs = `${count} pairs of ${view.field}${view.type ? ` (type ${view.type})` : ""}`;
+  const pairs = `${count === 1 ? "1 pair" : `${count} pairs`} of ${view.field}${view.type ? ` (type ${view.type})` : ""}`;
   if (!live(view)) return `${pairs} in the range.`;
   if (refusal !== null) return `${pairs} in the last ${view.window}, read over HTTP: ${refusal}`;
   return `${pairs} in the last ${view.window}, live.`;
@@ -346,9 +355,9 @@ function transitionsQuery(view) {
 }
 
 function windowSeconds(window) {
-  const match = /^(\d+)([smhd])$/.exec(window);
+  const match = WINDOW.exec(window);
   const unit = { s: 1, m: 60, h: 3600, d: 86400 };
-  return match === null ? 3600 : Number(match[1]) * unit[match[2]];
+  return Number(match[1]) * unit[match[2]];
 }
 
 // Read the key's points a page at a time, following the cursor, up to MAX_POINTS.
