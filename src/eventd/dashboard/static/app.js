@@ -11,11 +11,13 @@ import * as health from "./health.js";
 import * as reminders from "./reminders.js";
 import { UrlState } from "./state.js";
 import * as stats from "./stats.js";
+import * as timelines from "./timelines.js";
 
 const PANELS = [
   ["feed-panel", feed],
   ["stats-panel", stats],
   ["reminders-panel", reminders],
+  ["timelines-panel", timelines],
   ["health-panel", health],
 ];
 
