@@ -316,3 +316,33 @@ async def test_only_the_rows_in_view_are_in_the_dom(browser: Browser, daemon: Da
     await expect(rows.last).to_contain_text("row 300")
     await expect(rows.filter(has_text="row 499")).to_have_count(0)
     assert problems == []
+
+
+TOP_ROW = """(scroller) => {
+    const box = scroller.getBoundingClientRect();
+    const head = scroller.querySelector("thead").offsetHeight;
+    const cell = document.elementFromPoint(box.left + 40, box.top + head + 4);
+    return cell.closest("tr").cells[3].textContent;
+}"""
+
+
+async def test_new_rows_do_not_push_a_scrolled_view_down(browser: Browser, daemon: Daemon) -> None:
+    problems: list[str] = []
+    page = await live_page(browser, daemon, problems)
+    await post_many(daemon.base, [{"type": "v", "title": f"row {n}"} for n in range(100)])
+    rows = page.get_by_test_id("feed-row")
+    await expect(rows.first).to_contain_text("row 99")
+    scroller = page.locator(".feed-scroll")
+    await scroller.evaluate("(scroller) => { scroller.scrollTop = 1000; }")
+    await expect(rows.filter(has_text="row 99")).to_have_count(0)  # drawn for the new view
+    reading = await scroller.evaluate(TOP_ROW)
+    height = await scroller.evaluate("(scroller) => scroller.scrollHeight")
+
+    await post_many(daemon.base, [{"type": "v", "title": f"new {n}"} for n in range(5)])
+    await page.wait_for_function(
+        "(height) => document.querySelector('.feed-scroll').scrollHeight > height", arg=height
+    )
+    assert await scroller.evaluate(TOP_ROW) == reading
+    await scroller.evaluate("(scroller) => { scroller.scrollTop = 0; }")
+    await expect(rows.first).to_contain_text("new 4")
+    assert problems == []

@@ -43,8 +43,7 @@ export class FeedTable {
 
   draw() {
     this.frame = null;
-    this.keepAnchor();
-    const view = this.scroller.scrollTop;
+    const view = this.anchoredView();
     const from = view - MARGIN_ROWS * this.rowHeight;
     const to = view + this.scroller.clientHeight + MARGIN_ROWS * this.rowHeight;
     let y = 0;
@@ -67,22 +66,24 @@ export class FeedTable {
     }
     const below = this.events.slice(last).reduce((sum, event) => sum + this.height(event), 0);
     this.render(this.events.slice(first, last), above, below);
-    this.anchor = view > 0 && anchor !== null ? { ...anchor, view } : null;
+    // Only now is the table tall enough for the view the anchor asks for.
+    if (this.scroller.scrollTop !== view) this.scroller.scrollTop = view;
+    const scrolled = this.scroller.scrollTop;
+    this.anchor = scrolled > 0 && anchor !== null ? { ...anchor, view: scrolled } : null;
     this.measure();
   }
 
-  // New rows on top must not push what the reader is looking at down the table.
-  keepAnchor() {
-    // A scroll of the reader's own since the last frame wins over the anchor.
-    if (this.anchor === null || this.scroller.scrollTop !== this.anchor.view) return;
+  // Where the view should be: new rows on top must not push what the reader is looking at
+  // down the table, unless the reader scrolled since the last frame.
+  anchoredView() {
+    const view = this.scroller.scrollTop;
+    if (this.anchor === null || view !== this.anchor.view) return view;
     let y = 0;
     for (const event of this.events) {
-      if (event.id === this.anchor.id) {
-        this.scroller.scrollTop = y - this.anchor.offset;
-        return;
-      }
+      if (event.id === this.anchor.id) return Math.max(0, y - this.anchor.offset);
       y += this.height(event);
     }
+    return view;
   }
 
   render(events, above, below) {
@@ -189,7 +190,10 @@ function spacer() {
   return row;
 }
 
+// Today's times without their date, which keeps the column narrow on a phone.
 export function formatTime(timestamp) {
   const time = new Date(timestamp);
-  return Number.isNaN(time.getTime()) ? String(timestamp) : time.toLocaleString();
+  if (Number.isNaN(time.getTime())) return String(timestamp);
+  const today = time.toDateString() === new Date().toDateString();
+  return today ? time.toLocaleTimeString() : time.toLocaleString();
 }

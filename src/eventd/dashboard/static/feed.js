@@ -28,6 +28,7 @@ class FeedPanel {
     this.mode = "live";
     this.frozen = null; // while paused: the rows shown when Pause was pressed
     this.held = 0; // changes that arrived while paused
+    this.frame = null;
     this.table = new FeedTable(root.querySelector(".feed-scroll"), this.find("feed"), {
       onOpen: (event) => this.dialog.open(event),
     });
@@ -176,7 +177,13 @@ class FeedPanel {
     status.classList.toggle("error", error);
   }
 
+  // Draw at the next frame: a burst of changes costs one drawing.
   draw() {
+    if (this.frame === null) this.frame = requestAnimationFrame(() => this.drawNow());
+  }
+
+  drawNow() {
+    this.frame = null;
     const history = this.mode === "history";
     if (history) this.table.show(this.page.events);
     else this.table.show(this.frozen ?? this.live.events);
