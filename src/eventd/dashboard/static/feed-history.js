@@ -26,6 +26,12 @@ export class History {
     return this.first(this.query);
   }
 
+  // Forget the page; an answer still on its way is dropped.
+  stop() {
+    this.asked += 1;
+    this.page = null;
+  }
+
   async load(params, ascending) {
     const asked = ++this.asked;
     const answer = await this.api("/events", { query: { ...this.query, ...params } });

@@ -166,7 +166,7 @@ class FeedPanel {
 
   backToLive() {
     this.mode = "live";
-    this.history.page = null;
+    this.history.stop();
     this.say("");
     this.draw();
   }
