@@ -4,7 +4,6 @@ create, data on expand, pause, paging over HTTP and the URL's filters."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,9 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.daemon import Daemon
-from tests.dashboard.test_browser import CHROMIUM, browser, open_page, post
+from tests.dashboard.page import BROWSER_TESTS, open_page, post
 
-__all__ = ["browser"]  # the fixture, shared with test_browser
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="scripts/test installs chromium"),
-]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture

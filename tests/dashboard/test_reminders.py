@@ -6,18 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.daemon import Daemon
-from tests.dashboard.test_browser import CHROMIUM, browser, open_page, post
+from tests.dashboard.page import BROWSER_TESTS, open_page, post
 
-__all__ = ["browser"]  # the fixture, used by name
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="scripts/test installs chromium"),
-]
+pytestmark = BROWSER_TESTS
 
 # The default reminder offset is 5 minutes: an event starting this far ahead has its
 # reminder due in 3 s. The daemon's timer sleeps until that due time (a created event wakes

@@ -11,14 +11,15 @@ import aiohttp
 from playwright.async_api import Browser, Locator, Page, Route, ViewportSize, expect
 
 from tests.daemon import Daemon
-from tests.dashboard.test_browser import browser, open_page, post, pytestmark
+from tests.dashboard.page import BROWSER_TESTS, open_page, post
 
-__all__ = ["browser", "pytestmark"]  # the fixture and the marks, shared with test_browser
 WINDOWS = ["5m", "15m", "1h", "1d"]
 # A 5m chart reaches back 1h in steps of 1m, when the daemon still holds that far back.
 BACKFILLED_5M = 61
 # What Chromium logs by itself for an answer that is not 2xx, or none.
 RESOURCE_FAILURE = re.compile(r"^Failed to load resource")
+
+pytestmark = BROWSER_TESTS
 
 
 def tile(page: Page, window: str) -> Locator:
@@ -114,7 +115,7 @@ async def test_the_type_selector_changes_what_the_tiles_count(
         await expect(tile(page, "5m")).to_have_attribute("data-type", "deploy")
         await expect(figure(page, "5m", "count")).to_have_text("1")
         await expect(figure(page, "5m", "mean")).to_have_text("1")
-        assert "stats_type=deploy" in page.url
+        await expect(page).to_have_url(re.compile(r"stats_type=deploy"))
         chart = tile(page, "5m").get_by_test_id("stats-chart")
         await expect(chart).to_have_attribute("data-peak", "1")  # backfilled for deploy only
         assert int(await chart.get_attribute("data-points") or 0) >= BACKFILLED_5M

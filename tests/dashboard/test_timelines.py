@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -11,14 +12,9 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from tests.daemon import Daemon
-from tests.dashboard.test_browser import CHROMIUM, browser, open_page, post
+from tests.dashboard.page import BROWSER_TESTS, open_page, post
 
-__all__ = ["browser"]  # the fixture, used by every test here
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="scripts/test installs chromium"),
-]
+pytestmark = BROWSER_TESTS
 
 INDEXED = {"EVENTD_TIMELINES_INDEXED_FIELDS": "status"}
 
@@ -85,7 +81,7 @@ async def test_the_timeline_of_a_key_shows_its_points_and_follows_new_ones(
         await expect(points.nth(1)).to_contain_text("wait")
         await expect(page.get_by_test_id("timeline-chart")).to_have_attribute("data-kind", "step")
         await expect(page.get_by_test_id("timeline-chart").locator("canvas")).to_have_count(1)
-        assert "tl_key=order-1" in page.url
+        await expect(page).to_have_url(re.compile(r"tl_key=order-1"))
 
         # Live: a new event of the key, and one of another key that must not show.
         await post(daemon.base, {"key": "order-1", "data": {"status": "archived"}})
@@ -140,7 +136,7 @@ async def test_the_key_follows_the_header_filter_until_one_is_picked(
         await expect(page.get_by_test_id("timeline-point")).to_have_count(0)
         await expect(page.get_by_test_id("timeline-status")).to_contain_text("0 points")
         await show_key(page, "status", "")  # cleared: the header's key again
-        assert "tl_key" not in page.url
+        await expect(page).not_to_have_url(re.compile(r"tl_key"))
         await expect(page.get_by_test_id("timeline-key")).to_have_value("web")
         await expect(page.get_by_test_id("timeline-point")).to_have_count(1)
     assert problems == []
@@ -255,7 +251,7 @@ async def test_a_range_limits_the_timeline_and_the_transitions_and_data_stays_te
         await expect(points).to_have_count(3)
         await expect(points.last).to_contain_text("d")
         await expect(pairs).to_have_count(3)
-        assert "tl_end=" in page.url
+        await expect(page).to_have_url(re.compile(r"tl_end="))
         # A fixed range is read over HTTP, and again as events change.
         await post(daemon.base, {"key": "r", "data": {"status": "e"}})
         await expect(pairs).to_have_count(4)
