@@ -20,19 +20,19 @@ const TRANSITIONS_REFRESH_MS = 1000;
 const WINDOW = /^([1-9]\d{0,5})([smhd])$/; // a duration the transitions channel takes
 const NAMES = ["tl_field", "tl_key", "tl_mode", "tl_start", "tl_end", "tl_window"];
 
-// Runs `load` soon after a request, never twice at once: requests made while it runs
-// are folded into one more run.
+// Runs `load` `delay` ms after a request, never twice at once: requests made while it runs
+// are folded into one more run, as soon after it as the soonest of them asked.
 class Refresher {
   constructor(load) {
     this.load = load;
     this.timer = null;
     this.running = false;
-    this.again = false;
+    this.again = null; // the delay of the run asked for while one runs
   }
 
   request(delay = REFRESH_MS) {
     if (this.running) {
-      this.again = true;
+      this.again = Math.min(this.again ?? delay, delay);
     } else if (this.timer === null) {
       this.timer = setTimeout(() => this.run(), delay);
     }
@@ -41,12 +41,12 @@ class Refresher {
   async run() {
     this.timer = null;
     this.running = true;
-    this.again = false;
+    this.again = null;
     try {
       await this.load();
     } finally {
       this.running = false;
-      if (this.again) this.request();
+      if (this.again !== null) this.request(this.again);
     }
   }
 }
