@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from eventd.tail.lines import Style, clean, render
+from eventd.tail.lines import Style, clean, json_line, render
 
 PLAIN = Style(colour=False)
 T = "2025-06-01T12:00:00.250000Z"
@@ -66,3 +68,10 @@ def test_clean_leaves_nothing_a_terminal_would_act_on(value: object, shown: str)
 
 def test_other_messages_print_nothing() -> None:
     assert render({"type": "pong", "id": 1}, PLAIN) == []
+
+
+@pytest.mark.parametrize("title", ["\x1b]0;owned\x07", "\u009b31m", "\u202eevil", "\U000e0001"])
+def test_json_lines_escape_what_a_terminal_would_act_on(title: str) -> None:
+    line = json_line({"type": "change", "event": {"title": title, "key": "café ☕ 𝄞"}})
+    assert line.decode().isprintable()
+    assert json.loads(line) == {"type": "change", "event": {"title": title, "key": "café ☕ 𝄞"}}

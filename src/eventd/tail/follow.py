@@ -9,13 +9,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, TextIO
 
 import aiohttp
-import msgspec
 
 from eventd.client import FeedError, HistoryTruncated, Subscriber
-from eventd.tail.lines import Style, render
+from eventd.tail.lines import Style, json_line, render
 from eventd.tail.options import TailOptions
 
-# A local daemon restarts in about a second; a person should not wait longer to see it.
+# A person watching should see a restarted daemon again soon after it answers.
 MAX_DELAY = 2.0
 Emit = Callable[[Mapping[str, Any]], None]
 
@@ -41,7 +40,7 @@ class Output:
 def emitter(options: TailOptions, output: Output, style: Style) -> Emit:
     """Return the function that prints one message, as NDJSON or as lines."""
     if options.json:
-        return lambda message: output.write(msgspec.json.encode(message))
+        return lambda message: output.write(json_line(message))
 
     def emit(message: Mapping[str, Any]) -> None:
         for line in render(message, style):

@@ -109,3 +109,24 @@ def _escape(char: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def json_line(message: Mapping[str, Any]) -> bytes:
+    """Return a message as one line of JSON that is safe for a terminal.
+
+    JSON leaves characters from U+007F up as they are, C1 controls and bidi overrides among
+    them; each character that is not printable is written as its `\\u` escape instead, which
+    a JSON reader turns back into the same text.
+    """
+    text = msgspec.json.encode(message).decode()
+    if text.isprintable():
+        return text.encode()
+    return "".join(char if char.isprintable() else _json_escape(char) for char in text).encode()
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # beyond the basic plane: a surrogate pair, as JSON writes one
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
