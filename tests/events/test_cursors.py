@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from aiohttp.test_utils import TestClient
 
-from eventd.events.cursor import fingerprint
+from eventd.events.cursor import beside, fingerprint
 from eventd.events.keys import EVENTS
 from eventd.store.base import Engine, Query
 from eventd.times import MAX_US, MIN_US
@@ -131,6 +131,7 @@ async def test_prev_cursor_pages_back_with_the_other_order(client: Client) -> No
     ids = await seed(client, 7)
     params: dict[str, Any] = {"limit": 2, "order": "desc"}
     first = await (await client.get("/events", params=params)).json()
+    assert first["prev_cursor"] is None  # a first page has nothing before it
     second = await (
         await client.get("/events", params=params | {"cursor": first["next_cursor"]})
     ).json()
@@ -147,3 +148,34 @@ async def test_prev_cursor_pages_back_with_the_other_order(client: Client) -> No
 async def test_an_empty_page_has_no_prev_cursor(client: Client) -> None:
     body = await (await client.get("/events", params={"type": "none"})).json()
     assert body == {"events": [], "next_cursor": None, "prev_cursor": None}
+
+
+async def test_an_emptied_page_keeps_its_place_for_paging_back(client: Client) -> None:
+    ids = await seed(client, 3)
+    first = await (await client.get("/events", params={"limit": 2})).json()
+    assert (await client.delete(f"/events/{ids[2]}")).status in (200, 204)
+
+    emptied = await (
+        await client.get("/events", params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
+    assert emptied["events"] == [] and emptied["next_cursor"] is None
+    params = {"limit": 2, "order": "desc", "cursor": emptied["prev_cursor"]}
+    back = await (await client.get("/events", params=params)).json()
+    assert [event["id"] for event in back["events"]] == [ids[1], ids[0]]
+
+
+@pytest.mark.parametrize(
+    ("position", "order", "past"),
+    [
+        ((5, 7), "asc", (5, 8)),
+        ((5, 2**63 - 1), "asc", (6, 0)),
+        ((5, 7), "desc", (5, 6)),
+        ((5, 0), "desc", (4, 2**63 - 1)),
+        ((MAX_US, 2**63 - 1), "asc", (MAX_US, 2**63 - 1)),
+        ((MIN_US, 0), "desc", (MIN_US, 0)),
+    ],
+)
+def test_beside_is_the_next_position_in_the_order(
+    position: tuple[int, int], order: Any, past: tuple[int, int]
+) -> None:
+    assert beside(position, Query(order=order)) == past

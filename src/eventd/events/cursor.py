@@ -49,3 +49,19 @@ def decode(token: str, query: Query, secret: bytes) -> Position:
             field="cursor",
         )
     return (ts, seq)
+
+
+def beside(position: Position, query: Query) -> Position:
+    """Return the position just past `position` in `query`'s order.
+
+    A page back from it, in the other order, then begins with the event at `position`: what
+    an empty page (its events deleted meanwhile) gives to page back from where it was asked.
+    """
+    ts, seq = position
+    if query.order == "asc":
+        if seq < _MAX_SEQ - 1:
+            return (ts, seq + 1)
+        return (ts + 1, 0) if ts < MAX_US else position
+    if seq > 0:
+        return (ts, seq - 1)
+    return (ts - 1, _MAX_SEQ - 1) if ts > MIN_US else position

@@ -20,7 +20,7 @@ from eventd.times import Clock
 class Listing:
     events: list[Event]
     next_cursor: str | None  # after the last event; null when nothing follows
-    prev_cursor: str | None  # at the first event, for the other order; null on an empty page
+    prev_cursor: str | None  # before the page, for the other order; null on a first page
 
 
 class EventService:
@@ -79,12 +79,13 @@ class EventService:
             query = dataclasses.replace(query, after=cursor.decode(token, query, secret))
         page = await self.worker.call(RunQuery(query))
         next_cursor = prev_cursor = None
-        if page.events:
-            secret = await self.cursor_secret()
-            # The other order pages back from the first event: the page's other direction.
-            prev_cursor = cursor.encode(page.events[0].position, query, secret)
-            if page.more:
-                next_cursor = cursor.encode(page.events[-1].position, query, secret)
+        if query.after is not None:
+            # The other order pages back from the page's first event, or from where an empty
+            # page was asked for. A first page has nothing before it.
+            start = page.events[0].position if page.events else cursor.beside(query.after, query)
+            prev_cursor = cursor.encode(start, query, await self.cursor_secret())
+        if page.more:
+            next_cursor = cursor.encode(page.events[-1].position, query, await self.cursor_secret())
         return Listing(page.events, next_cursor, prev_cursor)
 
     async def newest(self, limit: int) -> Sequence[Event]:
