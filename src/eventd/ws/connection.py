@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from eventd.counters import Counters
 from eventd.store.base import Change
 from eventd.ws import frames, protocol
 
@@ -31,6 +33,7 @@ class Connection:
         channels: Channels,
         queue_size: int,
         transport: asyncio.WriteTransport | None,
+        counters: Counters | None = None,
     ) -> None:
         self.ws = ws
         self.channels = channels
@@ -41,6 +44,7 @@ class Connection:
         self.slow = asyncio.Event()
         self.transport = transport
         self.sending = False  # the writer task is inside send_frame
+        self.counters = counters if counters is not None else Counters()
 
     def offer(self, message: bytes, position: int) -> bool:
         """Send a live message now if the socket keeps up, else queue it; on a full queue,
@@ -49,6 +53,7 @@ class Connection:
         if transport is not None and self._can_write_now(transport):
             frames.write_text(transport, message)
             self.delivered = max(self.delivered, position)
+            self.counters.ws_messages_sent += 1
             return True
         try:
             self.queue.put_nowait((message, position, None))
@@ -112,6 +117,7 @@ class Connection:
                 await self.ws.send_frame(message, WSMsgType.TEXT)
             finally:
                 self.sending = False
+            self.counters.ws_messages_sent += 1
 
     def resume_position(self) -> int:
         """Return a position up to which every subscription got all of its changes."""
@@ -131,11 +137,17 @@ class Connection:
         sink = self.subscriptions[id] = Sink(self, id)
         return sink
 
+    def count(self, sink: Sink, channels: Collection[str]) -> None:
+        """Count `sink` as a subscriber of each of `channels` until it is dropped."""
+        sink.channels = frozenset(channels)
+        self.counters.subscribers.update(sink.channels)
+
     def drop(self, id: str) -> bool:
         """End the subscription `id` on every channel; tell whether there was one."""
         sink = self.subscriptions.pop(id, None)
         if sink is None:
             return False
+        self.counters.subscribers.subtract(sink.channels)
         for stream in sink.streams:
             stream.close()
         return True
@@ -155,6 +167,7 @@ class Sink:
         self.id = id
         self.hold_limit = conn.queue_size  # live changes a replay may hold back
         self.streams: list[Stream] = []
+        self.channels: frozenset[str] = frozenset()  # those it is counted in (`count`)
         self.joined = False  # it carries feed changes (see `begin`)
         self.live_from = 0
         # While its replay is being sent: the position up to which the subscriber has every
@@ -202,6 +215,7 @@ async def close_when_slow(conn: Connection, writer: asyncio.Task[None]) -> None:
     await asyncio.gather(writer, return_exceptions=True)
     position = conn.resume_position()
     log.info("closing a slow WebSocket subscriber at position %d", position)
+    conn.counters.ws_slow_closed += 1
     conn.close()
     # What is still queued is dropped: the close reason tells the client where to resume.
     with suppress(ConnectionError, RuntimeError):
