@@ -29,6 +29,8 @@ def setup(app: web.Application) -> None:
     PlatformCollector(registry=registry)
     registry.register(DaemonCollector(app))
     # Outermost, so that it sees the answer every other middleware settled on.
-    app.middlewares.insert(0, middleware(RequestMetrics(registry)))
+    requests = RequestMetrics(registry)
+    app.middlewares.insert(0, middleware(requests))
+    app.on_response_prepare.append(requests.on_prepare)
     app[REGISTRY] = registry
     app.router.add_get("/metrics", routes.metrics)

@@ -63,6 +63,12 @@ class RequestMetrics:
             record = self._records[key] = self._recorder(*key)
         record(seconds)
 
+    async def on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Count a WebSocket as it opens: its handler returns only when it closes, if at all
+        (aiohttp may cancel it once the peer has gone)."""
+        if response.status == SWITCHING_PROTOCOLS:
+            self.record(request, SWITCHING_PROTOCOLS, 0.0)
+
     def _recorder(self, route: str, method: str, status: int) -> Record:
         """Return what counts one request of this route, method and status."""
         count = self.requests.labels(route, method, str(status)).inc
@@ -100,7 +106,8 @@ def middleware(metrics: RequestMetrics) -> Middleware:
         except Exception:
             metrics.record(request, 500, time.perf_counter() - start)
             raise
-        metrics.record(request, response.status, time.perf_counter() - start)
+        if response.status != SWITCHING_PROTOCOLS:  # counted as it opened (`on_prepare`)
+            metrics.record(request, response.status, time.perf_counter() - start)
         return response
 
     return count_requests

@@ -56,11 +56,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         log.exception("WebSocket handler failed")
         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
     finally:
+        # First, with no await before it: aiohttp may cancel this task once the peer has
+        # closed, in the `gather` below, and a socket left in the set would leak.
+        request.app[SOCKETS].discard(ws)
         conn.close()
         writer.cancel()
         watchdog.cancel()
         await asyncio.gather(writer, watchdog, return_exceptions=True)
-        request.app[SOCKETS].discard(ws)
     return ws
 
 
@@ -139,6 +141,7 @@ def _open(conn: Connection, request: Subscribe) -> Sink | Refusal:
             conn.drop(request.id)
             return stream
         sink.streams.append(stream)
+    conn.count(sink, request.channels)
     return sink
 
 
