@@ -544,6 +544,29 @@ def dashboard(ctx: Context) -> None:
     ctx.figure(f"{name}: feed rows in the page at the end", got["rows_in_dom"], "rows", note=cap)
 
 
+@scenario("10. single-event POST /events with metrics on and off (memory engine)")
+def metrics_cost(ctx: Context) -> None:
+    # Off and on take turns, round after round, as the machine's speed drifts (scenario 1).
+    seconds, rounds = ctx.size(5, 1), ctx.size(5, 1)
+    runs: dict[str, list[float]] = {"false": [], "true": []}
+    for _ in range(rounds):
+        for enabled, got in runs.items():
+            with serve("memory", EVENTD_METRICS_ENABLED=enabled) as (base, _):
+                run = wrk(f"{base}/events", "post_event.lua", connections=32, seconds=seconds)
+            got.append(run["rps"])
+    note = f"median of {rounds} rounds of {seconds} s"
+    ctx.figure("metrics off: requests/s", median(runs["false"]), "requests/s", note=note)
+    ctx.figure("metrics on: requests/s", median(runs["true"]), "requests/s", note=note)
+    shares = [100 * on / off for on, off in zip(runs["true"], runs["false"], strict=True)]
+    ctx.figure(
+        "metrics on, as a share of off",
+        median(shares),
+        "%",
+        ">= 90 %",
+        note=rounds_note(shares, "{:.1f} %"),
+    )
+
+
 # --- report -------------------------------------------------------------------------------
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import string
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from eventd.app import create_app
 from eventd.keys import HUB, SOCKETS, WORKER
+from eventd.metrics.keys import REGISTRY
 from eventd.reminders.keys import REMINDERS
 from eventd.store.redis.engine import RedisEngine
 from tests.conftest import FakeClock, MakeClient, make_config
@@ -47,6 +51,7 @@ def label_values(samples: Samples, name: str, label: str) -> set[str]:
 
 
 REQUESTS = "eventd_http_requests_total"
+DOCS = Path(__file__).parents[2] / "docs" / "metrics.md"
 
 
 async def test_a_post_moves_the_counter_of_its_route_method_and_status(client: Client) -> None:
@@ -209,3 +214,15 @@ async def test_metrics_takes_no_query_parameters(client: Client) -> None:
     response = await client.get("/metrics", params={"name[]": "x"})
     assert response.status == 400
     assert (await response.json())["error"]["field"] == "name[]"
+
+
+def test_docs_list_every_metric_of_eventd() -> None:
+    documented = set(re.findall(r"^\| `(eventd_\w+)` \|", DOCS.read_text(), flags=re.M))
+    app = create_app(make_config())
+    suffixes = {"counter": "_total", "info": "_info"}  # the samples' names in the text
+    exposed = {
+        family.name + suffixes.get(family.type, "")
+        for family in app[REGISTRY].collect()
+        if family.name.startswith("eventd_")
+    }
+    assert documented == exposed
