@@ -106,7 +106,6 @@ def feed_metrics(hub: Hub | None, worker: StoreWorker | None) -> Iterator[Metric
 
 def ws_metrics(app: web.Application) -> Iterator[Metric]:
     """Yield the sockets open and the subscriptions by channel (every channel, even at 0)."""
-    counters = app[COUNTERS]
     sockets = GaugeMetricFamily("eventd_ws_connections", "WebSocket connections open.")
     sockets.add_metric([], len(app[SOCKETS]))
     subscribers = GaugeMetricFamily(
@@ -114,8 +113,8 @@ def ws_metrics(app: web.Application) -> Iterator[Metric]:
         "WebSocket subscriptions by channel (one naming two channels counts in each).",
         labels=["channel"],
     )
-    for name in channels(app).names:
-        subscribers.add_metric([name], counters.subscribers[name])
+    for name, held in channels(app).held().items():
+        subscribers.add_metric([name], held)
     yield from (sockets, subscribers)
 
 

@@ -132,22 +132,19 @@ class Connection:
             default=self.delivered,
         )
 
-    def sink(self, id: str) -> Sink:
-        """Return a new subscription `id`, registered: from here on, closing drops it."""
-        sink = self.subscriptions[id] = Sink(self, id)
+    def sink(self, id: str, channels: Collection[str]) -> Sink:
+        """Return a new subscription `id` on `channels`, registered: from here on, closing
+        drops it."""
+        sink = self.subscriptions[id] = Sink(self, id, frozenset(channels))
+        self.channels.opened(sink.channels)
         return sink
-
-    def count(self, sink: Sink, channels: Collection[str]) -> None:
-        """Count `sink` as a subscriber of each of `channels` until it is dropped."""
-        sink.channels = frozenset(channels)
-        self.counters.subscribers.update(sink.channels)
 
     def drop(self, id: str) -> bool:
         """End the subscription `id` on every channel; tell whether there was one."""
         sink = self.subscriptions.pop(id, None)
         if sink is None:
             return False
-        self.counters.subscribers.subtract(sink.channels)
+        self.channels.closed(sink.channels)
         for stream in sink.streams:
             stream.close()
         return True
@@ -162,12 +159,12 @@ class Sink:
     """One subscription of a socket: where its channels' messages go, and how far the
     changes it carries got (for the resume position)."""
 
-    def __init__(self, conn: Connection, id: str) -> None:
+    def __init__(self, conn: Connection, id: str, channels: frozenset[str]) -> None:
         self.conn = conn
         self.id = id
+        self.channels = channels  # the names it was made on
         self.hold_limit = conn.queue_size  # live changes a replay may hold back
         self.streams: list[Stream] = []
-        self.channels: frozenset[str] = frozenset()  # those it is counted in (`count`)
         self.joined = False  # it carries feed changes (see `begin`)
         self.live_from = 0
         # While its replay is being sent: the position up to which the subscriber has every

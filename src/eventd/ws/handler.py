@@ -56,8 +56,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         log.exception("WebSocket handler failed")
         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
     finally:
-        # First, with no await before it: aiohttp may cancel this task once the peer has
-        # closed, in the `gather` below, and a socket left in the set would leak.
+        # Before any await: once the client has closed, aiohttp may cancel this handler
+        # while it waits below, and the socket must not stay registered (nor counted).
         request.app[SOCKETS].discard(ws)
         conn.close()
         writer.cancel()
@@ -134,14 +134,13 @@ async def handle_subscribe(conn: Connection, request: Subscribe) -> None:
 
 def _open(conn: Connection, request: Subscribe) -> Sink | Refusal:
     """Make the subscription on each channel; on a refusal, drop what was made."""
-    sink = conn.sink(request.id)
+    sink = conn.sink(request.id, request.channels)
     for channel in conn.channels.serving(request):
         stream = channel.open(request, sink)
         if isinstance(stream, Refusal):
             conn.drop(request.id)
             return stream
         sink.streams.append(stream)
-    conn.count(sink, request.channels)
     return sink
 
 
