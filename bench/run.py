@@ -544,6 +544,51 @@ def dashboard(ctx: Context) -> None:
     ctx.figure(f"{name}: feed rows in the page at the end", got["rows_in_dom"], "rows", note=cap)
 
 
+@scenario("10. single-event POST /events with metrics on and off (memory engine)")
+def metrics_cost(ctx: Context) -> None:
+    # Off and on take turns, round after round, as the machine's speed drifts (scenario 1).
+    # The daemon's CPU time per request is the steadier figure where other processes share
+    # the cores: requests/s moves with their load, CPU per request much less.
+    seconds, rounds = ctx.size(5, 1), ctx.size(5, 1)
+    rps: dict[str, list[float]] = {"false": [], "true": []}
+    cpu: dict[str, list[float]] = {"false": [], "true": []}
+    for round in range(rounds):
+        # Each goes first every other round: the second of a pair runs on a warmer machine.
+        for enabled in ("false", "true") if round % 2 else ("true", "false"):
+            with serve("memory", EVENTD_METRICS_ENABLED=enabled) as (base, proc):
+                before = cpu_seconds(proc.pid)
+                run = wrk(f"{base}/events", "post_event.lua", connections=32, seconds=seconds)
+                used = cpu_seconds(proc.pid) - before
+            rps[enabled].append(run["rps"])
+            cpu[enabled].append(1e6 * used / max(1.0, run["requests"]))
+    note = f"median of {rounds} rounds of {seconds} s"
+    for enabled, name in (("false", "off"), ("true", "on")):
+        ctx.figure(f"metrics {name}: requests/s", median(rps[enabled]), "requests/s", note=note)
+        ctx.figure(f"metrics {name}: daemon CPU per request", median(cpu[enabled]), "µs")
+    shares = [100 * on / off for on, off in zip(rps["true"], rps["false"], strict=True)]
+    ctx.figure(
+        "metrics on, requests/s as a share of off",
+        median(shares),
+        "%",
+        ">= 90 %",
+        note=rounds_note(shares, "{:.1f} %"),
+    )
+    costs = [100 * off / on for on, off in zip(cpu["true"], cpu["false"], strict=True)]
+    ctx.figure(
+        "metrics on, requests per CPU second as a share of off",
+        median(costs),
+        "%",
+        ">= 90 %",
+        note=rounds_note(costs, "{:.1f} %"),
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user and system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --- report -------------------------------------------------------------------------------
 
 

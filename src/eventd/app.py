@@ -8,15 +8,16 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from eventd import dashboard, events, reminders, stats, timelines
+from eventd import dashboard, events, metrics, reminders, stats, timelines
 from eventd.config import Config
+from eventd.counters import Counters
 from eventd.feed.hub import Hub
 from eventd.http import origin
 from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
 from eventd.http.timeouts import body_timeout, handler_args
 from eventd.jobs import scheduler as jobs
-from eventd.keys import CLOCK, CONFIG, HUB, NAIVE_TZ, SOCKETS, WORKER
+from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, NAIVE_TZ, SOCKETS, WORKER
 from eventd.store import make_engine
 from eventd.store.base import Engine
 from eventd.store.commands import Clear
@@ -26,7 +27,7 @@ from eventd.ws.protocol import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)
 # Each feature plugs itself in with `setup(app)`: its state, routes, channels and jobs.
-FEATURES = (events, stats, reminders, timelines, dashboard)
+FEATURES = (events, stats, reminders, timelines, dashboard, metrics)
 
 
 def create_app(
@@ -48,6 +49,7 @@ def create_app(
     app[CLOCK] = clock
     app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)
     app[SOCKETS] = set()
+    app[COUNTERS] = Counters()
     app.cleanup_ctx.append(_store(engine or make_engine(config), clear=clear))
     app.cleanup_ctx.append(_feed)
     app.on_shutdown.append(_close_sockets)

@@ -1,4 +1,5 @@
-"""Typed application state of the core: settings, clock, store worker, feed hub, sockets.
+"""Typed application state of the core: settings, clock, store worker, feed hub, sockets,
+counters.
 
 Each feature keeps its own keys in its package (`events.keys`, `stats.keys`, ...).
 """
@@ -10,6 +11,7 @@ from datetime import tzinfo
 from aiohttp import web
 
 from eventd.config import Config
+from eventd.counters import Counters
 from eventd.feed.hub import Hub
 from eventd.store.worker import StoreWorker
 from eventd.times import Clock
@@ -20,3 +22,4 @@ NAIVE_TZ: web.AppKey[tzinfo | None] = web.AppKey("naive_tz")
 WORKER = web.AppKey("worker", StoreWorker)
 HUB = web.AppKey("hub", Hub)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
+COUNTERS = web.AppKey("counters", Counters)

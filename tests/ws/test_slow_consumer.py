@@ -8,6 +8,7 @@ import socket
 import struct
 from typing import Any
 
+from eventd.keys import COUNTERS
 from tests.conftest import MakeClient, make_config
 
 HANDSHAKE = (
@@ -129,5 +130,6 @@ async def check_stall(client: Any, healthy: Any, stalled: StalledClient) -> None
     assert positions == list(range(1, len(positions) + 1))
     assert len(positions) < total
     assert reason == f"slow consumer; last position {positions[-1]}"
+    assert client.app[COUNTERS].ws_slow_closed == 1  # eventd_ws_slow_consumers_closed_total
     await healthy.send_json({"type": "ping"})
     assert (await healthy.receive_json())["type"] == "pong"

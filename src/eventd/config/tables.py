@@ -423,6 +423,15 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = setting(
+        True,
+        "Serve Prometheus metrics at /metrics and count requests for them (false: neither, "
+        "and requests skip the counting).",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
@@ -436,3 +445,4 @@ class Config:
     time: TimeConfig = field(default_factory=TimeConfig)
     limits: Limits = field(default_factory=Limits)
     log: LogConfig = field(default_factory=LogConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)

@@ -41,6 +41,7 @@ import itertools
 import logging
 from typing import ClassVar
 
+from eventd.counters import Counters
 from eventd.feed.hub import Hub
 from eventd.model import Event
 from eventd.store.base import Change, Query, StorageError
@@ -72,6 +73,7 @@ class Projection:
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._waiter_ids = itertools.count()  # ties in position never compare the futures
         self._abandoned = 0  # waiters in the heap whose requests stopped waiting
+        self.counters = Counters()  # the app's, once its setup sets them: counts rebuilds
 
     # The hooks of a subclass.
 
@@ -153,6 +155,7 @@ class Projection:
         for change in held:
             self.apply(change)
         self.log.info("%s: %s rebuilt from %d events", self.name, self.kept, count)
+        self.counters.rebuilds[self.name] += 1
         self._wake()
 
     def _on_gap(self) -> None:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from eventd.config import parse_offsets
 from eventd.jobs.scheduler import add_job
-from eventd.keys import CLOCK, CONFIG, HUB, WORKER
+from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, WORKER
 from eventd.reminders import routes
 from eventd.reminders.channel import RemindersChannel
 from eventd.reminders.keys import REMINDERS
@@ -48,6 +48,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         default_offsets=parse_offsets(config.default_offsets),
         late_grace=config.late_grace,
     )
+    service.counters = app[COUNTERS]
     await service.start()
     app[REMINDERS] = service
     yield

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from contextlib import suppress
 
+from eventd.counters import Counters
 from eventd.errors import Unavailable
 from eventd.feed.hub import Hub
 from eventd.model import Event
@@ -61,6 +62,7 @@ class ReminderService:
         self._until: int | None = None
         self._asleep = False
         self._task: asyncio.Task[None] | None = None
+        self.counters = Counters()  # the app's, once its setup sets them
 
     async def start(self) -> None:
         """Catch up with what fell due while no daemon ran, then start the timer."""
@@ -96,8 +98,18 @@ class ReminderService:
             batch = await self.worker.call(ClaimDue(now, CLAIM_LIMIT, self.late_grace))
             claimed += batch
             _log_batch(batch, now)
+            self._count(batch)
             if len(batch) < CLAIM_LIMIT:
                 return claimed
+
+    def _count(self, batch: list[Reminder]) -> None:
+        """Count the claimed reminders for metrics: sent (late or not) and missed."""
+        for reminder in batch:
+            if reminder.state == "missed":
+                self.counters.reminders_missed += 1
+            else:
+                self.counters.reminders_fired += 1
+                self.counters.reminders_late += int(reminder.late)
 
     async def listing(self, query: ReminderQuery) -> ReminderPage:
         """Return one page of reminders in due order."""

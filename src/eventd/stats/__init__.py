@@ -8,7 +8,7 @@ from aiohttp import web
 
 from eventd.config import parse_durations
 from eventd.jobs.scheduler import add_job
-from eventd.keys import CLOCK, CONFIG, HUB, WORKER
+from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, WORKER
 from eventd.stats import legacy, routes
 from eventd.stats.channel import StatsChannel
 from eventd.stats.keys import STATS
@@ -37,6 +37,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         parse_durations(config.windows),
         catch_up_timeout=config.catch_up_timeout,
     )
+    stats.counters = app[COUNTERS]
     await stats.start()
     app[STATS] = stats
     yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -62,6 +63,11 @@ class StoreWorker:
         self._accepting = False
         self._stopped = False
         self.failures = FailureLog(log, "store request")
+        # For metrics: engine calls that failed (timeouts apart), that got no answer in time,
+        # and how many commands each turn of the loop took from the queue (size -> turns).
+        self.engine_errors = 0
+        self.engine_timeouts = 0
+        self.batch_sizes: Counter[int] = Counter()
 
     @property
     def written_position(self) -> int:
@@ -141,7 +147,18 @@ class StoreWorker:
             async with asyncio.timeout(timeout):
                 await engine.ping()
         except TimeoutError:
+            self.engine_timeouts += 1
             raise self._no_answer(timeout) from None
+        except StorageError as exc:
+            self._count_failure(exc)
+            raise
+
+    def _count_failure(self, exc: BaseException) -> None:
+        """Count a failed engine call for metrics: a timeout, or another storage error."""
+        if isinstance(exc, NoAnswer):
+            self.engine_timeouts += 1
+        elif isinstance(exc, StorageError):
+            self.engine_errors += 1
 
     def _no_answer(self, bound: float | None) -> NoAnswer:
         return NoAnswer(f"{self.engine.name}: no answer within {bound:g} s")
@@ -220,6 +237,7 @@ class StoreWorker:
             batch = [await self._queue.get()]
             while len(batch) < self._batch_limit and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self.batch_sizes[len(batch)] += 1
             if await self._apply(batch):
                 return
 
@@ -262,9 +280,11 @@ class StoreWorker:
                     return
             return
         except NoAnswer as exc:
+            self._count_failure(exc)
             self._fail_waiting(exc)
             return
         except Exception as exc:
+            self._count_failure(exc)
             for cmd in puts:
                 _settle(cmd, exc=exc)
             return
@@ -282,10 +302,12 @@ class StoreWorker:
             async with self._bounded(command.size):
                 result = await command.run(self.engine)
         except NoAnswer as exc:
+            self._count_failure(exc)
             _settle(command, exc=exc)
             self._fail_waiting(exc)
             return False
         except Exception as exc:
+            self._count_failure(exc)
             _settle(command, exc=exc)
         else:
             _settle(command, result=result)

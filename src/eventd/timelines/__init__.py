@@ -12,7 +12,7 @@ from aiohttp import web
 from eventd.config import parse_paths
 from eventd.fields import parse_path
 from eventd.jobs.scheduler import add_job
-from eventd.keys import CLOCK, CONFIG, HUB, WORKER
+from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, WORKER
 from eventd.timelines import routes
 from eventd.timelines.channel import TransitionsChannel
 from eventd.timelines.keys import TRANSITIONS
@@ -48,6 +48,7 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         paths,
         catch_up_timeout=config.stats.catch_up_timeout,
     )
+    service.counters = app[COUNTERS]
     await service.start()
     app[TRANSITIONS] = service
     yield

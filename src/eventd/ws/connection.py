@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from eventd.counters import Counters
 from eventd.store.base import Change
 from eventd.ws import frames, protocol
 
@@ -32,6 +33,7 @@ class Connection:
         channels: Channels,
         queue_size: int,
         transport: asyncio.WriteTransport | None,
+        counters: Counters | None = None,
     ) -> None:
         self.ws = ws
         self.channels = channels
@@ -42,6 +44,7 @@ class Connection:
         self.slow = asyncio.Event()
         self.transport = transport
         self.sending = False  # the writer task is inside send_frame
+        self.counters = counters if counters is not None else Counters()
 
     def offer(self, message: bytes, position: int) -> bool:
         """Send a live message now if the socket keeps up, else queue it; on a full queue,
@@ -50,6 +53,7 @@ class Connection:
         if transport is not None and self._can_write_now(transport):
             frames.write_text(transport, message)
             self.delivered = max(self.delivered, position)
+            self.counters.ws_messages_sent += 1
             return True
         try:
             self.queue.put_nowait((message, position, None))
@@ -113,6 +117,7 @@ class Connection:
                 await self.ws.send_frame(message, WSMsgType.TEXT)
             finally:
                 self.sending = False
+            self.counters.ws_messages_sent += 1
 
     def resume_position(self) -> int:
         """Return a position up to which every subscription got all of its changes."""
@@ -207,6 +212,7 @@ async def close_when_slow(conn: Connection, writer: asyncio.Task[None]) -> None:
     await asyncio.gather(writer, return_exceptions=True)
     position = conn.resume_position()
     log.info("closing a slow WebSocket subscriber at position %d", position)
+    conn.counters.ws_slow_closed += 1
     conn.close()
     # What is still queued is dropped: the close reason tells the client where to resume.
     with suppress(ConnectionError, RuntimeError):

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS
+from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, SOCKETS
 from eventd.store.base import StorageError
 from eventd.times import format_us
 from eventd.ws import protocol
@@ -33,7 +33,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     transport = request.transport
     direct = transport if isinstance(transport, asyncio.WriteTransport) else None
-    conn = Connection(ws, channels(request.app), config.send_queue, direct)
+    conn = Connection(ws, channels(request.app), config.send_queue, direct, request.app[COUNTERS])
     request.app[SOCKETS].add(ws)
     writer = asyncio.create_task(conn.writer(), name="ws-writer")
     watchdog = asyncio.create_task(close_when_slow(conn, writer), name="ws-watchdog")
@@ -46,6 +46,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             "heartbeat": config.heartbeat,
         }
         await ws.send_frame(protocol.encode(welcome), WSMsgType.TEXT)
+        conn.counters.ws_messages_sent += 1
         async for frame in ws:
             if frame.type == WSMsgType.TEXT:
                 await handle(conn, frame.data)
