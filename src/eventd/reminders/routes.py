@@ -73,7 +73,7 @@ def listed(reminder: Reminder, title: str | None) -> dict[str, Any]:
 async def _titles(request: web.Request, reminders: Sequence[Reminder]) -> dict[str, str | None]:
     """Return the titles of the reminders' events (an event deleted meanwhile has none)."""
     # One Get per event (a page holds at most limits.max_page_size): the engine contract
-    # has no read of several ids, and the worker runs these queued together.
+    # has no read of several ids, so the worker reads them one engine call after another.
     ids = list(dict.fromkeys(reminder.event_id for reminder in reminders))
     worker = request.app[WORKER]
     events = await asyncio.gather(*(worker.call(Get(id)) for id in ids))
