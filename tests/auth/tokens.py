@@ -22,6 +22,7 @@ def token_tables() -> list[dict[str, Any]]:
     ]
 
 
-def locked_config(**sections: dict[str, Any]) -> Config:
+def locked_config(auth: dict[str, Any] | None = None, **sections: dict[str, Any]) -> Config:
     """Return a configuration with a token per scope and nothing for requests without one."""
-    return make_config(auth={"tokens": token_tables(), "anonymous": []}, **sections)
+    settings = {"tokens": token_tables(), "anonymous": []} | (auth or {})
+    return make_config(auth=settings, **sections)
