@@ -526,6 +526,24 @@ def transitions(ctx: Context) -> None:
         ctx.figure(f"{engine}: p50, {sizes[1]:,} vs {sizes[0]:,} events", p50s[1] / p50s[0], "x")
 
 
+@scenario("9. The dashboard open in Chromium while single POSTs arrive (memory engine)")
+def dashboard(ctx: Context) -> None:
+    from bench.dashboard import run_dashboard
+
+    rate, seconds = ctx.size(1000, 50), ctx.size(10, 2)
+    got = run_dashboard(rate, seconds)
+    name = f"{rate:,} events/s for {seconds} s"
+    note = "Chromium, the daemon and the load generator share the cores"
+    ctx.figure(f"{name}: frames per second, median", got["fps_median"], "fps", ">= 50", note=note)
+    ctx.figure(f"{name}: frames per second, slowest second", got["fps_min"], "fps")
+    ctx.figure(f"{name}: longest frame", got["longest_frame_ms"], "ms", "<= 100 ms")
+    ctx.figure(f"{name}: events posted", got["sent"], "events")
+    for when in ("before", "middle", "end"):
+        ctx.figure(f"{name}: JS heap after a GC, {when}", got[f"heap_{when}_mib"], "MiB")
+    cap = f"cap {got['row_cap']:,}"
+    ctx.figure(f"{name}: feed rows in the page at the end", got["rows_in_dom"], "rows", note=cap)
+
+
 # --- report -------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from eventd.client import HistoryTruncated, Subscriber
 from eventd.keys import SOCKETS
 from tests.conftest import MakeClient, make_config
 from tests.daemon import Daemon
+from tests.redis_server import free_port
 from tests.waiting import wait_for
 from tests.ws.test_replay_overflow import FailingEngine
 
@@ -100,3 +101,34 @@ async def test_retries_while_the_store_does_not_answer(make_client: MakeClient) 
         engine.fail_at = None
         await asyncio.wait_for(reading, 5)
     assert [change["event"]["id"] for change in received] == ["e2", "e3", "e4"]
+
+
+async def test_yields_the_other_messages_asked_for(make_client: MakeClient) -> None:
+    client = await make_client()
+    async with aiohttp.ClientSession() as session:
+        subscriber = Subscriber(
+            session, str(client.make_url("/")), channels=["stats"], also=["subscribed", "stats"]
+        )
+        messages = subscriber.changes()
+        subscribed = await asyncio.wait_for(anext(messages), 5)
+        snapshot = await asyncio.wait_for(anext(messages), 5)
+        await messages.aclose()
+    assert subscribed["type"] == "subscribed"
+    assert "position" not in subscribed  # a stats-only subscription has none
+    assert subscriber.position is None
+    assert snapshot["type"] == "stats"
+    assert snapshot["windows"]["5m"]["count"] == 0
+
+
+async def test_tells_why_it_waits_before_each_retry() -> None:
+    reasons: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        subscriber = Subscriber(
+            session, f"http://127.0.0.1:{free_port()}", max_delay=0.01, on_retry=reasons.append
+        )
+        reading = asyncio.create_task(collect(subscriber, 1, []))
+        await wait_for(lambda: len(reasons) >= 2, "two retries")
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+    assert all(reason.startswith("connection failed: ") for reason in reasons)

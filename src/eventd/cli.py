@@ -1,4 +1,4 @@
-"""The `eventd` command: serve, seed, check-config, token new."""
+"""The `eventd` command: serve, seed, check-config, tail, token new."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -25,6 +25,8 @@ from eventd.http.client_faults import quiet_client_faults
 from eventd.loopguard import install as guard_loop
 from eventd.seed import seed
 from eventd.store.base import StorageError
+from eventd.tail import options as tail_options
+from eventd.tail.follow import run as run_tail
 from eventd.times import TimeError, parse_duration
 
 log = logging.getLogger("eventd")
@@ -35,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "token":
         return _new_token(args.name, args.scopes)
+    if args.command == "tail":
+        return _tail(args)
     overrides: dict[str, Any] = {}
     if args.command in ("serve", "seed"):
         overrides["engine.name"] = args.engine
@@ -82,6 +86,26 @@ def _seed(config: Config, count: int, spread: str) -> int:
         print(f"\neventd: seeding failed: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _tail(args: argparse.Namespace) -> int:
+    try:
+        url = args.url or tail_options.default_url(load(args.config, env=os.environ))
+        options = tail_options.make_options(
+            url,
+            types=args.types or (),
+            keys=args.keys or (),
+            channels=args.channels or (),
+            since=args.since,
+            json=args.json,
+        )
+    except ConfigError as exc:
+        print(f"eventd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except tail_options.UsageError as exc:
+        print(f"eventd tail: {exc}", file=sys.stderr)
+        return 2
+    return run_tail(options)
 
 
 def serve(config: Config, *, clear: bool = False) -> int:
@@ -166,10 +190,17 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A parser whose errors are one line naming the option, as the configuration's are."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eventd", description="The eventd daemon.")
+    parser = _CommandParser(prog="eventd", description="The eventd daemon.")
     parser.add_argument("--version", action="version", version=f"eventd {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     serve_cmd = commands.add_parser("serve", help="run the daemon")
     serve_cmd.add_argument("--config", type=Path, help="TOML configuration file")
     serve_cmd.add_argument("--host", help="address to listen on (overrides server.host)")
@@ -192,4 +223,48 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--scopes", required=True, help="comma-separated: read, write, admin, metrics")
     check = commands.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config", type=Path, help="TOML configuration file")
+    tail = commands.add_parser(
+        "tail",
+        help="print the daemon's changes as they happen",
+        description="Print the daemon's changes as they happen, one line each (time, "
+        "position, operation, type, key, title, value), or NDJSON with --json. It "
+        "reconnects by itself and resumes where it stopped: no change missed or repeated.",
+    )
+    _tail_arguments(tail)
     return parser
+
+
+def _tail_arguments(tail: argparse.ArgumentParser) -> None:
+    names = tail_options.parse_names
+    tail.add_argument(
+        "--url",
+        type=tail_options.parse_url,
+        help="the daemon (default: server.host and server.port of the configuration, "
+        "http://127.0.0.1:8080)",
+    )
+    tail.add_argument("--config", type=Path, help="TOML configuration file, for the default --url")
+    for option, dest, what in (("--type", "types", "types"), ("--key", "keys", "timeline keys")):
+        tail.add_argument(
+            option,
+            dest=dest,
+            action="extend",
+            type=names,
+            metavar=f"{option[2:].upper()}[,...]",
+            help=f"only events of these {what}; repeat or separate with commas",
+        )
+    tail.add_argument(
+        "--channels",
+        action="extend",
+        type=tail_options.parse_channels,
+        metavar="CHANNEL[,...]",
+        help="any of events, stats, reminders (default: events)",
+    )
+    tail.add_argument(
+        "--since",
+        type=tail_options.parse_since,
+        metavar="POSITION",
+        help="first replay the changes after this feed position",
+    )
+    tail.add_argument(
+        "--json", action="store_true", help="print each message as received, one JSON per line"
+    )

@@ -7,7 +7,8 @@
 
 It subscribes to the `events` channel unless `channels` names others: with
 `channels=["reminders"]` it yields `reminder` messages (`message["type"]` tells the kinds
-apart when it names both), in position order like changes.
+apart when it names both), in position order like changes. `also` names other messages to
+yield as they come, such as `stats` pushes and each connection's `subscribed`.
 
 After a dropped connection it reconnects with exponential backoff and resubscribes with
 `since` set to the last position it yielded, and the feed epoch that position belongs to
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -72,6 +73,8 @@ class Subscriber:
         epoch: str | None = None,
         first_delay: float = 0.05,
         max_delay: float = 5.0,
+        also: Collection[str] = (),
+        on_retry: Callable[[str], object] | None = None,
     ) -> None:
         self.session = session
         self.url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
@@ -81,6 +84,11 @@ class Subscriber:
         self.epoch = epoch  # the feed epoch `position` belongs to, once known
         self.first_delay = first_delay
         self.max_delay = max_delay
+        # Other messages to yield as they come: `subscribed` (one per connection), or the
+        # `stats` and `transitions` pushes, which carry no position and start afresh with a
+        # snapshot on each connection.
+        self.also = frozenset(also)
+        self.on_retry = on_retry  # called with the reason before each wait to reconnect
         self.connections = 0
         self.connected = asyncio.Event()
 
@@ -99,17 +107,25 @@ class Subscriber:
                         if frame.type != aiohttp.WSMsgType.TEXT:
                             break
                         message = _decode(frame.data)
-                        if message["type"] not in FEED_MESSAGES:
+                        kind = message["type"]
+                        if kind not in FEED_MESSAGES:
                             self._control(message)
+                            if kind in self.also:
+                                if kind != "subscribed":  # progress, not just a handshake
+                                    delay = self.first_delay
+                                yield message
                         elif self.position is None or message["position"] > self.position:
                             self.position = message["position"]
                             self.epoch = message.get("epoch", self.epoch)  # a clear renews it
                             delay = self.first_delay
                             yield message
-                    log.info("eventd feed: connection closed with code %s", ws.close_code)
+                    reason = f"connection closed with code {ws.close_code}"
             except (aiohttp.ClientError, ConnectionError, TimeoutError, _Unavailable) as exc:
-                log.info("eventd feed: connection failed: %s", exc)
+                reason = f"connection failed: {exc or type(exc).__name__}"
+            log.info("eventd feed: %s", reason)
             self.connected.clear()
+            if self.on_retry is not None:
+                self.on_retry(reason)
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
             delay = min(delay * 2, self.max_delay)
 
@@ -128,8 +144,8 @@ class Subscriber:
         """Act on a message that is not a change."""
         kind = message["type"]
         if kind == "subscribed":
-            if self.position is None:
-                self.position = message["position"]
+            if self.position is None:  # a stats-only subscription has none
+                self.position = message.get("position")
             self.epoch = message.get("epoch", self.epoch)
             self.connected.set()
         elif kind == "history_truncated":

@@ -2,66 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from tests.daemon import Daemon
+from tests.dashboard.page import BROWSER_TESTS, open_page, post
 from tests.redis_server import RedisServer
 
-CHROMIUM = "/usr/bin/chromium"
-# Never Playwright's own browsers, nothing from the network.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="scripts/test installs chromium"),
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-async def open_page(browser: Browser, base: str, problems: list[str]) -> Page:
-    """Open the dashboard at 1280x720, collecting console errors and uncaught exceptions."""
-    page = await browser.new_page(viewport={"width": 1280, "height": 720})
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(message.text)
-
-    page.on("console", console)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    await page.goto(f"{base}/")
-    return page
-
-
-async def post(base: str, event: dict[str, Any]) -> dict[str, Any]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{base}/events", json=event) as response,
-    ):
-        assert response.status == 201, await response.text()
-        created: dict[str, Any] = await response.json()
-        return created
+pytestmark = BROWSER_TESTS
 
 
 async def test_the_page_goes_live_and_shows_a_posted_event(

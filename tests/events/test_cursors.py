@@ -125,3 +125,25 @@ async def test_a_cursor_of_another_store_is_refused(make_client: MakeClient) -> 
     await seed(b)
     body = await (await a.get("/events", params={"limit": 2})).json()
     await assert_refused(b, body["next_cursor"])
+
+
+async def test_prev_cursor_pages_back_with_the_other_order(client: Client) -> None:
+    ids = await seed(client, 7)
+    params: dict[str, Any] = {"limit": 2, "order": "desc"}
+    first = await (await client.get("/events", params=params)).json()
+    second = await (
+        await client.get("/events", params=params | {"cursor": first["next_cursor"]})
+    ).json()
+    assert [event["id"] for event in second["events"]] == [ids[4], ids[3]]
+
+    back = await client.get("/events", params={"limit": 2, "cursor": second["prev_cursor"]})
+    assert back.status == 200, await back.text()
+    body = await back.json()
+    assert [event["id"] for event in body["events"]] == [ids[5], ids[6]]
+    assert body["next_cursor"] is None
+    assert body["prev_cursor"] is not None
+
+
+async def test_an_empty_page_has_no_prev_cursor(client: Client) -> None:
+    body = await (await client.get("/events", params={"type": "none"})).json()
+    assert body == {"events": [], "next_cursor": None, "prev_cursor": None}

@@ -53,7 +53,27 @@ async def test_the_listing_is_in_due_order_and_pending_by_default(client: Client
         "due": at(10),
         "state": "pending",
         "sent_at": None,
+        "title": None,
+        "type": "alert",
+        "key": None,
     }
+
+
+async def test_the_listing_names_each_event_and_gives_the_server_s_time(
+    client: Client, clock: FakeClock
+) -> None:
+    await post(client, {"id": "s", "title": "Standup", "key": "team", "timestamp": at(30)})
+    await post(client, {"id": "u", "timestamp": at(40), "remind": ["1m", "5m"]})
+    body = await listing(client)
+    assert body["server_time"] == at(0)
+    got = [(r["event_id"], r["title"], r["type"], r["key"]) for r in body["reminders"]]
+    assert got == [
+        ("s", "Standup", "event", "team"),
+        ("u", None, "event", None),
+        ("u", None, "event", None),
+    ]
+    clock.advance(60)
+    assert (await listing(client))["server_time"] == at(1)
 
 
 async def test_filters_by_due_time_type_key_and_state(client: Client, clock: FakeClock) -> None:

@@ -37,7 +37,8 @@ async def list_events(request: web.Request) -> web.Response:
     query, token = list_query(request, request.app[CONFIG].limits, request.app[NAIVE_TZ])
     listing = await request.app[EVENTS].list(query, token)
     events = [to_out(event) for event in listing.events]
-    return json_response({"events": events, "next_cursor": listing.next_cursor})
+    cursors = {"next_cursor": listing.next_cursor, "prev_cursor": listing.prev_cursor}
+    return json_response({"events": events} | cursors)
 
 
 async def clear(request: web.Request) -> web.Response:

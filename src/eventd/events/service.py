@@ -19,7 +19,8 @@ from eventd.times import Clock
 @dataclasses.dataclass(frozen=True, slots=True)
 class Listing:
     events: list[Event]
-    next_cursor: str | None
+    next_cursor: str | None  # after the last event; null when nothing follows
+    prev_cursor: str | None  # at the first event, for the other order; null on an empty page
 
 
 class EventService:
@@ -77,11 +78,14 @@ class EventService:
             secret = await self.cursor_secret()
             query = dataclasses.replace(query, after=cursor.decode(token, query, secret))
         page = await self.worker.call(RunQuery(query))
-        next_cursor = None
-        if page.more and page.events:
+        next_cursor = prev_cursor = None
+        if page.events:
             secret = await self.cursor_secret()
-            next_cursor = cursor.encode(page.events[-1].position, query, secret)
-        return Listing(page.events, next_cursor)
+            # The other order pages back from the first event: the page's other direction.
+            prev_cursor = cursor.encode(page.events[0].position, query, secret)
+            if page.more:
+                next_cursor = cursor.encode(page.events[-1].position, query, secret)
+        return Listing(page.events, next_cursor, prev_cursor)
 
     async def newest(self, limit: int) -> Sequence[Event]:
         """Return the `limit` newest events, newest first."""

@@ -1,4 +1,4 @@
-"""GET /health: is the daemon up, does its store answer, and on which engine."""
+"""GET /health: the daemon's status and checks, its feed position and its subscribers."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from eventd import __version__
 from eventd.http.middlewares import retry_after_header
 from eventd.http.params import single_values
 from eventd.http.responses import json_response
-from eventd.keys import CLOCK, CONFIG, HUB, WORKER
+from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS, WORKER
 from eventd.store.base import StorageError
 from eventd.times import format_us
+from eventd.ws.channels import channels
 
 
 async def health(request: web.Request) -> web.Response:
-    """Answer the daemon's status, time, engine and version; 503 when a part fails."""
+    """Answer the daemon's status, time, engine, version, feed position and subscribers;
+    503 when a part fails."""
     single_values(request, set())
     app = request.app
     worker = app[WORKER]
@@ -35,6 +37,8 @@ async def health(request: web.Request) -> web.Response:
         "engine": worker.engine.name,
         "version": __version__,
         "backlog": worker.backlog,
+        "feed": {"position": app[HUB].position, "epoch": app[HUB].epoch},
+        "subscribers": _subscribers(app),
         "checks": {part: "unavailable" if part in errors else "ok" for part in ("store", "feed")},
     }
     if not errors:
@@ -52,3 +56,13 @@ def _feed_error(app: web.Application) -> str | None:
         return None
     failing = asyncio.get_running_loop().time() - hub.failing_since
     return hub.error if failing > (hub.engine.timeout or 0.0) else None
+
+
+def _subscribers(app: web.Application) -> dict[str, object]:
+    """Return the WebSocket connections, their subscriptions, and those on each channel."""
+    registry = channels(app)
+    return {
+        "connections": len(app[SOCKETS]),
+        "subscriptions": registry.subscriptions,
+        "channels": registry.held(),
+    }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, get_args
 
 from aiohttp import web
@@ -10,7 +12,7 @@ from aiohttp import web
 from eventd.errors import BadParameter, NotFound, NotSupported
 from eventd.http.params import limit_param, single_values, time_param
 from eventd.http.responses import json_response
-from eventd.keys import CONFIG, NAIVE_TZ, WORKER
+from eventd.keys import CLOCK, CONFIG, NAIVE_TZ, WORKER
 from eventd.reminders import cursor
 from eventd.reminders.keys import REMINDERS
 from eventd.reminders.service import ReminderService
@@ -34,8 +36,11 @@ async def list_reminders(request: web.Request) -> web.Response:
     if page.more and page.reminders:
         secret = await request.app[WORKER].call(CursorSecret())
         next_cursor = cursor.encode(page.reminders[-1].order, query, secret)
-    items = [item(reminder) for reminder in page.reminders]
-    return json_response({"reminders": items, "next_cursor": next_cursor})
+    titles = await _titles(request, page.reminders)
+    items = [listed(reminder, titles.get(reminder.event_id)) for reminder in page.reminders]
+    now = request.app[CLOCK]()
+    body = {"server_time": format_us(now), "reminders": items, "next_cursor": next_cursor}
+    return json_response(body)
 
 
 async def event_reminders(request: web.Request) -> web.Response:
@@ -58,6 +63,21 @@ def item(reminder: Reminder) -> dict[str, Any]:
         "state": reminder.state,
         "sent_at": None if reminder.sent_at is None else format_us(reminder.sent_at),
     }
+
+
+def listed(reminder: Reminder, title: str | None) -> dict[str, Any]:
+    """Return a reminder as `GET /reminders` answers it: with its event's title, type and key."""
+    return item(reminder) | {"title": title, "type": reminder.type, "key": reminder.key}
+
+
+async def _titles(request: web.Request, reminders: Sequence[Reminder]) -> dict[str, str | None]:
+    """Return the titles of the reminders' events (an event deleted meanwhile has none)."""
+    # One Get per event (a page holds at most limits.max_page_size): the engine contract
+    # has no read of several ids, and the worker runs these queued together.
+    ids = list(dict.fromkeys(reminder.event_id for reminder in reminders))
+    worker = request.app[WORKER]
+    events = await asyncio.gather(*(worker.call(Get(id)) for id in ids))
+    return {event.id: event.title for event in events if event is not None}
 
 
 def _service(request: web.Request) -> ReminderService:

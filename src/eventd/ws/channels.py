@@ -35,7 +35,8 @@ connection stays.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -130,6 +131,9 @@ class Channels:
     def __init__(self, max_subscriptions: int) -> None:
         self.max_subscriptions = max_subscriptions
         self._channels: dict[str, Channel] = {}
+        # Subscriptions held on every socket, in all and by channel (for /health).
+        self.subscriptions = 0
+        self._held: Counter[str] = Counter()
 
     def add(self, name: str, channel: Channel) -> None:
         """Register `channel` under `name`."""
@@ -139,6 +143,20 @@ class Channels:
         if unknown:  # a field `subscribe` cannot carry: the protocol must name it first
             raise ValueError(f"channel {name!r}: subscribe has no {', '.join(sorted(unknown))}")
         self._channels[name] = channel
+
+    def opened(self, names: Iterable[str]) -> None:
+        """Count a subscription made on the channels `names`."""
+        self.subscriptions += 1
+        self._held.update(names)
+
+    def closed(self, names: Iterable[str]) -> None:
+        """Count a subscription on the channels `names` as ended."""
+        self.subscriptions -= 1
+        self._held.subtract(names)
+
+    def held(self) -> dict[str, int]:
+        """Return how many subscriptions every socket holds on each channel."""
+        return {name: self._held[name] for name in self.names}
 
     @property
     def names(self) -> list[str]:

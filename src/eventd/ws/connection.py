@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -137,9 +138,11 @@ class Connection:
             default=self.delivered,
         )
 
-    def sink(self, id: str) -> Sink:
-        """Return a new subscription `id`, registered: from here on, closing drops it."""
-        sink = self.subscriptions[id] = Sink(self, id)
+    def sink(self, id: str, channels: Collection[str]) -> Sink:
+        """Return a new subscription `id` on `channels`, registered: from here on, closing
+        drops it."""
+        sink = self.subscriptions[id] = Sink(self, id, frozenset(channels))
+        self.channels.opened(sink.channels)
         return sink
 
     def drop(self, id: str) -> bool:
@@ -147,6 +150,7 @@ class Connection:
         sink = self.subscriptions.pop(id, None)
         if sink is None:
             return False
+        self.channels.closed(sink.channels)
         for stream in sink.streams:
             stream.close()
         return True
@@ -161,9 +165,10 @@ class Sink:
     """One subscription of a socket: where its channels' messages go, and how far the
     changes it carries got (for the resume position)."""
 
-    def __init__(self, conn: Connection, id: str) -> None:
+    def __init__(self, conn: Connection, id: str, channels: frozenset[str]) -> None:
         self.conn = conn
         self.id = id
+        self.channels = channels  # the names it was made on
         self.hold_limit = conn.queue_size  # live changes a replay may hold back
         self.streams: list[Stream] = []
         self.joined = False  # it carries feed changes (see `begin`)

@@ -62,11 +62,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         log.exception("WebSocket handler failed")
         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
     finally:
+        # Before any await: once the client has closed, aiohttp may cancel this handler
+        # while it waits below, and the socket must not stay registered (nor counted).
+        request.app[SOCKETS].discard(ws)
         conn.close()
         for task in (writer, watchdog, deadline):
             task.cancel()
         await asyncio.gather(writer, watchdog, deadline, return_exceptions=True)
-        request.app[SOCKETS].discard(ws)
     return ws
 
 
@@ -170,7 +172,7 @@ def _refusal(conn: Connection, request: Subscribe) -> bytes | None:
 
 def _open(conn: Connection, request: Subscribe) -> Sink | Refusal:
     """Make the subscription on each channel; on a refusal, drop what was made."""
-    sink = conn.sink(request.id)
+    sink = conn.sink(request.id, request.channels)
     for channel in conn.channels.serving(request):
         stream = channel.open(request, sink)
         if isinstance(stream, Refusal):

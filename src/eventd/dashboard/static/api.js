@@ -8,6 +8,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body?.error?.code ?? null;
     this.field = body?.error?.field ?? null;
+    this.body = body; // an answer that is not the error shape (a 503 from /health) is kept whole
   }
 }
 

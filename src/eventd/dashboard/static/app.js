@@ -7,9 +7,19 @@
 import { api } from "./api.js";
 import { Connection } from "./connection.js";
 import * as feed from "./feed.js";
+import * as health from "./health.js";
+import * as reminders from "./reminders.js";
 import { UrlState } from "./state.js";
+import * as stats from "./stats.js";
+import * as timelines from "./timelines.js";
 
-const PANELS = [["feed-panel", feed]];
+const PANELS = [
+  ["feed-panel", feed],
+  ["stats-panel", stats],
+  ["reminders-panel", reminders],
+  ["timelines-panel", timelines],
+  ["health-panel", health],
+];
 
 const badge = document.querySelector('[data-testid="connection"]');
 

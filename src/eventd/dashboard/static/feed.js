@@ -1,104 +1,203 @@
-// The Live feed panel: one row per event, newest first, at most `maxRows` rows, for the
-// events that match the page's type and key filters.
+// The Live feed panel: the events that match the page's type and key filters, newest first,
+// at most `max-rows` of them, in a virtualised table.
+//
+// Two views share the table. "live" shows the changes of the events channel as they arrive;
+// Pause freezes what is shown while the subscription runs on (the live rows stay bounded by
+// the row cap) and Resume shows where the feed has got to. "history" shows pages of
+// GET /events (Older / Newer, within the From / To range): History, or a change of the
+// range, opens it; live changes then only update or remove the rows on the page, new events
+// are not added, until "Back to live" shows the live rows again, which kept up meanwhile.
 
 import { FeedSubscription } from "./connection.js";
+import { EventDialog, bindCreate } from "./feed-edit.js";
+import { History, rangeBound } from "./feed-history.js";
+import { FeedRows } from "./feed-rows.js";
+import { FeedTable } from "./feed-table.js";
 
-const COLUMNS = ["time", "type", "key", "title", "value"];
+const MAX_PAGE = 1000; // the API's default `limits.max_page_size`
 
-export class FeedTable {
-  constructor(body, maxRows) {
-    this.body = body;
-    this.maxRows = maxRows;
-    this.rows = new Map(); // event id -> <tr>
+class FeedPanel {
+  constructor(root, { connection, api, state }) {
+    this.root = root;
+    this.connection = connection;
+    this.state = state;
+    this.find = (testid) => root.querySelector(`[data-testid="${testid}"]`);
+    this.live = new FeedRows(this.readNumber("max-rows", 200));
+    this.page = new FeedRows(MAX_PAGE);
+    this.history = new History(api);
+    this.mode = "live";
+    this.frozen = null; // while paused: the rows shown when Pause was pressed
+    this.held = 0; // changes that arrived while paused
+    this.frame = null;
+    this.table = new FeedTable(root.querySelector(".feed-scroll"), this.find("feed"), {
+      onOpen: (event) => this.dialog.open(event),
+    });
+    this.dialog = new EventDialog(this.find("feed-dialog"), api, {
+      onSaved: (event) => this.saved(event),
+      onDeleted: (event) => this.deleted(event.id),
+    });
+    bindCreate(this.find("feed-create"), api, (event) => this.say(`Created ${event.id}`));
+    this.subscription = new FeedSubscription("feed", this.fields(), {
+      onChange: (change) => this.changed(change),
+      onReset: () => this.changed({ op: "cleared" }),
+    });
   }
 
-  apply(change) {
-    if (change.op === "cleared") {
-      this.clear();
-    } else if (change.op === "deleted") {
-      this.remove(change.event.id);
+  readNumber(testid, fallback) {
+    const value = Number.parseInt(this.find(testid).value, 10);
+    return Number.isFinite(value) && value > 0 ? value : fallback;
+  }
+
+  fields() {
+    const filter = {};
+    if (this.state.get("type")) filter.type = this.state.get("type");
+    if (this.state.get("key")) filter.key = this.state.get("key");
+    return { channels: ["events"], filter };
+  }
+
+  // Whether `event` passes the page's filters (an edit can take it out of them).
+  matches(event) {
+    const { type, key } = this.fields().filter;
+    return (type === undefined || event.type === type) && (key === undefined || event.key === key);
+  }
+
+  bind() {
+    this.find("max-rows").addEventListener("change", () => {
+      this.live.setMaxRows(this.readNumber("max-rows", 200));
+      this.draw();
+    });
+    this.find("feed-pause").addEventListener("click", () => (this.frozen ? this.resume() : this.pause()));
+    this.find("feed-history").addEventListener("click", () => this.turn(() => this.history.first(this.query())));
+    this.find("feed-older").addEventListener("click", () => this.turn(() => this.history.older()));
+    this.find("feed-newer").addEventListener("click", () => this.turn(() => this.history.newer()));
+    this.find("feed-live").addEventListener("click", () => this.backToLive());
+    for (const testid of ["feed-start", "feed-end", "feed-page-size"]) {
+      this.find(testid).addEventListener("change", () => this.turn(() => this.history.first(this.query())));
+    }
+    this.state.watch(["type", "key"], () => this.filtersChanged());
+  }
+
+  start() {
+    this.bind();
+    this.connection.add(this.subscription);
+    this.draw();
+  }
+
+  filtersChanged() {
+    this.subscription.fields = this.fields();
+    this.live.clear();
+    if (this.frozen) this.frozen = [];
+    this.connection.renew(this.subscription);
+    if (this.mode === "history") this.turn(() => this.history.first(this.query()));
+    this.draw();
+  }
+
+  changed(change) {
+    this.live.apply(change);
+    if (change.op === "cleared") this.page.clear();
+    else if (change.op === "deleted") this.page.remove(change.event.id);
+    else this.page.update(change.event);
+    if (this.frozen) this.held += 1;
+    this.draw();
+  }
+
+  // The user's own edit shows at once, in every view, paused or not.
+  saved(event) {
+    if (this.matches(event)) {
+      this.live.update(event);
+      this.page.update(event);
+      if (this.frozen) this.frozen = this.frozen.map((shown) => (shown.id === event.id ? event : shown));
     } else {
-      this.put(change.event, change.position);
+      this.drop(event.id);
     }
+    this.say(`Saved ${event.id}`);
+    this.draw();
   }
 
-  put(event, position) {
-    let row = this.rows.get(event.id);
-    if (row === undefined) {
-      row = document.createElement("tr");
-      row.dataset.testid = "feed-row";
-      for (const name of COLUMNS) {
-        const cell = row.insertCell();
-        cell.className = name === "value" ? "num" : name;
-      }
-      this.rows.set(event.id, row);
-      this.body.prepend(row);
+  deleted(id) {
+    this.drop(id);
+    this.say(`Deleted ${id}`);
+    this.draw();
+  }
+
+  drop(id) {
+    this.live.remove(id);
+    this.page.remove(id);
+    if (this.frozen) this.frozen = this.frozen.filter((shown) => shown.id !== id);
+  }
+
+  pause() {
+    this.frozen = this.live.events.slice();
+    this.held = 0;
+    this.draw();
+  }
+
+  resume() {
+    this.frozen = null;
+    this.held = 0;
+    this.draw();
+  }
+
+  query() {
+    return {
+      type: this.state.get("type"),
+      key: this.state.get("key"),
+      start: rangeBound(this.find("feed-start").value),
+      end: rangeBound(this.find("feed-end").value, { end: true }),
+      limit: Math.min(this.readNumber("feed-page-size", 50), MAX_PAGE),
+    };
+  }
+
+  // Show the page `load()` answers, in the history view; an API error is said, not dropped.
+  async turn(load) {
+    this.mode = "history";
+    this.draw();
+    try {
+      const page = await load();
+      if (page === null) return; // a later question was asked meanwhile
+      this.page.replace(page.events);
+      this.table.scroller.scrollTop = 0;
+      this.say(`${page.events.length} events`);
+    } catch (error) {
+      this.say(error.field ? `${error.field}: ${error.message}` : error.message, true);
     }
-    row.dataset.position = String(position);
-    row.dataset.eventId = event.id;
-    const values = [
-      formatTime(event.timestamp), event.type, event.key ?? "", event.title ?? "",
-      event.value ?? "",
-    ];
-    values.forEach((text, index) => { row.cells[index].textContent = String(text); });
-    this.trim();
+    this.draw();
   }
 
-  remove(id) {
-    const row = this.rows.get(id);
-    if (row !== undefined) {
-      row.remove();
-      this.rows.delete(id);
-    }
+  backToLive() {
+    this.mode = "live";
+    this.history.stop();
+    this.say("");
+    this.draw();
   }
 
-  clear() {
-    this.body.replaceChildren();
-    this.rows.clear();
+  say(text, error = false) {
+    const status = this.find("feed-status");
+    status.textContent = text;
+    status.classList.toggle("error", error);
   }
 
-  setMaxRows(maxRows) {
-    this.maxRows = maxRows;
-    this.trim();
+  // Draw at the next frame: a burst of changes costs one drawing.
+  draw() {
+    if (this.frame === null) this.frame = requestAnimationFrame(() => this.drawNow());
   }
 
-  trim() {
-    while (this.rows.size > this.maxRows) {
-      const oldest = this.body.lastElementChild;
-      this.rows.delete(oldest.dataset.eventId);
-      oldest.remove();
-    }
+  drawNow() {
+    this.frame = null;
+    const history = this.mode === "history";
+    if (history) this.table.show(this.page.events);
+    else this.table.show(this.frozen ?? this.live.events);
+    const pause = this.find("feed-pause");
+    pause.textContent = this.frozen ? `Resume (${this.held} held)` : "Pause";
+    pause.setAttribute("aria-pressed", String(this.frozen !== null));
+    this.find("feed-mode").textContent = history ? "history" : this.frozen ? "paused" : "live";
+    this.root.dataset.mode = history ? "history" : "live";
+    this.find("feed-older").disabled = !history || !this.history.page?.older;
+    this.find("feed-newer").disabled = !history || !this.history.page?.newer;
+    this.find("feed-live").hidden = !history;
   }
 }
 
-function formatTime(timestamp) {
-  const time = new Date(timestamp);
-  return Number.isNaN(time.getTime()) ? String(timestamp) : time.toLocaleString();
-}
-
-export function mount(root, { connection, state }) {
-  const maxRowsInput = root.querySelector("#max-rows");
-  const readMaxRows = () => {
-    const value = Number.parseInt(maxRowsInput.value, 10);
-    return Number.isFinite(value) && value > 0 ? value : 200;
-  };
-  const table = new FeedTable(root.querySelector("#feed"), readMaxRows());
-  maxRowsInput.addEventListener("change", () => table.setMaxRows(readMaxRows()));
-  const subscription = new FeedSubscription("feed", feedFields(state), {
-    onChange: (change) => table.apply(change),
-    onReset: () => table.clear(),
-  });
-  state.watch(["type", "key"], () => {
-    subscription.fields = feedFields(state);
-    table.clear();
-    connection.renew(subscription);
-  });
-  connection.add(subscription);
-}
-
-function feedFields(state) {
-  const filter = {};
-  if (state.get("type")) filter.type = state.get("type");
-  if (state.get("key")) filter.key = state.get("key");
-  return { channels: ["events"], filter };
+export function mount(root, context) {
+  new FeedPanel(root, context).start();
 }

@@ -1,0 +1,181 @@
+"""Follow the daemon's feed: keep the subscriptions alive, print what they bring."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO, TextIO
+
+import aiohttp
+import msgspec
+
+from eventd.client import FeedError, HistoryTruncated, Subscriber
+from eventd.tail.lines import Style, render
+from eventd.tail.options import TailOptions
+
+# A local daemon restarts in about a second; a person should not wait longer to see it.
+MAX_DELAY = 2.0
+Emit = Callable[[Mapping[str, Any]], None]
+
+
+class OutputClosed(Exception):
+    """The reader of stdout went away (`eventd tail | head`)."""
+
+
+class Output:
+    """Write lines to a byte stream, flushing each, so that a pipe sees them at once."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def write(self, line: bytes) -> None:
+        try:
+            self.stream.write(line + b"\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            raise OutputClosed from None
+
+
+def emitter(options: TailOptions, output: Output, style: Style) -> Emit:
+    """Return the function that prints one message, as NDJSON or as lines."""
+    if options.json:
+        return lambda message: output.write(msgspec.json.encode(message))
+
+    def emit(message: Mapping[str, Any]) -> None:
+        for line in render(message, style):
+            # backslashreplace: an unpaired surrogate in a title must not end the tail.
+            output.write(line.encode("utf-8", "backslashreplace"))
+
+    return emit
+
+
+class Status:
+    """Say on stderr where the tail stands: following, waiting for the daemon, resumed."""
+
+    def __init__(self, url: str, stream: TextIO) -> None:
+        self.url = url
+        self.stream = stream
+        self.pending: set[Subscriber] = set()  # not subscribed yet
+        self.start: int | None = None  # the position the feed subscription started after
+        self.away = False
+
+    def say(self, text: str) -> None:
+        print(f"eventd tail: {text}", file=self.stream, flush=True)
+
+    def retry(self, reason: str) -> None:
+        if not self.away:  # once per outage, not once per attempt
+            self.away = True
+            self.say(f"waiting for {self.url}… ({reason})")
+
+    def subscribed(self, subscriber: Subscriber) -> None:
+        where = "" if subscriber.position is None else f" after position {subscriber.position}"
+        if subscriber in self.pending:
+            self.pending.discard(subscriber)
+            self.start = subscriber.position if self.start is None else self.start
+            if not self.pending:  # said once every subscription is made: then it is live
+                start = "" if self.start is None else f" after position {self.start}"
+                self.say(f"following {self.url}{start}")
+        elif self.away:
+            self.say(f"resumed at {self.url}{where}")
+        self.away = False
+
+    def truncated(self, since: int | None, exc: HistoryTruncated) -> None:
+        self.say(
+            f"history truncated ({exc.reason}): the changes after position {since} are no "
+            f"longer held; continuing from the head, position {exc.head}"
+        )
+
+
+async def follow(subscriber: Subscriber, emit: Emit, status: Status) -> None:
+    """Print the subscription's messages for ever; go on from the head if history is gone."""
+    while True:
+        try:
+            async for message in subscriber:
+                if message["type"] == "subscribed":
+                    status.subscribed(subscriber)
+                else:
+                    emit(message)
+        except HistoryTruncated as exc:
+            status.truncated(subscriber.position, exc)
+            subscriber.position, subscriber.epoch = exc.head, exc.epoch
+
+
+def subscribers(
+    session: aiohttp.ClientSession, options: TailOptions, status: Status
+) -> list[Subscriber]:
+    """Return one feed subscription for events and reminders, one stats one per type."""
+    made = []
+    if options.feed_channels:
+        found: dict[str, str | list[str]] = {}
+        for name, values in (("type", options.types), ("key", options.keys)):
+            if values:
+                found[name] = values[0] if len(values) == 1 else list(values)
+        made.append(_subscriber(session, options, status, options.feed_channels, found))
+        made[-1].position = options.since
+    if "stats" in options.channels:
+        # The daemon serves statistics for one type, or for all, per subscription.
+        for kind in options.types or [None]:
+            only: dict[str, str | list[str]] | None = {"type": kind} if kind else None
+            made.append(_subscriber(session, options, status, ["stats"], only, "stats"))
+    return made
+
+
+def _subscriber(
+    session: aiohttp.ClientSession,
+    options: TailOptions,
+    status: Status,
+    channels: list[str],
+    filter: dict[str, str | list[str]] | None,
+    *also: str,
+) -> Subscriber:
+    return Subscriber(
+        session,
+        options.url,
+        channels=channels,
+        filter=filter,
+        max_delay=MAX_DELAY,
+        also=("subscribed", *also),
+        on_retry=status.retry,
+    )
+
+
+async def tail(options: TailOptions, out: BinaryIO, err: TextIO) -> None:
+    """Follow the daemon until cancelled, or until a subscription fails for good."""
+    emit = emitter(options, Output(out), Style(colour=_colour(out)))
+    async with aiohttp.ClientSession() as session:
+        status = Status(options.url, err)
+        made = subscribers(session, options, status)
+        status.pending.update(made)
+        tasks = [asyncio.create_task(follow(one, emit, status)) for one in made]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            task.result()  # raises what ended it
+
+
+def _colour(out: BinaryIO) -> bool:
+    # https://no-color.org: set and not empty turns colours off.
+    return out.isatty() and not os.environ.get("NO_COLOR")
+
+
+def run(options: TailOptions) -> int:
+    """Run `eventd tail`; return the exit status (0 after Ctrl-C or a closed pipe)."""
+    try:
+        asyncio.run(tail(options, sys.stdout.buffer, sys.stderr))
+    except KeyboardInterrupt:
+        return 0
+    except OutputClosed:
+        # Python would flush stdout again at exit and complain: point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except FeedError as exc:
+        print(f"eventd tail: the daemon refused the subscription: {exc}", file=sys.stderr)
+        return 1
+    return 0

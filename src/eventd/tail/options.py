@@ -1,0 +1,114 @@
+"""Read and check the options of `eventd tail`."""
+
+from __future__ import annotations
+
+import argparse
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eventd.config import Config
+
+CHANNELS = ("events", "stats", "reminders")
+# Channels served by one position-ordered feed subscription, which `--since` resumes.
+FEED_CHANNELS = ("events", "reminders")
+MAX_POSITION = 2**63 - 1
+
+
+class UsageError(ValueError):
+    """An option that cannot be honoured; `option` names it."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option}: {reason}")
+        self.option = option
+
+
+@dataclass(frozen=True, slots=True)
+class TailOptions:
+    url: str  # http(s)://host:port, without a trailing slash
+    types: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ("events",)
+    since: int | None = None
+    json: bool = False
+
+    @property
+    def feed_channels(self) -> list[str]:
+        return [channel for channel in self.channels if channel in FEED_CHANNELS]
+
+
+def make_options(
+    url: str,
+    *,
+    types: Sequence[str] = (),
+    keys: Sequence[str] = (),
+    channels: Sequence[str] = (),
+    since: int | None = None,
+    json: bool = False,
+) -> TailOptions:
+    """Return the options, or raise `UsageError` for a combination that cannot work."""
+    chosen = tuple(dict.fromkeys(channels or ["events"]))
+    options = TailOptions(
+        url, tuple(dict.fromkeys(types)), tuple(dict.fromkeys(keys)), chosen, since, json
+    )
+    if not options.feed_channels:
+        if since is not None:
+            raise UsageError("--since", "replays the events or reminders channel; add one")
+        if keys:
+            # The daemon keeps statistics per type only.
+            raise UsageError("--key", "the stats channel has no keys; add events or reminders")
+    return options
+
+
+def parse_url(text: str) -> str:
+    """Return the daemon's base URL (http or https) from an http(s) or ws(s) URL."""
+    try:
+        parts = urllib.parse.urlsplit(text.strip())
+        parts.port  # noqa: B018 - parses the port, raising ValueError when it is invalid
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"must be http://HOST:PORT, got {text!r}")
+    if parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"must have no query or fragment, got {text!r}")
+    path = parts.path.rstrip("/").removesuffix("/ws")  # the daemon's /ws, if given
+    return urllib.parse.urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def parse_names(text: str) -> list[str]:
+    """Return the names of a comma-separated list, refusing empty ones."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"an empty name in {text!r}")
+    return names
+
+
+def parse_channels(text: str) -> list[str]:
+    """Return the channels of a comma-separated list."""
+    names = parse_names(text)
+    for name in names:
+        if name not in CHANNELS:
+            raise argparse.ArgumentTypeError(
+                f"unknown channel {name!r} (choose from {', '.join(CHANNELS)})"
+            )
+    return names
+
+
+def parse_since(text: str) -> int:
+    """Return a feed position: an integer from 0 to 2^63-1."""
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_POSITION:
+        raise argparse.ArgumentTypeError(f"must be a feed position (0 or more), got {text!r}")
+    return int(text)
+
+
+def default_url(config: Config) -> str:
+    """Return the URL of the daemon that `config` describes, as seen from this machine."""
+    host, port = config.server.host, config.server.port
+    if port == 0:
+        raise UsageError("--url", "the configuration's server.port is 0 (any free port)")
+    # A daemon listening on every interface answers on loopback.
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - a match
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
