@@ -3,24 +3,17 @@ token and grants nothing without one."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from eventd.config import digest
 from tests.daemon import Daemon
-from tests.dashboard.test_browser import CHROMIUM, browser, open_page
+from tests.dashboard.page import BROWSER_TESTS, open_page
 
-__all__ = ["browser"]  # the fixture, shared with test_browser.py
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="scripts/test installs chromium"),
-]
+pytestmark = BROWSER_TESTS
 
 READER = "reader-secret-for-the-dashboard"
 WRITER = "writer-secret-for-the-test"
