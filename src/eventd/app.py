@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from eventd import dashboard, events, metrics, reminders, stats, timelines
+from eventd import auth, dashboard, events, metrics, reminders, stats, timelines
 from eventd.config import Config
 from eventd.counters import Counters
 from eventd.feed.hub import Hub
@@ -27,7 +27,7 @@ from eventd.ws.protocol import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)
 # Each feature plugs itself in with `setup(app)`: its state, routes, channels and jobs.
-FEATURES = (events, stats, reminders, timelines, dashboard, metrics)
+FEATURES = (auth, events, stats, reminders, timelines, dashboard, metrics)
 
 
 def create_app(
@@ -41,7 +41,9 @@ def create_app(
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
         # `errors` outermost: no failure, not even in the origin check, answers a bare 500.
-        middlewares=[errors, origin.middleware(config), body_timeout],
+        # Credentials after the origin check, so that 401s carry CORS headers and
+        # preflights (which carry no credentials) are answered first.
+        middlewares=[errors, origin.middleware(config), auth.check_scope, body_timeout],
         # Bodies are inflated by http/decoding.py, in steps and up to the size limit.
         handler_args=handler_args(config.server) | {"auto_decompress": False},
     )

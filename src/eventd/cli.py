@@ -1,4 +1,4 @@
-"""The `eventd` command: serve, seed, check-config, tail."""
+"""The `eventd` command: serve, seed, check-config, tail, token new."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from typing import Any, NoReturn
 from aiohttp import web
 
 from eventd import __version__
+from eventd.access import protected_mode_refusal
 from eventd.app import create_app
-from eventd.config import Config, ConfigError, load
+from eventd.config import Config, ConfigError, load, new_token, parse_scopes
+from eventd.config.tokens import NAME_RULE, valid_name
 from eventd.errors import Unavailable
 from eventd.http.client_faults import quiet_client_faults
 from eventd.loopguard import install as guard_loop
@@ -33,6 +35,8 @@ log = logging.getLogger("eventd")
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "token":
+        return _new_token(args.name, args.scopes)
     if args.command == "tail":
         return _tail(args)
     overrides: dict[str, Any] = {}
@@ -51,6 +55,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "seed":
         return _seed(config, args.count, args.spread)
     return serve(config, clear=args.clear)
+
+
+def _new_token(name: str, scopes_text: str) -> int:
+    try:
+        scopes = parse_scopes(scopes_text)
+    except ValueError as exc:
+        print(f"eventd: --scopes: {exc}", file=sys.stderr)
+        return 2
+    if not valid_name(name) or not scopes:
+        problem = f"NAME {NAME_RULE}" if not valid_name(name) else "--scopes names no scope"
+        print(f"eventd: {problem}", file=sys.stderr)
+        return 2
+    secret, table = new_token(name, scopes)
+    print(f"secret (shown once, keep it; send it as Authorization: Bearer <secret>):\n{secret}\n")
+    print("add to the configuration (or to auth.tokens_file):\n")
+    print(table, end="")
+    return 0
 
 
 def _seed(config: Config, count: int, spread: str) -> int:
@@ -89,6 +110,10 @@ def _tail(args: argparse.Namespace) -> int:
 
 def serve(config: Config, *, clear: bool = False) -> int:
     """Run the daemon until SIGTERM or SIGINT; return 0 after a graceful stop."""
+    refusal = protected_mode_refusal(config)
+    if refusal is not None:
+        print(f"eventd: {refusal}", file=sys.stderr)
+        return 2
     # Bind before the store opens: a busy port must not cost a `--clear` its store.
     try:
         sockets = listen(config.server.host, config.server.port)
@@ -191,6 +216,11 @@ def _parser() -> argparse.ArgumentParser:
     seed_cmd.add_argument(
         "--spread", default="30d", help="spread timestamps over this long before now (30d)"
     )
+    token = commands.add_parser("token", help="manage access tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    new = token_commands.add_parser("new", help="print a new secret and its [[auth.tokens]] table")
+    new.add_argument("name", help="the token's name, shown in logs")
+    new.add_argument("--scopes", required=True, help="comma-separated: read, write, admin, metrics")
     check = commands.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config", type=Path, help="TOML configuration file")
     tail = commands.add_parser(

@@ -337,9 +337,13 @@ async def test_a_listed_host_does_not_make_its_origin_listed(make_client: MakeCl
     await assert_forbidden(await client.post("/events", json={}, headers=headers))
 
 
+ANYONE_WRITES = {"anonymous": ["read", "write"]}
+
+
 async def test_any_host_on_a_non_loopback_bind(make_client: MakeClient) -> None:
     # The test server listens on loopback either way; the setting decides the checks.
-    client = await make_client(make_config(server={"host": "0.0.0.0"}))
+    # Protected mode: such a bind serves without a token only the scopes granted explicitly.
+    client = await make_client(make_config(server={"host": "0.0.0.0"}, auth=ANYONE_WRITES))
     response = await client.post("/events", json={}, headers=rebinding(client, "eventd.example"))
     assert response.status == 201
     headers = {"Host": f"eventd.example:{client.port}", "Origin": EVIL}
@@ -347,7 +351,9 @@ async def test_any_host_on_a_non_loopback_bind(make_client: MakeClient) -> None:
 
 
 async def test_listed_hosts_are_checked_on_a_non_loopback_bind(make_client: MakeClient) -> None:
-    config = make_config(server={"host": "0.0.0.0"}, http={"allowed_hosts": "eventd.example"})
+    config = make_config(
+        server={"host": "0.0.0.0"}, http={"allowed_hosts": "eventd.example"}, auth=ANYONE_WRITES
+    )
     client = await make_client(config)
     response = await client.post("/events", json={}, headers=rebinding(client, "eventd.example"))
     assert response.status == 201

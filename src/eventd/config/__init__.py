@@ -17,6 +17,7 @@ from eventd.config.tables import (
     MAX_COUNT,
     MAX_REMIND_OFFSET,
     WEEK,
+    AuthConfig,
     Config,
     EngineConfig,
     FeedConfig,
@@ -39,6 +40,14 @@ from eventd.config.tables import (
     parse_retention,
     setting,
 )
+from eventd.config.tokens import (
+    SCOPES,
+    TokenConfig,
+    digest,
+    new_token,
+    parse_scopes,
+    read_tokens_file,
+)
 
 __all__ = [
     "DAY",
@@ -47,7 +56,9 @@ __all__ = [
     "ENV_RESERVED_PREFIX",
     "MAX_COUNT",
     "MAX_REMIND_OFFSET",
+    "SCOPES",
     "WEEK",
+    "AuthConfig",
     "Config",
     "ConfigError",
     "EngineConfig",
@@ -66,11 +77,16 @@ __all__ = [
     "StoreConfig",
     "TimeConfig",
     "TimelinesConfig",
+    "TokenConfig",
+    "digest",
     "load",
+    "new_token",
     "parse_durations",
     "parse_offsets",
     "parse_paths",
     "parse_retention",
+    "parse_scopes",
+    "read_tokens_file",
     "setting",
     "settings",
 ]

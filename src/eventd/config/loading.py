@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from eventd.config.tables import Config, Limits
+from eventd.config.tables import AuthConfig, Config, Limits
+from eventd.config.tokens import check_unique, read_tokens_file
 
 ENV_PREFIX = "EVENTD_"
 # Variables of the test suite (EVENTD_TEST_MONGODB_URL, ...): never read as settings, so a
@@ -47,7 +48,7 @@ def settings(cls: type = Config, prefix: str = "") -> Iterator[Setting]:
         if dataclasses.is_dataclass(kind):
             yield from settings(kind, name + ".")  # type: ignore[arg-type]
         else:
-            env = ENV_PREFIX + name.upper().replace(".", "_")
+            env = ENV_PREFIX + name.upper().replace(".", "_") if f.metadata["env"] else ""
             yield Setting(name, kind, f.default, f.metadata["help"], env, f.metadata)
 
 
@@ -78,7 +79,12 @@ def load(
     for name in values:
         if name not in known:
             raise ConfigError(f"{name}: unknown key")
-    checked = {name: _check(known[name], value) for name, value in values.items()}
+    checked = {
+        name: _parse(known[name], value)
+        if known[name].meta["parse"]
+        else _check(known[name], value)
+        for name, value in values.items()
+    }
     config: Config = _build(Config, checked)
     return config
 
@@ -94,7 +100,9 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _from_env(known: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str, Any]:
-    by_env = {s.env: s for s in known.values()} | {k: known[v] for k, v in ENV_ALIASES.items()}
+    by_env = {s.env: s for s in known.values() if s.env} | {
+        k: known[v] for k, v in ENV_ALIASES.items()
+    }
     found: dict[str, Any] = {}
     source: dict[str, str] = {}
     for var, text in sorted(env.items()):
@@ -142,6 +150,13 @@ def _join_list(setting_: Setting, value: Any) -> Any:
     return ",".join(value) if strings and setting_.meta["comma_list"] else value
 
 
+def _parse(setting_: Setting, value: Any) -> Any:
+    try:
+        return setting_.meta["parse"](value)
+    except ValueError as exc:
+        raise ConfigError(f"{setting_.name}: {exc}") from None
+
+
 def _check(setting_: Setting, value: Any) -> Any:
     kind, meta = setting_.type, setting_.meta
     value = _join_list(setting_, value)
@@ -180,6 +195,11 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
     config = cls(**kwargs)
     if cls is Limits:
         _check_limits(config)
+    if cls is AuthConfig:
+        try:
+            check_unique(config.tokens + read_tokens_file(config.tokens_file))
+        except ValueError as exc:
+            raise ConfigError(f"auth.tokens_file: {exc}") from None
     return config
 
 

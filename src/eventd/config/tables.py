@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventd.config.tokens import TokenConfig, parse_scopes, parse_tokens, read_tokens_file
 from eventd.fields import PathError, parse_path
 from eventd.origins import parse_hosts, parse_origins
 from eventd.times import TimeError, parse_duration, resolve_timezone
@@ -32,13 +33,18 @@ def setting(
     choices: tuple[str, ...] | None = None,
     check: Callable[[Any], object] | None = None,
     comma_list: bool = False,
+    parse: Callable[[Any], Any] | None = None,
+    env: bool = True,
 ) -> Any:
     """Declare a setting with its default, help text and constraints.
 
     A `comma_list` string setting also accepts a TOML list of strings, joined with commas.
+    A `parse` setting takes any TOML value and is given what `parse` returns (or the
+    `ValueError` it raises); an `env=False` setting has no environment variable.
     """
     meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
-    return field(default=default, metadata=meta | {"check": check, "comma_list": comma_list})
+    extra = {"check": check, "comma_list": comma_list, "parse": parse, "env": env}
+    return field(default=default, metadata=meta | extra)
 
 
 def _check_timezone(name: str) -> None:
@@ -432,9 +438,41 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class AuthConfig:
+    anonymous: str = setting(
+        "",
+        "Scopes (read, write, admin, metrics) of requests without a token: a list or a "
+        "comma-separated string. Empty with no token configured: every scope on a loopback "
+        "bind, and no start on any other.",
+        check=parse_scopes,
+        comma_list=True,
+    )
+    tokens: tuple[TokenConfig, ...] = setting(
+        (),
+        "Tokens, as [[auth.tokens]] tables of name, sha256 (hex SHA-256 of the secret) and "
+        "scopes; `eventd token new NAME --scopes read,write` makes one.",
+        parse=parse_tokens,
+        env=False,
+    )
+    tokens_file: str = setting(
+        "",
+        "A TOML file of its own holding more [[auth.tokens]] tables (e.g. a systemd "
+        "credential); '' for none.",
+        check=read_tokens_file,
+    )
+    handshake_timeout: float = setting(
+        5.0,
+        "Seconds a WebSocket without the read scope has to send its `auth` message.",
+        minimum=0.01,
+        maximum=DAY,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)

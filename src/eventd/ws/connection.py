@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from eventd.access import EVERY_SCOPE, Gate, Grant
 from eventd.counters import Counters
 from eventd.store.base import Change
 from eventd.ws import frames, protocol
@@ -45,6 +46,16 @@ class Connection:
         self.transport = transport
         self.sending = False  # the writer task is inside send_frame
         self.counters = counters if counters is not None else Counters()
+        self.grant = Grant(None, EVERY_SCOPE)  # what the socket's token (or none) grants
+        self.gate: Gate | None = None  # checks the token of an `auth` message
+        self.authenticated = asyncio.Event()  # set by the first accepted `auth` message
+        # (close code, reason) once the server ends the socket; it then closes as a slow one.
+        self.ending: tuple[int, str] | None = None
+
+    def end(self, code: int, reason: str) -> None:
+        """Close the socket with `code`: stop sending, as for a slow subscriber."""
+        self.ending = (code, reason)
+        self.slow.set()
 
     def offer(self, message: bytes, position: int) -> bool:
         """Send a live message now if the socket keeps up, else queue it; on a full queue,
@@ -205,18 +216,19 @@ class Sink:
 
 
 async def close_when_slow(conn: Connection, writer: asyncio.Task[None]) -> None:
-    """Close the socket with the resume position once it is marked slow."""
+    """Close the socket once it is marked slow (saying the resume position) or ended."""
     await conn.slow.wait()
     # Stop the writer first: no data frame may follow the close frame.
     writer.cancel()
     await asyncio.gather(writer, return_exceptions=True)
-    position = conn.resume_position()
-    log.info("closing a slow WebSocket subscriber at position %d", position)
-    conn.counters.ws_slow_closed += 1
+    if conn.ending is not None:
+        code, reason = conn.ending
+    else:
+        position = conn.resume_position()
+        log.info("closing a slow WebSocket subscriber at position %d", position)
+        code, reason = protocol.CLOSE_SLOW_CONSUMER, f"slow consumer; last position {position}"
+        conn.counters.ws_slow_closed += 1
     conn.close()
     # What is still queued is dropped: the close reason tells the client where to resume.
     with suppress(ConnectionError, RuntimeError):
-        await conn.ws.close(
-            code=protocol.CLOSE_SLOW_CONSUMER,
-            message=f"slow consumer; last position {position}".encode(),
-        )
+        await conn.ws.close(code=code, message=reason.encode())

@@ -10,13 +10,14 @@ from typing import Any
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from eventd.access import GATE, request_grant
 from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, SOCKETS
 from eventd.store.base import StorageError
 from eventd.times import format_us
 from eventd.ws import protocol
 from eventd.ws.channels import Refusal, channels
 from eventd.ws.connection import Connection, Sink, close_when_slow
-from eventd.ws.protocol import Ping, Subscribe, Unsubscribe
+from eventd.ws.protocol import Auth, Ping, Subscribe, Unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,20 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(
         heartbeat=config.heartbeat, max_msg_size=protocol.MAX_MESSAGE_BYTES, compress=False
     )
+    grant = request_grant(request)
     await ws.prepare(request)
+    if grant is None:
+        await ws.close(code=protocol.CLOSE_UNAUTHORIZED, message=b"the token is not known")
+        return ws
     hub = request.app[HUB]
     transport = request.transport
     direct = transport if isinstance(transport, asyncio.WriteTransport) else None
     conn = Connection(ws, channels(request.app), config.send_queue, direct, request.app[COUNTERS])
+    conn.grant, conn.gate = grant, request.app.get(GATE)
     request.app[SOCKETS].add(ws)
     writer = asyncio.create_task(conn.writer(), name="ws-writer")
     watchdog = asyncio.create_task(close_when_slow(conn, writer), name="ws-watchdog")
+    deadline = asyncio.create_task(_auth_deadline(conn), name="ws-auth-deadline")
     try:
         welcome = {
             "type": "welcome",
@@ -60,10 +67,21 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         # while it waits below, and the socket must not stay registered (nor counted).
         request.app[SOCKETS].discard(ws)
         conn.close()
-        writer.cancel()
-        watchdog.cancel()
-        await asyncio.gather(writer, watchdog, return_exceptions=True)
+        for task in (writer, watchdog, deadline):
+            task.cancel()
+        await asyncio.gather(writer, watchdog, deadline, return_exceptions=True)
     return ws
+
+
+async def _auth_deadline(conn: Connection) -> None:
+    """Close a socket without the read scope that sends no good `auth` message in time."""
+    if conn.gate is None or conn.grant.allows("read"):
+        return
+    timeout = conn.gate.handshake_timeout
+    try:
+        await asyncio.wait_for(conn.authenticated.wait(), timeout)
+    except TimeoutError:
+        conn.end(protocol.CLOSE_UNAUTHORIZED, f"no auth message within {timeout:g} s")
 
 
 async def handle(conn: Connection, text: str) -> None:
@@ -87,6 +105,18 @@ async def handle_ping(conn: Connection, message: Ping) -> None:
     await conn.reply(protocol.encode({"type": "pong", "id": message.id}))
 
 
+async def handle_auth(conn: Connection, message: Auth) -> None:
+    """Take the grant of the message's token, or close the socket with 4001."""
+    grant = None if conn.gate is None else conn.gate.check(message.token)
+    if grant is None:
+        conn.end(protocol.CLOSE_UNAUTHORIZED, "the token is not known")
+        return
+    conn.grant = grant
+    conn.authenticated.set()
+    scopes = sorted(grant.scopes)
+    await conn.reply(protocol.encode({"type": "auth_ok", "name": grant.name, "scopes": scopes}))
+
+
 async def handle_unsubscribe(conn: Connection, message: Unsubscribe) -> None:
     """End a subscription on every channel."""
     if not conn.drop(message.id):
@@ -97,9 +127,9 @@ async def handle_unsubscribe(conn: Connection, message: Unsubscribe) -> None:
 
 async def handle_subscribe(conn: Connection, request: Subscribe) -> None:
     """Make a subscription on the channels it names, in the phases of ws/channels.py."""
-    refusal = conn.channels.refusal(request, conn.subscriptions.keys())
+    refusal = _refusal(conn, request)
     if refusal is not None:
-        await conn.reply(protocol.encode(refusal.message))
+        await conn.reply(refusal)
         return
     try:
         for channel in conn.channels.chosen(request):
@@ -132,6 +162,15 @@ async def handle_subscribe(conn: Connection, request: Subscribe) -> None:
         await conn.reply(protocol.error("unavailable", message, request.id))
 
 
+def _refusal(conn: Connection, request: Subscribe) -> bytes | None:
+    """Return the answer to a subscription the socket may not make, if it may not."""
+    if not conn.grant.allows("read"):
+        message = "subscribing needs the read scope: send an auth message with a token first"
+        return protocol.error("forbidden", message, request.id)
+    refusal = conn.channels.refusal(request, conn.subscriptions.keys())
+    return None if refusal is None else protocol.encode(refusal.message)
+
+
 def _open(conn: Connection, request: Subscribe) -> Sink | Refusal:
     """Make the subscription on each channel; on a refusal, drop what was made."""
     sink = conn.sink(request.id, request.channels)
@@ -149,4 +188,5 @@ HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
     Subscribe: handle_subscribe,
     Unsubscribe: handle_unsubscribe,
     Ping: handle_ping,
+    Auth: handle_auth,
 }

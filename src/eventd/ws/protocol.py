@@ -12,6 +12,7 @@ from eventd.store.base import Change
 from eventd.times import format_duration, format_us
 
 CLOSE_GOING_AWAY = 1001  # the daemon stops
+CLOSE_UNAUTHORIZED = 4001  # a bad token, or none sent within `auth.handshake_timeout`
 CLOSE_SLOW_CONSUMER = 4008  # the subscriber fell `feed.send_queue` messages behind
 MAX_MESSAGE_BYTES = 64 * 1024
 # Positions are non-negative and fit a signed 64-bit integer on every engine.
@@ -43,7 +44,11 @@ class Ping(msgspec.Struct, tag="ping", forbid_unknown_fields=True):
     id: str | int | None = None
 
 
-ClientMessage = Subscribe | Unsubscribe | Ping
+class Auth(msgspec.Struct, tag="auth", forbid_unknown_fields=True):
+    token: str
+
+
+ClientMessage = Subscribe | Unsubscribe | Ping | Auth
 decode_client = msgspec.json.Decoder(ClientMessage).decode
 
 
@@ -71,6 +76,7 @@ ErrorCode = Literal[
     "duplicate_subscription",
     "too_many_subscriptions",
     "unavailable",
+    "forbidden",
 ]
 
 

@@ -1,5 +1,7 @@
 // Calls to the daemon's HTTP API: JSON in and out, errors as ApiError with the API's code.
 
+import { bearer, currentToken, refuse, renewToken } from "./auth.js";
+
 export class ApiError extends Error {
   constructor(status, body) {
     super(body?.error?.message ?? `HTTP ${status}`);
@@ -16,16 +18,29 @@ export async function api(path, { method = "GET", query = {}, body } = {}) {
   for (const [name, value] of Object.entries(query)) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
   }
-  const init = { method, headers: { Accept: "application/json" } };
+  const headers = { Accept: "application/json" };
+  const init = { method, headers };
   if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
+    headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(url, init);
+  const response = await authorized(url, init, headers);
   const text = await response.text();
   const parsed = text === "" ? null : parseJson(text);
   if (!response.ok) throw new ApiError(response.status, parsed);
   return parsed;
+}
+
+// Send with the kept token; on 401 forget a refused one and try without it (the daemon may
+// need none), then with one the user enters, until the daemon takes it.
+async function authorized(url, init, headers) {
+  for (;;) {
+    const sent = currentToken();
+    const response = await fetch(url, { ...init, headers: { ...headers, ...bearer(sent) } });
+    if (response.status !== 401) return response;
+    if (sent !== null) refuse(sent);
+    else await renewToken(null);
+  }
 }
 
 function parseJson(text) {

@@ -1,5 +1,10 @@
 // One WebSocket to /ws for every panel. Each panel adds a subscription; after a disconnection
 // every subscription is made again, and the feed ones resume with `since` and `epoch`.
+// With a token kept (auth.js), each connection sends it first and subscribes after `auth_ok`.
+
+import { currentToken, refuse, renewToken } from "./auth.js";
+
+const CLOSE_UNAUTHORIZED = 4001;
 
 const FIRST_DELAY_MS = 250;
 const MAX_DELAY_MS = 5000;
@@ -12,7 +17,8 @@ export class Connection {
     this.subscriptions = new Map(); // id -> subscription
     this.delay = FIRST_DELAY_MS;
     this.socket = null;
-    this.open_ = false; // true between `welcome` and the socket's close
+    this.open_ = false; // true between `welcome` (or `auth_ok`) and the socket's close
+    this.sentToken = null; // the token this socket's `auth` message carried
     this.resuming = false;
   }
 
@@ -47,10 +53,12 @@ export class Connection {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     socket.addEventListener("message", (frame) => this.receive(JSON.parse(frame.data)));
-    socket.addEventListener("close", () => this.away());
+    socket.addEventListener("close", (event) => this.away(event));
   }
 
-  away() {
+  away(event) {
+    // 4001 after an `auth` message: the daemon does not know the token (asked again below).
+    if (event.code === CLOSE_UNAUTHORIZED) refuse(this.sentToken);
     this.socket = null;
     this.open_ = false;
     this.onState("reconnecting", {});
@@ -64,10 +72,21 @@ export class Connection {
 
   receive(message) {
     if (message.type === "welcome") {
-      this.open_ = true;
-      this.resuming = [...this.subscriptions.values()].some((sub) => sub.resumes());
-      for (const subscription of this.subscriptions.values()) this.send(subscription.request());
-      if (this.subscriptions.size === 0) this.live();
+      this.sentToken = currentToken();
+      if (this.sentToken === null) this.subscribeAll();
+      else this.send({ type: "auth", token: this.sentToken });
+      return;
+    }
+    if (message.type === "auth_ok") {
+      this.subscribeAll();
+      return;
+    }
+    if (message.type === "error" && message.code === "forbidden") {
+      // Subscribing needs a token: once there is one, connect again with it.
+      const socket = this.socket;
+      renewToken(this.sentToken).then(() => {
+        if (socket === this.socket) socket.close();
+      });
       return;
     }
     if (message.type === "error" && message.code === "unavailable") {
@@ -89,6 +108,13 @@ export class Connection {
       return;
     }
     subscription.receive(message);
+  }
+
+  subscribeAll() {
+    this.open_ = true;
+    this.resuming = [...this.subscriptions.values()].some((sub) => sub.resumes());
+    for (const subscription of this.subscriptions.values()) this.send(subscription.request());
+    if (this.subscriptions.size === 0) this.live();
   }
 
   live() {

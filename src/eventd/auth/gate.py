@@ -1,0 +1,39 @@
+"""The tokens, looked up by the SHA-256 of a secret in constant time."""
+
+from __future__ import annotations
+
+import hmac
+
+from eventd.access import Grant
+from eventd.config import TokenConfig, digest
+
+
+class Tokens:
+    """What each configured secret grants, and what no secret grants."""
+
+    def __init__(
+        self, tokens: tuple[TokenConfig, ...], anonymous: frozenset[str], handshake_timeout: float
+    ) -> None:
+        self._tokens = tuple((t.sha256, Grant(t.name, t.scopes)) for t in tokens)
+        self._anonymous = Grant(None, anonymous)
+        self._handshake_timeout = handshake_timeout
+
+    @property
+    def anonymous(self) -> Grant:
+        """Return the grant of a request without a token."""
+        return self._anonymous
+
+    @property
+    def handshake_timeout(self) -> float:
+        """Return the seconds a WebSocket without `read` has to authenticate."""
+        return self._handshake_timeout
+
+    def check(self, secret: str) -> Grant | None:
+        """Return the grant of `secret`, or None if no token has it."""
+        given = digest(secret).encode()
+        found = None
+        # Every digest is compared, each in constant time: the answer's timing tells nothing.
+        for sha256, grant in self._tokens:
+            if hmac.compare_digest(given, sha256.encode()):
+                found = grant
+        return found
