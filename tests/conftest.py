@@ -19,10 +19,12 @@ from eventd.times import parse_timestamp
 pytest_plugins = ["tests.engines"]
 
 # CI runs the same examples every time, so that a red build is about the change it tests;
-# elsewhere hypothesis keeps exploring new ones (and replays the failures it saved).
-settings.register_profile("ci", derandomize=True, database=None)
-if os.environ.get("CI") == "true":
-    settings.load_profile("ci")
+# elsewhere hypothesis keeps exploring new ones (and replays the failures it saved). No
+# example has a deadline: how long one takes depends on the machine's load, and timings
+# belong to the benchmarks.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("local", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "local")
 
 NOW = parse_timestamp("2025-06-01T12:00:00Z", None)
 
