@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.daemon import Daemon
-from tests.dashboard.page import BROWSER_TESTS, live_page, open_page, post
+from tests.dashboard.page import BROWSER_TESTS, live_page, post
 
 pytestmark = BROWSER_TESTS
 

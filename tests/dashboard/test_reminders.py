@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from tests.daemon import Daemon
-from tests.dashboard.page import BROWSER_TESTS, live_page, open_page, post
+from tests.dashboard.page import BROWSER_TESTS, live_page, post
 
 pytestmark = BROWSER_TESTS
 
@@ -92,7 +92,9 @@ async def test_the_panel_follows_the_page_s_filters_and_fits_a_phone(
         soon = starting_in(timedelta(hours=1))
         await post(daemon.base, {"type": "deploy", "title": "Ship it", "timestamp": soon})
         await post(daemon.base, {"type": "meeting", "title": "Planning", "timestamp": soon})
-        page = await live_page(browser, daemon.base, problems, viewport={"width": 390, "height": 844})
+        page = await live_page(
+            browser, daemon.base, problems, viewport={"width": 390, "height": 844}
+        )
         reminders = page.get_by_test_id("reminder")
         await expect(reminders).to_have_count(2)
 

@@ -11,7 +11,7 @@ import aiohttp
 from playwright.async_api import Browser, Locator, Page, Route, ViewportSize, expect
 
 from tests.daemon import Daemon
-from tests.dashboard.page import BROWSER_TESTS, live_page, open_page, post
+from tests.dashboard.page import BROWSER_TESTS, live_page, post
 
 WINDOWS = ["5m", "15m", "1h", "1d"]
 # A 5m chart reaches back 1h in steps of 1m, when the daemon still holds that far back.
