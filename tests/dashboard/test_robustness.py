@@ -250,3 +250,64 @@ async def test_new_points_are_read_from_the_last_one_on_into_the_same_chart(
         # The same uPlot, given the new data: the canvas is the one marked.
         await expect(canvas).to_have_attribute("data-first", "yes")
     assert problems == []
+
+
+async def test_a_paused_view_and_the_history_lose_what_is_deleted_elsewhere(
+    browser: Browser, tmp_path: Path
+) -> None:
+    problems: list[str] = []
+    async with Daemon(tmp_path, "--engine", "memory") as daemon:
+        page = await live_page(browser, daemon.base, problems)
+        gone = await post(daemon.base, {"type": "job", "title": "gone"})
+        await post(daemon.base, {"type": "job", "title": "kept"})
+        rows = page.get_by_test_id("feed-row")
+        await expect(rows).to_have_count(2)
+        await page.get_by_test_id("feed-pause").click()
+        await delete(daemon.base, f"/events/{gone['id']}")
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_contain_text("kept")
+        await page.get_by_test_id("feed-pause").click()
+
+        # Everything deleted while the history shows a page: it is read again, from the top.
+        await page.get_by_test_id("feed-history").click()
+        await expect(page.get_by_test_id("feed-status")).to_have_text("1 event")
+        await delete(daemon.base, "/events?confirm=true")
+        await expect(rows).to_have_count(0)
+        await expect(page.get_by_test_id("feed-status")).to_have_text("0 events")
+        await post(daemon.base, {"type": "job", "title": "after"})
+        await page.get_by_test_id("feed-history").click()
+        await expect(rows).to_have_count(1)
+        await expect(page.get_by_test_id("feed-status")).to_have_text("1 event")
+    assert problems == []
+
+
+async def test_direction_overrides_stay_inside_the_text_that_holds_them(
+    browser: Browser, tmp_path: Path
+) -> None:
+    problems: list[str] = []
+    async with Daemon(tmp_path, "--engine", "memory") as daemon:
+        page = await live_page(browser, daemon.base, problems)
+        await post(
+            daemon.base,
+            {
+                "type": "\u202edeploy",
+                "key": "web",
+                "title": "Now \u202efired",
+                "timestamp": starting_in(timedelta(minutes=5, seconds=2)),
+            },
+        )
+        reminder = page.get_by_test_id("reminder")
+        await expect(reminder).to_have_count(1)
+        # Type, key and offset each in an isolated span: the override ends with the type.
+        pieces = reminder.locator(".meta .isolate")
+        assert await pieces.all_inner_texts() == ["\u202edeploy", "web", "5m before"]
+        isolation = "(element) => getComputedStyle(element).unicodeBidi"
+        assert set(await pieces.evaluate_all(f"es => es.map({isolation})")) == {"isolate"}
+
+        toast = page.get_by_test_id("toast").filter(has_text="starts in")
+        await expect(toast).to_have_count(1)
+        title = toast.locator(".isolate")
+        await expect(title).to_have_text("Now \u202efired")
+        assert await title.evaluate(isolation) == "isolate"
+        await expect(toast).to_contain_text("' starts in")
+    assert problems == []
