@@ -311,3 +311,31 @@ async def test_direction_overrides_stay_inside_the_text_that_holds_them(
         assert await title.evaluate(isolation) == "isolate"
         await expect(toast).to_contain_text("' starts in")
     assert problems == []
+
+
+async def test_an_own_edit_answered_after_a_newer_change_does_not_undo_it(
+    browser: Browser, tmp_path: Path
+) -> None:
+    problems: list[str] = []
+    async with Daemon(tmp_path, "--engine", "memory") as daemon:
+        page = await live_page(browser, daemon.base, problems)
+        event = await post(daemon.base, {"type": "job", "title": "first"})
+        row = page.get_by_test_id("feed-row")
+        await row.filter(has_text="first").click()
+        dialog = page.get_by_test_id("feed-dialog")
+        await dialog.get_by_label("Title").fill("mine")
+        held = Held()
+        await page.route(f"**/events/{event['id']}", held.hold)
+        await page.get_by_test_id("feed-save").click()
+        route, answer = await held.next()  # saved "mine" in the store
+        async with (
+            aiohttp.ClientSession() as session,
+            session.patch(f"{daemon.base}/events/{event['id']}", json={"title": "theirs"}) as patch,
+        ):
+            assert patch.status == 200, await patch.text()
+        await expect(row).to_contain_text("theirs")
+        await route.fulfill(response=answer)
+        await expect(dialog).to_be_hidden()
+        await expect(page.get_by_test_id("feed-status")).to_contain_text("changed again")
+        await expect(row).to_contain_text("theirs")
+    assert problems == []
