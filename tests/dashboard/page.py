@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 CHROMIUM = "/usr/bin/chromium"
 # Never Playwright's own browsers, nothing from the network.
@@ -55,3 +55,12 @@ async def post(base: str, event: dict[str, Any]) -> dict[str, Any]:
         assert response.status == 201, await response.text()
         created: dict[str, Any] = await response.json()
         return created
+
+
+async def live_page(
+    browser: Browser, base: str, problems: list[str], *, path: str = "/", **options: Any
+) -> Page:
+    """Open the dashboard as `open_page` does and wait until its connection is live."""
+    page = await open_page(browser, base, problems, path=path, **options)
+    await expect(page.get_by_test_id("connection")).to_contain_text("live")
+    return page

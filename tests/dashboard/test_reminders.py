@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from tests.daemon import Daemon
-from tests.dashboard.page import BROWSER_TESTS, open_page, post
+from tests.dashboard.page import BROWSER_TESTS, live_page, post
 
 pytestmark = BROWSER_TESTS
 
@@ -21,14 +22,6 @@ DUE_IN_3S = timedelta(minutes=5, seconds=3)
 
 def starting_in(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).isoformat()
-
-
-async def live_page(browser: Browser, base: str, problems: list[str], **viewport: int) -> Page:
-    page = await open_page(browser, base, problems)
-    if viewport:
-        await page.set_viewport_size({"width": viewport["width"], "height": viewport["height"]})
-    await expect(page.get_by_test_id("connection")).to_contain_text("live")
-    return page
 
 
 async def test_a_reminder_due_in_3_s_appears_then_turns_sent_with_a_toast(
@@ -75,8 +68,9 @@ async def test_a_deleted_event_s_reminder_leaves_the_list(browser: Browser, tmp_
         await expect(reminders).to_have_count(2)
         # In due order, each counting down to its due time 55 minutes and 1 h 55 min ahead.
         await expect(reminders.first).to_contain_text("Retro")
-        await expect(reminders.first).to_contain_text("in 54:")
-        await expect(reminders.last).to_contain_text("in 1:54:")
+        # 55 min less the moments the test took: a slow run may show a minute less.
+        await expect(reminders.first).to_contain_text(re.compile(r"in 5[345]:"))
+        await expect(reminders.last).to_contain_text(re.compile(r"in 1:5[345]:"))
 
         async with (
             aiohttp.ClientSession() as session,
@@ -98,7 +92,9 @@ async def test_the_panel_follows_the_page_s_filters_and_fits_a_phone(
         soon = starting_in(timedelta(hours=1))
         await post(daemon.base, {"type": "deploy", "title": "Ship it", "timestamp": soon})
         await post(daemon.base, {"type": "meeting", "title": "Planning", "timestamp": soon})
-        page = await live_page(browser, daemon.base, problems, width=390, height=844)
+        page = await live_page(
+            browser, daemon.base, problems, viewport={"width": 390, "height": 844}
+        )
         reminders = page.get_by_test_id("reminder")
         await expect(reminders).to_have_count(2)
 

@@ -24,6 +24,25 @@ async def test_the_page_is_served_at_the_root_and_revalidated(make_client: MakeC
     assert 'src="/dashboard/app.js"' in page
 
 
+async def test_the_page_runs_only_its_own_files_and_is_never_framed(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client()
+    response = await client.get("/")
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in response.headers["Content-Security-Policy"].split(";")
+    )
+    assert policy["default-src"] == "'self'"
+    assert policy["connect-src"] == "'self'"
+    assert policy["script-src" if "script-src" in policy else "default-src"] == "'self'"
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+    assert policy["object-src"] == "'none'"
+    assert policy["base-uri"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
 @pytest.mark.parametrize(
     ("name", "content_type"),
     [

@@ -11,7 +11,7 @@ import aiohttp
 from playwright.async_api import Browser, Locator, Page, Route, ViewportSize, expect
 
 from tests.daemon import Daemon
-from tests.dashboard.page import BROWSER_TESTS, open_page, post
+from tests.dashboard.page import BROWSER_TESTS, live_page, post
 
 WINDOWS = ["5m", "15m", "1h", "1d"]
 # A 5m chart reaches back 1h in steps of 1m, when the daemon still holds that far back.
@@ -30,12 +30,6 @@ def figure(page: Page, window: str, name: str) -> Locator:
     return tile(page, window).locator(f'[data-field="{name}"]')
 
 
-async def live_page(browser: Browser, daemon: Daemon, problems: list[str]) -> Page:
-    page = await open_page(browser, daemon.base, problems)
-    await expect(page.get_by_test_id("connection")).to_contain_text("live")
-    return page
-
-
 async def health(base: str) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session, session.get(f"{base}/health") as response:
         assert response.status == 200, await response.text()
@@ -48,7 +42,7 @@ async def test_a_window_count_changes_after_a_post_with_a_value(
 ) -> None:
     problems: list[str] = []
     async with Daemon(tmp_path, "--engine", "memory") as daemon:
-        page = await live_page(browser, daemon, problems)
+        page = await live_page(browser, daemon.base, problems)
         tiles = page.get_by_test_id("stats-window")
         await expect(tiles).to_have_count(len(WINDOWS))
         assert [await t.get_attribute("data-window") for t in await tiles.all()] == WINDOWS
@@ -78,7 +72,7 @@ async def test_the_charts_are_backfilled_from_the_history(browser: Browser, tmp_
     async with Daemon(tmp_path, "--engine", "memory") as daemon:
         # By event time: in the 5m window twenty minutes ago, in none of its 5m now.
         await post(daemon.base, {"type": "load", "value": 3, "timestamp": time.time() - 1200})
-        page = await live_page(browser, daemon, problems)
+        page = await live_page(browser, daemon.base, problems)
         await expect(figure(page, "5m", "count")).to_have_text("0")
         await expect(figure(page, "1h", "count")).to_have_text("1")
 
@@ -106,7 +100,7 @@ async def test_the_type_selector_changes_what_the_tiles_count(
     async with Daemon(tmp_path, "--engine", "memory") as daemon:
         for event in ({"type": "deploy", "value": 1}, {"type": "build", "value": 100}):
             await post(daemon.base, event)
-        page = await live_page(browser, daemon, problems)
+        page = await live_page(browser, daemon.base, problems)
         await expect(figure(page, "5m", "count")).to_have_text("2")
 
         selector = page.get_by_test_id("stats-type")
@@ -161,7 +155,7 @@ async def test_health_shows_the_engine_and_the_feed_position_moving(
 ) -> None:
     problems: list[str] = []
     async with Daemon(tmp_path, "--engine", "memory") as daemon:
-        page = await live_page(browser, daemon, problems)
+        page = await live_page(browser, daemon.base, problems)
         panel = page.get_by_test_id("health")
         await expect(panel).to_have_attribute("data-state", "ok")
         await expect(panel.locator('[data-field="engine"]')).to_have_text("memory")
@@ -187,7 +181,7 @@ async def test_health_shows_a_503_and_a_daemon_that_does_not_answer(
 ) -> None:
     problems: list[str] = []
     async with Daemon(tmp_path, "--engine", "memory") as daemon:
-        page = await live_page(browser, daemon, problems)
+        page = await live_page(browser, daemon.base, problems)
         panel = page.get_by_test_id("health")
         await expect(panel).to_have_attribute("data-state", "ok")
         body = await health(daemon.base)
@@ -256,7 +250,7 @@ async def test_the_panels_fit_a_phone_and_a_desktop_screen(
 async def test_a_chart_holds_a_bounded_number_of_points(browser: Browser, tmp_path: Path) -> None:
     problems: list[str] = []
     async with Daemon(tmp_path, "--engine", "memory") as daemon:
-        page = await live_page(browser, daemon, problems)
+        page = await live_page(browser, daemon.base, problems)
         # A day of pushes, one a second, into a chart of an hour in steps of a minute; then
         # as many into one whose span and step would hold them all.
         held = await page.evaluate(
@@ -287,7 +281,7 @@ async def test_the_statistics_start_afresh_after_a_memory_daemon_restarts(
     problems: list[str] = []
     daemon = Daemon(tmp_path, "--engine", "memory")
     async with daemon:
-        page = await live_page(browser, daemon, problems)
+        page = await live_page(browser, daemon.base, problems)
         await post(daemon.base, {"type": "load", "value": 2})
         await expect(figure(page, "5m", "count")).to_have_text("1")
         await daemon.stop()

@@ -4,6 +4,7 @@
 
 import { ApiError } from "./api.js";
 
+const DELETED_ELSEWHERE = "This event has been deleted elsewhere.";
 const FIELDS = ["type", "key", "title", "value", "timestamp", "data"];
 
 // A value the form itself refuses before asking the API (the data is not JSON).
@@ -14,8 +15,8 @@ class FieldError extends Error {
   }
 }
 
-// The form's fields as the API takes them. A value that is not a number is sent as typed,
-// so that the API names what is wrong with it.
+// The form's fields as the API takes them; a value that is not a number is refused here,
+// in the form's words rather than the API's type names.
 function readForm(form) {
   const text = (name) => form.elements[name].value;
   const fields = {
@@ -39,7 +40,8 @@ function readForm(form) {
 function readValue(text) {
   if (text === "") return null;
   const number = Number(text);
-  return Number.isFinite(number) ? number : text;
+  if (!Number.isFinite(number)) throw new FieldError("value", "must be a number, such as 3 or -0.5");
+  return number;
 }
 
 function fillForm(form, event) {
@@ -69,7 +71,8 @@ function clearError(form, box) {
 // The dialog that shows one event: Save sends the changed fields (PATCH keeps the others,
 // such as `description` and `remind`, which a PUT would reset); Delete, clicked twice.
 export class EventDialog {
-  // onSaved(event), onDeleted(event): the store has the change.
+  // onSaved(event), onDeleted(event, {elsewhere}): the store has the change (`elsewhere`:
+  // another client deleted the event first).
   constructor(dialog, api, { onSaved, onDeleted }) {
     this.dialog = dialog;
     this.api = api;
@@ -89,11 +92,20 @@ export class EventDialog {
 
   open(event) {
     this.event = event;
+    this.form.querySelector('button[type="submit"]').disabled = false;
     fillForm(this.form, event);
     clearError(this.form, this.error);
     this.disarm();
     this.dialog.querySelector(".feed-dialog-id").textContent = event.id;
     if (!this.dialog.open) this.dialog.showModal();
+  }
+
+  // The event `id` (every event, if null) was deleted elsewhere: if it is the one shown, say
+  // so, and let nothing be saved.
+  gone(id) {
+    if (!this.dialog.open || this.event === null || (id !== null && id !== this.event.id)) return;
+    this.form.querySelector('button[type="submit"]').disabled = true;
+    showError(this.form, this.error, new Error(DELETED_ELSEWHERE));
   }
 
   async run(action) {
@@ -113,7 +125,14 @@ export class EventDialog {
     }
     if (Object.keys(changes).length > 0) {
       const path = `/events/${encodeURIComponent(this.event.id)}`;
-      const saved = await this.api(path, { method: "PATCH", body: changes });
+      let saved;
+      try {
+        saved = await this.api(path, { method: "PATCH", body: changes });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error;
+        this.deletedElsewhere();
+        throw new Error(DELETED_ELSEWHERE);
+      }
       this.onSaved(saved);
     }
     this.dialog.close();
@@ -125,9 +144,22 @@ export class EventDialog {
       this.deleteButton.textContent = "Delete: sure?";
       return;
     }
-    await this.api(`/events/${encodeURIComponent(this.event.id)}`, { method: "DELETE" });
-    this.onDeleted(this.event);
+    let elsewhere = false;
+    try {
+      await this.api(`/events/${encodeURIComponent(this.event.id)}`, { method: "DELETE" });
+    } catch (error) {
+      // Deleted elsewhere already: what the user asked for is done.
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+      elsewhere = true;
+    }
+    this.onDeleted(this.event, { elsewhere });
     this.dialog.close();
+  }
+
+  // A save found the event gone: the rows showing it go too, and nothing more is saved.
+  deletedElsewhere() {
+    this.form.querySelector('button[type="submit"]').disabled = true;
+    this.onDeleted(this.event, { elsewhere: true });
   }
 
   disarm() {

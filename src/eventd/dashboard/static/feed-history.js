@@ -34,7 +34,13 @@ export class History {
 
   async load(params, ascending) {
     const asked = ++this.asked;
-    const answer = await this.api("/events", { query: { ...this.query, ...params } });
+    let answer;
+    try {
+      answer = await this.api("/events", { query: { ...this.query, ...params } });
+    } catch (error) {
+      if (asked !== this.asked) return null; // a later question's answer is what counts
+      throw error;
+    }
     if (asked !== this.asked) return null;
     const events = ascending ? answer.events.slice().reverse() : answer.events;
     const page = ascending

@@ -174,6 +174,8 @@ function fill(drawn, event, open) {
   values.forEach((text, index) => {
     drawn.row.cells[index].textContent = String(text);
   });
+  // A phone hides the key's column and shows the key under the title (style.css).
+  drawn.row.cells[COLUMNS.indexOf("title")].dataset.key = event.key ?? "";
   drawn.row.dataset.eventId = event.id;
   drawn.row.classList.toggle("open", open);
   const toggle = drawn.row.cells[COLUMNS.length].firstChild;

@@ -12,6 +12,8 @@ import { toast } from "./toast.js";
 
 const PAGE = 50; // upcoming reminders listed
 const SENT_KEPT = 10; // sent ones kept, newest first
+const SENT_PAGE = 1000; // the API's default `limits.max_page_size`
+const SENT_PAGES = 10;
 const SENT_SHOWN_FOR_MS = 3600 * 1000; // on load, those due in the last hour are shown
 const REFETCH_DELAY_MS = 250;
 const SECOND = 1000;
@@ -47,6 +49,24 @@ export function countdown(ms) {
   if (days > 0) return `in ${days} d ${String(hours).padStart(2, "0")}:${String(minutes).padStart(2, "0")}`;
   if (hours > 0) return `in ${hours}:${String(minutes).padStart(2, "0")}:${seconds}`;
   return `in ${minutes}:${seconds}`;
+}
+
+// `text` in a span of its own for the bidirectional algorithm (style.css: .isolate).
+function isolated(text) {
+  const span = document.createElement("span");
+  span.className = "isolate";
+  span.textContent = text;
+  return span;
+}
+
+// The toast of a sent reminder: the server's text (`Event '<name>' starts in ...`, see
+// docs/websocket.md) with the name isolated, so an override in a title turns only the title.
+export function reminderToast(message) {
+  const text = message.reminder.message;
+  const name = message.event?.title || message.event?.type;
+  const head = `Event '${name}'`;
+  if (!name || !text.startsWith(head)) return [isolated(text)];
+  return ["Event '", isolated(name), text.slice(head.length - 1)];
 }
 
 function clockTime(ms) {
@@ -160,11 +180,13 @@ export class ReminderList {
     row.dataset.testid = "reminder";
     row.dataset.eventId = eventId;
     const title = document.createElement("span");
-    title.className = "title";
+    title.className = "title isolate";
     title.textContent = name;
     const meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = [type, key, `${offset} before`].filter(Boolean).join(" · ");
+    // Each piece isolated: a direction override in the type stops at the type's end.
+    const pieces = [type, key, `${offset} before`].filter(Boolean).map(isolated);
+    meta.append(...pieces.flatMap((piece, index) => (index === 0 ? [piece] : [" · ", piece])));
     const time = document.createElement("span");
     time.className = "countdown";
     row.append(title, meta, time);
@@ -193,6 +215,20 @@ class Lister {
     this.sentGeneration = 0; // of the reads with the sent ones: they are not read every time
     this.timer = null;
     this.more = false;
+    this.reading = 0; // reads on their way
+    // Events deleted while a read was on its way: its answer may predate the deletion.
+    this.gone = new Set();
+  }
+
+  // The event is deleted: a read answering later must not list its reminders again.
+  forget(eventId) {
+    if (this.reading > 0) this.gone.add(eventId);
+  }
+
+  // Everything is deleted: answers on their way are dropped, a new read follows.
+  drop() {
+    this.generation += 1;
+    this.sentGeneration += 1;
   }
 
   // Read again soon: the writes of a burst share one read.
@@ -212,16 +248,21 @@ class Lister {
     const query = { limit: PAGE, type: this.state.get("type"), key: this.state.get("key") };
     const sent = Date.now();
     let page, recent;
+    this.reading += 1;
     try {
       [page, recent] = await Promise.all([
         this.api("/reminders", { query }),
         withSent ? this.readSent(query) : null,
       ]);
+      page.reminders = page.reminders.filter((item) => !this.gone.has(item.event_id));
     } catch (error) {
       if (generation !== this.generation) return;
       console.warn("eventd: GET /reminders:", error.message);
       this.list.setStatus(error.code === "not_supported" ? "this engine keeps no reminders" : error.message);
       return;
+    } finally {
+      this.reading -= 1;
+      if (this.reading === 0) this.gone.clear();
     }
     // A newer read is on its way: it shows the pending ones, and maybe the sent ones.
     if (sentGeneration === this.sentGeneration) this.list.showSentPage(recent.reminders);
@@ -231,11 +272,20 @@ class Lister {
     this.list.showPage(page.reminders, this.more);
   }
 
-  readSent(query) {
+  // The newest sent in the last hour. /reminders lists in due order, oldest first, so the
+  // pages are followed to the end (at most SENT_PAGES of them), keeping the last ones.
+  async readSent(query) {
     const start = new Date(this.clock.now() - SENT_SHOWN_FOR_MS).toISOString();
-    // Due order, oldest first: the last page's end is the newest; a busier hour shows its
-    // first PAGE * 2 only (the panel shows SENT_KEPT of them).
-    return this.api("/reminders", { query: { ...query, state: "sent", start, limit: PAGE * 2 } });
+    let newest = [];
+    let cursor;
+    for (let pages = 0; pages < SENT_PAGES; pages += 1) {
+      const sentQuery = { ...query, state: "sent", start, limit: SENT_PAGE, cursor };
+      const page = await this.api("/reminders", { query: sentQuery });
+      newest = newest.concat(page.reminders).slice(-SENT_KEPT);
+      cursor = page.next_cursor;
+      if (cursor === null) break;
+    }
+    return { reminders: newest };
   }
 }
 
@@ -257,12 +307,14 @@ function fields(state) {
 function onChange(message, list, lister, clock) {
   if (message.type === "reminder") {
     list.markSent(message);
-    toast(message.reminder.message, { kind: "reminder" });
+    toast(reminderToast(message), { kind: "reminder" });
     if (lister.more) lister.soon(); // one more fits in the list now
   } else if (message.op === "cleared") {
     list.clear();
+    lister.drop();
     lister.soon();
   } else if (message.op === "deleted") {
+    lister.forget(message.event.id);
     if (list.forgetEvent(message.event.id) && lister.more) lister.soon();
   } else if (concerns(message, list, clock)) {
     lister.soon();

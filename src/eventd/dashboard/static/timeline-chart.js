@@ -5,6 +5,7 @@ import uPlot from "./vendor/uPlot.esm.js";
 import { stateText } from "./graph.js";
 
 const CHART_HEIGHT = 200;
+const LISTED = 500; // the newest points listed under the chart, which draws them all
 
 function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -29,8 +30,33 @@ export class TimelineView {
 
   show(field, points, end) {
     this.shown = { field, points, end };
-    this.list.replaceChildren(...points.map(pointItem));
+    this.list.replaceChildren(...points.slice(-LISTED).map(pointItem));
     this.draw();
+  }
+
+  // Add `points`, later than those shown: the chart takes them in place when it can.
+  append(points) {
+    if (points.length === 0) return;
+    this.shown.points.push(...points);
+    this.list.append(...points.slice(-LISTED).map(pointItem));
+    while (this.list.childElementCount > LISTED) this.list.firstElementChild.remove();
+    this.update();
+  }
+
+  // The last point shown, with the ids of every point at its time; null if none.
+  lastPoint() {
+    const points = this.shown?.points ?? [];
+    if (points.length === 0) return null;
+    const { timestamp } = points[points.length - 1];
+    const ids = new Set();
+    for (let index = points.length - 1; index >= 0 && points[index].timestamp === timestamp; index -= 1) {
+      ids.add(points[index].event_id);
+    }
+    return { timestamp, ids };
+  }
+
+  listed() {
+    return this.list.childElementCount;
   }
 
   clear() {
@@ -39,9 +65,26 @@ export class TimelineView {
     this.draw();
   }
 
+  // Give the chart its new data; a new kind of chart, or new states on the step chart's
+  // axis, need a new one.
+  update() {
+    const points = this.shown.points;
+    const numeric = points.every((point) => typeof point.value === "number");
+    const kind = numeric ? "line" : "step";
+    const chart = numeric ? lineChart(points) : stepChart(points, this.shown.end);
+    if (this.plot === null || this.chartBox.dataset.kind !== kind || String(chart.labels) !== String(this.labels)) {
+      this.draw();
+      return;
+    }
+    // A chart with one moment spreads it a minute either way: the range follows the data.
+    this.plot.scales.x.range = xRange(chart.data[0]);
+    this.plot.setData(chart.data);
+  }
+
   draw() {
     this.plot?.destroy();
     this.plot = null;
+    this.labels = undefined;
     const points = this.shown?.points ?? [];
     if (points.length === 0) {
       this.chartBox.dataset.kind = "empty";
@@ -53,6 +96,7 @@ export class TimelineView {
     this.chartBox.setAttribute("aria-label", `${numeric ? "Line" : "Step"} chart of ${this.shown.field}`);
     const chart = numeric ? lineChart(points) : stepChart(points, this.shown.end);
     const options = chartOptions(this.shown.field, chart, this.width());
+    this.labels = chart.labels;
     this.plot = new uPlot(options, chart.data, this.chartBox);
   }
 

@@ -205,13 +205,17 @@ class TimelinesPanel {
     this.refusal = null; // why the channel refused the field, which is then read over HTTP
     this.snapshot = true; // the next `transitions` message replaces what is shown
     this.timelineRefresher = new Refresher(() => this.loadTimeline());
+    // What the shown timeline is of, and whether every change since it was read only adds
+    // events at or after its last point, which a read from that point on can append.
+    this.shownView = null;
+    this.appendOnly = false;
     this.transitionsRefresher = new Refresher(() => this.loadTransitions());
     // The key's events: any change to them may change its timeline.
     this.events = new FeedSubscription("timeline", eventFields(this.view), {
-      onChange: () => this.timelineRefresher.request(),
-      onReset: () => this.timelineRefresher.request(),
+      onChange: (change) => this.timelineChanged(change),
+      onReset: () => this.timelineChanged(null),
       onMessage: (message) => {
-        if (message.type === "subscribed") this.timelineRefresher.request();
+        if (message.type === "subscribed") this.timelineChanged(null);
       },
     });
     this.transitions = new Subscription("transitions", transitionFields(this.view), (message) =>
@@ -280,25 +284,48 @@ class TimelinesPanel {
     }
   }
 
+  // A change of the key's events (null: any change, such as a new subscription).
+  timelineChanged(change) {
+    const last = this.timeline.lastPoint();
+    const appends =
+      change !== null && change.op === "created" && last !== null && !earlier(change.event.timestamp, last.timestamp);
+    if (!appends) this.appendOnly = false;
+    this.timelineRefresher.request();
+  }
+
   async loadTimeline() {
     const asked = this.view;
     if (asked.key === "") {
+      this.shownView = null;
       this.timeline.clear();
       say(this.timelineNote, "Enter a key to see its timeline.");
       return;
     }
+    // Only new events since the last read: read from the last point on, and append.
+    const from = this.shownView === asked && this.appendOnly ? this.timeline.lastPoint() : null;
+    this.appendOnly = true; // until a change says otherwise, from now on
     try {
-      const { points, more } = await timelinePoints(this.api, asked);
+      const have = from === null ? 0 : this.timeline.shown.points.length;
+      const { points, more } = await timelinePoints(this.api, asked, from, MAX_POINTS - have);
       if (asked !== this.view) return; // the view changed meanwhile: a newer load follows
-      this.timeline.show(asked.field, points, asked.end);
-      const cut = more ? ` (the first ${points.length}: narrow the range for the rest)` : "";
-      const count = points.length === 1 ? "1 point" : `${points.length} points`;
-      say(this.timelineNote, `${count} of ${asked.field} for ${asked.key}${cut}.`);
+      if (from === null) this.timeline.show(asked.field, points, asked.end);
+      else this.timeline.append(points);
+      this.shownView = asked;
+      this.sayPoints(asked, more);
     } catch (error) {
       if (asked !== this.view) return;
+      this.shownView = null;
       this.timeline.clear();
       say(this.timelineNote, describe(error), true);
     }
+  }
+
+  sayPoints(view, more) {
+    const total = this.timeline.shown.points.length;
+    const cut = more ? ` (the first ${total}: narrow the range for the rest)` : "";
+    const count = total === 1 ? "1 point" : `${total} points`;
+    const listed = total > this.timeline.listed() ? `; the last ${this.timeline.listed()} are listed` : "";
+    say(this.timelineNote, `${count} of ${view.field} for ${view.key}${cut}${listed}.`);
   }
 
   async loadTransitions() {
@@ -360,15 +387,26 @@ function windowSeconds(window) {
   return Number(match[1]) * unit[match[2]];
 }
 
-// Read the key's points a page at a time, following the cursor, up to MAX_POINTS.
-async function timelinePoints(api, view) {
+// Whether the RFC 3339 time `a` is before `b`; the daemon writes both alike (UTC, six
+// digits of fraction), so that text order is time order.
+function earlier(a, b) {
+  return a.length === b.length ? a < b : Date.parse(a) < Date.parse(b);
+}
+
+// Read the key's points a page at a time, following the cursor, up to `most` of them; from
+// `after` on (a point shown already) if given, leaving out the points shown already.
+async function timelinePoints(api, view, after, most) {
   const points = [];
+  const start = after === null ? view.start : after.timestamp;
   let cursor;
   do {
-    const query = { field: view.field, mode: view.mode, start: view.start, end: view.end, limit: PAGE, cursor };
+    const query = { field: view.field, mode: view.mode, start, end: view.end, limit: PAGE, cursor };
     const page = await api(`/timelines/${encodeURIComponent(view.key)}`, { query });
     points.push(...page.points);
     cursor = page.next_cursor;
-  } while (cursor && points.length < MAX_POINTS);
-  return { points, more: Boolean(cursor) };
+  } while (cursor && points.length < most);
+  if (after === null) return { points, more: Boolean(cursor) };
+  // The read starts at the last point's time: the points there that are shown already go.
+  const fresh = points.filter((point) => point.timestamp !== after.timestamp || !after.ids.has(point.event_id));
+  return { points: fresh, more: Boolean(cursor) };
 }

@@ -6,6 +6,7 @@ const MAX_SHOWN = 4;
 const SHOWN_MS = 8000;
 const KINDS = new Set(["info", "reminder", "success", "error"]);
 
+// text: a string, or an array of strings and elements (untrusted parts as text in spans).
 // kind: "info", "reminder", "success" or "error" (an error is read at once: role=alert).
 // ms: how long it stays. Returns the toast's element, which a click or its button dismisses.
 export function toast(text, { kind = "info", ms = SHOWN_MS } = {}) {
@@ -16,7 +17,8 @@ export function toast(text, { kind = "info", ms = SHOWN_MS } = {}) {
   item.dataset.kind = KINDS.has(kind) ? kind : "info";
   if (kind === "error") item.setAttribute("role", "alert");
   const body = document.createElement("span");
-  body.textContent = text;
+  if (Array.isArray(text)) body.append(...text);
+  else body.textContent = text;
   const close = document.createElement("button");
   close.type = "button";
   close.textContent = "×";
