@@ -19,7 +19,8 @@ class Gate:
         self.base = f"http://127.0.0.1:{self.port}"
         self.held = False
         self.server: asyncio.Server | None = None
-        self.pipes: set[asyncio.Task[None]] = set()
+        # The open connections, each as the writers of its two sides.
+        self.pipes: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
 
     async def __aenter__(self) -> Gate:
         self.server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -46,22 +47,22 @@ class Gate:
         self.held = False
 
     def _cut(self) -> None:
-        for pipe in self.pipes:
-            pipe.cancel()
+        # Closing both sides ends the copies: each connection's task then ends by itself.
+        for client, daemon in self.pipes:
+            client.close()
+            daemon.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.held:
             writer.close()
             return
-        task = asyncio.current_task()
-        assert task is not None
-        self.pipes.add(task)
         try:
             upstream, downstream = await asyncio.open_connection("127.0.0.1", self.target)
         except OSError:
             writer.close()
-            self.pipes.discard(task)
             return
+        pipe = (writer, downstream)
+        self.pipes.add(pipe)
         copies = [
             asyncio.create_task(_copy(reader, downstream)),
             asyncio.create_task(_copy(upstream, writer)),
@@ -70,16 +71,16 @@ class Gate:
             # Either side's end ends both: a stopped daemon closes the client's connection.
             await asyncio.wait(copies, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            # Also when cut by `hold` or the end of the test (this task cancelled).
             for copy in copies:
                 copy.cancel()
-            self.pipes.discard(task)
+            self.pipes.discard(pipe)
             writer.close()
             downstream.close()
 
 
 async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError):  # a reset is an end like any other
+    # A reset, or a side closed by `hold`, is an end like any other.
+    with contextlib.suppress(ConnectionError, RuntimeError):
         while data := await source.read(65536):
             sink.write(data)
             await sink.drain()
