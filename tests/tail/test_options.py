@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from eventd.tail.options import UsageError, default_url, make_options, parse_url
+from eventd.tail.options import UsageError, default_url, make_options, parse_since, parse_url
 from tests.conftest import make_config
 
 
@@ -60,3 +60,9 @@ def test_key_and_since_need_a_feed_channel() -> None:
     with pytest.raises(UsageError, match="--since"):
         make_options("http://h", channels=["stats"], since=0)
     assert make_options("http://h", channels=["stats", "reminders"], since=0).since == 0
+
+
+def test_a_position_past_the_largest_says_the_bounds() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=r"0 to 9223372036854775807\)"):
+        parse_since("9223372036854775808")
+    assert parse_since("9223372036854775807") == 2**63 - 1

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.daemon import Daemon
+from tests.gate import Gate
 from tests.redis_server import RedisServer, free_port
 from tests.tail.process import Tail, post, tail_env
 
@@ -126,21 +127,45 @@ async def test_resumes_across_a_restart_with_no_missing_and_no_duplicate_line(
     assert positions == sorted(set(positions))
 
 
-async def test_a_restarted_memory_daemon_is_followed_from_its_head(tmp_path: Path) -> None:
-    # Its positions count from 1 again in a new epoch: the tail says so and goes on.
+async def test_a_restarted_memory_daemon_is_followed_from_its_oldest_change(
+    tmp_path: Path,
+) -> None:
+    # Its positions count from 1 again in a new epoch: the tail says so and shows what the
+    # new daemon was given before the tail came back (the gate kept the tail away).
     daemon = Daemon(tmp_path)
-    async with daemon, Tail("--url", daemon.base) as tail:
+    async with daemon, Gate(daemon.port) as gate, Tail("--url", gate.base) as tail:
         await tail.said("following")
         await post(daemon.base, {"title": "lost"})
         await tail.line()
+        gate.hold()
+        await tail.said("waiting for")
         await daemon.stop()
         await daemon.start()
+        await post(daemon.base, {"title": "early"})
+        gate.release()
         line = await tail.said("history truncated (epoch)")
-        assert "continuing from the head, position 0" in line
+        assert "the feed's history is another one" in line
+        assert "continuing after position 0 (the oldest held" in line
+        early = await tail.line()
+        assert columns(early)[1:3] == ["#1", "created"] and "early" in early
         await post(daemon.base, {"title": "new"})
-        assert columns(await tail.line())[1:3] == ["#1", "created"]
+        assert columns(await tail.line())[1:3] == ["#2", "created"]
         assert await tail.interrupt() == 0
     assert not any("Traceback" in line for line in [*tail.errors, *await tail.rest_of_stderr()])
+
+
+async def test_a_since_past_the_head_is_said_so_and_followed_from_the_head(
+    tmp_path: Path,
+) -> None:
+    async with Daemon(tmp_path) as daemon:
+        await post(daemon.base, {"title": "one"})
+        async with Tail("--url", daemon.base, "--since", "50") as tail:
+            line = await tail.said("history truncated (ahead)")
+            assert "position 50 is past the feed's head, position 1" in line
+            assert "no longer held" not in line
+            await tail.said("following")
+            one = await tail.line()
+            assert columns(one)[1:3] == ["#1", "created"] and "one" in one
 
 
 async def test_since_replays_what_came_after_it(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from eventd.tail.options import TailOptions
 
 # A person watching should see a restarted daemon again soon after it answers.
 MAX_DELAY = 2.0
+# After a lost history, at most this many of the feed's newest changes are shown again.
+REPLAYED = 1000
 Emit = Callable[[Mapping[str, Any]], None]
 
 
@@ -80,15 +82,34 @@ class Status:
             self.say(f"resumed at {self.url}{where}")
         self.away = False
 
-    def truncated(self, since: int | None, exc: HistoryTruncated) -> None:
-        self.say(
-            f"history truncated ({exc.reason}): the changes after position {since} are no "
-            f"longer held; continuing from the head, position {exc.head}"
-        )
+    def truncated(self, since: int | None, exc: HistoryTruncated, start: int) -> None:
+        self.say(f"history truncated ({exc.reason}): {_why(since, exc)}; {_where(start, exc)}")
+
+
+def _why(since: int | None, exc: HistoryTruncated) -> str:
+    if exc.reason == "epoch":
+        return "the feed's history is another one (cleared, or a restarted daemon)"
+    if exc.reason == "ahead":
+        return f"position {since} is past the feed's head, position {exc.head}"
+    return f"the changes after position {since} are no longer held"
+
+
+def _where(start: int, exc: HistoryTruncated) -> str:
+    if start == exc.head:
+        return f"continuing from the head, position {exc.head}"
+    kept = "the oldest held" if start == exc.oldest - 1 else f"the {exc.head - start} newest"
+    return f"continuing after position {start} ({kept} of the feed's changes first)"
+
+
+def restart_position(exc: HistoryTruncated) -> int:
+    """Return where to go on after a lost history: the changes the feed still holds, at most
+    the REPLAYED newest, so that those written before the tail came back are shown."""
+    return max(exc.oldest - 1, exc.head - REPLAYED, 0)
 
 
 async def follow(subscriber: Subscriber, emit: Emit, status: Status) -> None:
-    """Print the subscription's messages for ever; go on from the head if history is gone."""
+    """Print the subscription's messages for ever; go on from what the feed holds if the
+    history the tail followed is gone."""
     while True:
         try:
             async for message in subscriber:
@@ -97,8 +118,9 @@ async def follow(subscriber: Subscriber, emit: Emit, status: Status) -> None:
                 else:
                     emit(message)
         except HistoryTruncated as exc:
-            status.truncated(subscriber.position, exc)
-            subscriber.position, subscriber.epoch = exc.head, exc.epoch
+            start = restart_position(exc)
+            status.truncated(subscriber.position, exc, start)
+            subscriber.position, subscriber.epoch = start, exc.epoch
 
 
 def subscribers(

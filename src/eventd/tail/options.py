@@ -98,7 +98,9 @@ def parse_channels(text: str) -> list[str]:
 def parse_since(text: str) -> int:
     """Return a feed position: an integer from 0 to 2^63-1."""
     if not text.isascii() or not text.isdigit() or int(text) > MAX_POSITION:
-        raise argparse.ArgumentTypeError(f"must be a feed position (0 or more), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be a feed position (0 to {MAX_POSITION}), got {text!r}"
+        )
     return int(text)
 
 

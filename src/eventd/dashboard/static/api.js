@@ -45,8 +45,27 @@ async function authorized(url, init, headers) {
 
 function parseJson(text) {
   try {
-    return JSON.parse(text);
+    return parseExact(text);
   } catch {
     return { error: { message: text } };
   }
+}
+
+// JSON.parse, keeping the numbers a double cannot hold as their source text (JSON.rawJSON,
+// which JSON.stringify writes back as it was): an integer of more than 53 bits in an event's
+// data, or a number out of a double's range in a form, goes to the API as written, to be
+// stored exactly or refused naming the field. Plain parsing where the browser lacks it.
+export function parseExact(text) {
+  return RAW_JSON ? JSON.parse(text, keepSource) : JSON.parse(text);
+}
+
+const RAW_JSON = typeof JSON.rawJSON === "function";
+const INTEGER = /^-?\d+$/;
+
+function keepSource(key, value, context) {
+  if (typeof value !== "number" || context?.source === undefined) return value;
+  const source = context.source;
+  // A decimal fraction is a double on the daemon too: only integers and overflows lose.
+  const exact = Number.isFinite(value) && (!INTEGER.test(source) || BigInt(source) === BigInt(value));
+  return exact ? value : JSON.rawJSON(source);
 }

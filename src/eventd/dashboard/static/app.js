@@ -2,10 +2,12 @@
 // filters every panel shares through the URL, then each panel in its own section.
 //
 // A panel is a module whose `mount(root, context)` fills its <section>; context holds
-// `connection` (add subscriptions), `api` (HTTP calls) and `state` (the URL's view state).
+// `connection` (add subscriptions), `api` (HTTP calls), `state` (the URL's view state) and
+// `events` (the shared subscription to the events and reminders channels: see events.js).
 
 import { api } from "./api.js";
 import { Connection } from "./connection.js";
+import { EventsFeed } from "./events.js";
 import * as feed from "./feed.js";
 import * as health from "./health.js";
 import * as reminders from "./reminders.js";
@@ -38,6 +40,8 @@ const state = new UrlState();
 bindFilters(document.getElementById("filters"), state);
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 const connection = new Connection({ url: `${scheme}//${location.host}/ws`, onState: showState });
-const context = { connection, api, state };
+const events = new EventsFeed(connection, state);
+const context = { connection, api, state, events };
 for (const [id, panel] of PANELS) panel.mount(document.getElementById(id), context);
+events.start();
 connection.start();

@@ -1,13 +1,17 @@
 // One WebSocket to /ws for every panel. Each panel adds a subscription; after a disconnection
-// every subscription is made again, and the feed ones resume with `since` and `epoch`.
+// every subscription is made again, and the feed ones resume with `since` and `epoch`. A
+// subscription the daemon cannot make yet (`unavailable`) is asked again after a delay of its
+// own, leaving the socket and the others alone.
 // With a token kept (auth.js), each connection sends it first and subscribes after `auth_ok`.
 
+import { parseExact } from "./api.js";
 import { currentToken, refuse, renewToken } from "./auth.js";
 
 const CLOSE_UNAUTHORIZED = 4001;
 
 const FIRST_DELAY_MS = 250;
 const MAX_DELAY_MS = 5000;
+const REPLAYED = 1000; // see FeedSubscription
 
 export class Connection {
   // onState(state, detail): "connecting" | "live" | "reconnecting"; detail.resumed on a resume.
@@ -20,6 +24,7 @@ export class Connection {
     this.open_ = false; // true between `welcome` (or `auth_ok`) and the socket's close
     this.sentToken = null; // the token this socket's `auth` message carried
     this.resuming = false;
+    this.pending = new Set(); // ids asked on this socket and not yet made
   }
 
   start() {
@@ -30,7 +35,7 @@ export class Connection {
   // Add a subscription (see Subscription and FeedSubscription) and make it at once when live.
   add(subscription) {
     this.subscriptions.set(subscription.id, subscription);
-    if (this.open_) this.send(subscription.request());
+    if (this.open_) this.ask(subscription);
   }
 
   // Subscribe afresh after a subscription's fields changed (new filters). It takes a new id,
@@ -46,13 +51,14 @@ export class Connection {
     const subscription = this.subscriptions.get(id);
     if (subscription === undefined) return;
     this.subscriptions.delete(id);
+    this.pending.delete(id);
     if (this.open_) this.send({ type: "unsubscribe", id });
   }
 
   open() {
     const socket = new WebSocket(this.url);
     this.socket = socket;
-    socket.addEventListener("message", (frame) => this.receive(JSON.parse(frame.data)));
+    socket.addEventListener("message", (frame) => this.receive(parseExact(frame.data)));
     socket.addEventListener("close", (event) => this.away(event));
   }
 
@@ -61,6 +67,7 @@ export class Connection {
     if (event.code === CLOSE_UNAUTHORIZED) refuse(this.sentToken);
     this.socket = null;
     this.open_ = false;
+    this.pending.clear();
     this.onState("reconnecting", {});
     setTimeout(() => this.open(), this.delay);
     this.delay = Math.min(this.delay * 2, MAX_DELAY_MS);
@@ -90,9 +97,7 @@ export class Connection {
       return;
     }
     if (message.type === "error" && message.code === "unavailable") {
-      // The daemon does not know yet where the feed stands: try again a little later.
-      console.warn("eventd:", message.code, message.message);
-      this.socket.close();
+      this.unavailable(message);
       return;
     }
     const id = message.sub ?? message.id;
@@ -101,25 +106,56 @@ export class Connection {
       if (message.type === "error") console.warn("eventd:", message.code, message.message);
       return;
     }
-    if (message.type === "subscribed") this.live();
-    if (message.type === "history_truncated") {
+    if (message.type === "subscribed") this.made(subscription);
+    else if (message.type === "history_truncated") {
+      // Not made: ask again from where the feed can continue (the subscription says where).
       subscription.truncated(message);
       this.send(subscription.request());
       return;
-    }
+    } else if (message.type !== "error") subscription.retryDelay = FIRST_DELAY_MS; // it works
     subscription.receive(message);
+  }
+
+  ask(subscription) {
+    this.pending.add(subscription.id);
+    this.send(subscription.request());
   }
 
   subscribeAll() {
     this.open_ = true;
     this.resuming = [...this.subscriptions.values()].some((sub) => sub.resumes());
-    for (const subscription of this.subscriptions.values()) this.send(subscription.request());
+    for (const subscription of this.subscriptions.values()) this.ask(subscription);
     if (this.subscriptions.size === 0) this.live();
+  }
+
+  made(subscription) {
+    this.pending.delete(subscription.id);
+    if (this.pending.size > 0) this.onState("live", { resumed: this.resuming });
+    // Only a connection that made every subscription counts as a good one: a daemon that
+    // answers `subscribed` and then fails must not be asked again every FIRST_DELAY_MS.
+    if (this.pending.size === 0) this.live();
   }
 
   live() {
     this.delay = FIRST_DELAY_MS;
     this.onState("live", { resumed: this.resuming });
+  }
+
+  // The daemon could not make (or keep) one subscription: ask for it again later, on this
+  // socket, unless it was removed or renewed meanwhile.
+  unavailable(message) {
+    console.warn("eventd:", message.code, message.message);
+    const subscription = this.subscriptions.get(message.id);
+    if (subscription === undefined) return;
+    const { id } = subscription;
+    const socket = this.socket;
+    this.pending.add(id); // not made: the connection is not a good one yet
+    setTimeout(() => {
+      if (socket === this.socket && this.open_ && this.subscriptions.get(id) === subscription) {
+        this.ask(subscription);
+      }
+    }, subscription.retryDelay);
+    subscription.retryDelay = Math.min(subscription.retryDelay * 2, MAX_DELAY_MS);
   }
 }
 
@@ -133,6 +169,7 @@ export class Subscription {
     this.id = name;
     this.fields = fields;
     this.onMessage = onMessage;
+    this.retryDelay = FIRST_DELAY_MS; // before asking again after `unavailable`
   }
 
   request() {
@@ -158,10 +195,12 @@ export class FeedSubscription extends Subscription {
   // onChange(message): a `change` or `reminder` message, each position once and in order.
   // onReset(): the feed cannot continue from where the page was (a new epoch): start afresh.
   // onMessage(message): anything else addressed to it (`subscribed`, `error`).
-  constructor(name, fields, { onChange, onReset, onMessage = () => {} }) {
+  // replayed: after a lost history, at most this many of the feed's newest changes are read.
+  constructor(name, fields, { onChange, onReset, onMessage = () => {}, replayed = REPLAYED }) {
     super(name, fields, onMessage);
     this.onChange = onChange;
     this.onReset = onReset;
+    this.replayed = replayed;
     this.position = null; // the last position handled
     this.epoch = null;
   }
@@ -184,10 +223,13 @@ export class FeedSubscription extends Subscription {
     this.epoch = null;
   }
 
-  truncated() {
-    // The page's rows belong to a history the feed no longer holds: start from the head.
-    this.forget();
+  // The page's rows belong to a history the feed no longer holds (`message`: the daemon's
+  // `history_truncated`): start afresh, from the changes the feed still holds, so that those
+  // written before the page came back (to a restarted daemon) are shown.
+  truncated({ oldest, head, epoch }) {
     this.onReset();
+    this.position = Math.max(oldest - 1, head - this.replayed, 0);
+    this.epoch = epoch ?? null;
   }
 
   receive(message) {

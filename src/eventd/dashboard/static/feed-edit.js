@@ -2,7 +2,7 @@
 // creates an event. Errors, the API's or the form's own, are shown beside the form, naming
 // the field, never dropped.
 
-import { ApiError } from "./api.js";
+import { ApiError, parseExact } from "./api.js";
 
 const DELETED_ELSEWHERE = "This event has been deleted elsewhere.";
 const FIELDS = ["type", "key", "title", "value", "timestamp", "data"];
@@ -29,7 +29,7 @@ function readForm(form) {
   };
   if (text("data").trim() !== "") {
     try {
-      fields.data = JSON.parse(text("data"));
+      fields.data = parseExact(text("data"));
     } catch (error) {
       throw new FieldError("data", `is not JSON: ${error.message}`);
     }

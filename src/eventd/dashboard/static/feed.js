@@ -8,7 +8,6 @@
 // range, opens it; live changes then only update or remove the rows on the page, new events
 // are not added, until "Back to live" shows the live rows again, which kept up meanwhile.
 
-import { FeedSubscription } from "./connection.js";
 import { EventDialog, bindCreate } from "./feed-edit.js";
 import { History, rangeBound } from "./feed-history.js";
 import { FeedRows } from "./feed-rows.js";
@@ -17,9 +16,9 @@ import { FeedTable } from "./feed-table.js";
 const MAX_PAGE = 1000; // the API's default `limits.max_page_size`
 
 class FeedPanel {
-  constructor(root, { connection, api, state }) {
+  constructor(root, { api, state, events }) {
     this.root = root;
-    this.connection = connection;
+    this.events = events;
     this.state = state;
     this.find = (testid) => root.querySelector(`[data-testid="${testid}"]`);
     this.live = new FeedRows(this.readNumber("max-rows"));
@@ -40,10 +39,6 @@ class FeedPanel {
       onDeleted: (event, { elsewhere = false } = {}) => this.deleted(event.id, elsewhere),
     });
     bindCreate(this.find("feed-create"), api, (event) => this.say(`Created ${event.id}`));
-    this.subscription = new FeedSubscription("feed", this.fields(), {
-      onChange: (change) => this.changed(change),
-      onReset: () => this.changed({ op: "cleared" }),
-    });
   }
 
   // The whole number a number input asks for, within its min and max, shown back in it:
@@ -64,7 +59,7 @@ class FeedPanel {
     const filter = {};
     if (this.state.get("type")) filter.type = this.state.get("type");
     if (this.state.get("key")) filter.key = this.state.get("key");
-    return { channels: ["events"], filter };
+    return { filter };
   }
 
   // Whether `event` passes the page's filters (an edit can take it out of them).
@@ -91,15 +86,17 @@ class FeedPanel {
 
   start() {
     this.bind();
-    this.connection.add(this.subscription);
+    // The page's shared subscription (events.js), made again by it when the filters change.
+    this.events.listen(["events"], {
+      onChange: (change) => this.changed(change),
+      onReset: () => this.changed({ op: "cleared" }),
+    });
     this.draw();
   }
 
   filtersChanged() {
-    this.subscription.fields = this.fields();
     this.live.clear();
     if (this.frozen) this.frozen = [];
-    this.connection.renew(this.subscription);
     if (this.mode === "history") this.turn(() => this.history.first(this.query()));
     this.draw();
   }

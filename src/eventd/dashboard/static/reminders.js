@@ -1,13 +1,13 @@
 // The Reminders panel: the next reminders, each counting down to its due time by the daemon's
 // clock, and those sent while the page is open. It follows the page's type and key filters.
 //
-// One feed subscription to the `events` and `reminders` channels keeps it right: a `reminder`
-// moves its row to "sent" and shows a toast; a deleted event's rows go at once; an event
+// The page's subscription to the `events` and `reminders` channels (events.js) keeps it
+// right: a `reminder` moves its row to "sent" and shows a toast; a deleted event's rows go
+// at once; an event
 // created or moved into the future (or one already listed changing) has the list read again
 // from GET /reminders, a little later, so that a burst of writes costs one read. The list is
 // read again too whenever the subscription is made (page load, reconnection, new filters).
 
-import { FeedSubscription } from "./connection.js";
 import { toast } from "./toast.js";
 
 const PAGE = 50; // upcoming reminders listed
@@ -297,13 +297,6 @@ function concerns(change, list, clock) {
   return change.op !== "deleted" && Date.parse(event.timestamp) > clock.now();
 }
 
-function fields(state) {
-  const filter = {};
-  if (state.get("type")) filter.type = state.get("type");
-  if (state.get("key")) filter.key = state.get("key");
-  return { channels: ["events", "reminders"], filter };
-}
-
 function onChange(message, list, lister, clock) {
   if (message.type === "reminder") {
     list.markSent(message);
@@ -321,11 +314,12 @@ function onChange(message, list, lister, clock) {
   }
 }
 
-export function mount(root, { connection, api, state }) {
+export function mount(root, { api, state, events }) {
   const clock = new ServerClock();
   const list = new ReminderList(root, clock);
   const lister = new Lister(list, clock, api, state);
-  const subscription = new FeedSubscription("reminders", fields(state), {
+  // The page's shared subscription (events.js), made again by it when the filters change.
+  events.listen(["events", "reminders"], {
     onChange: (message) => onChange(message, list, lister, clock),
     onReset: () => list.clear(),
     onMessage: (message) => {
@@ -334,10 +328,5 @@ export function mount(root, { connection, api, state }) {
       else if (message.type === "error") list.setStatus(message.message);
     },
   });
-  state.watch(["type", "key"], () => {
-    subscription.fields = fields(state);
-    list.clear();
-    connection.renew(subscription);
-  });
-  connection.add(subscription);
+  state.watch(["type", "key"], () => list.clear());
 }
