@@ -18,8 +18,8 @@ from eventd.config import Config
 from eventd.config.rates import Rate, parse_rate
 
 US = 1_000_000
-# Oldest buckets looked at per request to drop the full ones: more than one, so that the
-# table shrinks while clients come and go.
+# Oldest buckets looked at for each new key, to drop the full ones: more than one, so that
+# the table shrinks while clients come and go.
 SWEEP = 2
 
 
@@ -63,11 +63,18 @@ class Buckets:
     def take(self, key: str, now: float) -> float:
         """Take one token from `key`'s bucket; return microseconds to wait (0: it passes)."""
         table = self._full_at
-        full_at, wait = self.pace.take(table.pop(key, now), now)
-        if full_at > now:
+        # Popped and put back: the table stays in order of use, least recent first.
+        full_at = table.pop(key, None)
+        if full_at is None:
+            self._sweep(now)  # only a new key grows the table
+            full_at = now
+        after = (full_at if full_at > now else now) + self.pace.interval_us
+        over = after - now - self.pace.tolerance_us
+        if over > 0:
             table[key] = full_at
-        self._sweep(now)
-        return wait
+            return over
+        table[key] = after
+        return 0.0
 
     def _sweep(self, now: float) -> None:
         """Drop the oldest full buckets, then the least recently used beyond the size."""
@@ -77,7 +84,7 @@ class Buckets:
             if oldest is None or table[oldest] > now:
                 break
             del table[oldest]
-        while len(table) > self.size:
+        while len(table) >= self.size:
             table.popitem(last=False)
 
 

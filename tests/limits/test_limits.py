@@ -9,6 +9,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from eventd.http.openapi import document
+from eventd.limits.middleware import EXEMPT
 from eventd.ratelimit import RATE_LIMITS
 from eventd.ws.protocol import CLOSE_RATE_LIMITED
 from tests.auth.tokens import SECRETS, bearer, locked_config
@@ -187,3 +189,15 @@ async def test_websocket_messages_are_not_limited_by_default(make_client: MakeCl
     client = await make_client()
     ws = await connect(client)
     assert {m["type"] for m in await pings(ws, 200)} == {"pong"}
+
+
+async def test_the_document_says_429_exactly_where_limits_apply(make_client: MakeClient) -> None:
+    client = await make_client()
+    assert client.app is not None
+    paths = document()["paths"]
+    for route in client.app.router.routes():
+        if route.resource is None or route.method == "HEAD":
+            continue
+        path = route.resource.canonical
+        operation = paths[path][route.method.lower()]
+        assert ("429" in operation["responses"]) is (path not in EXEMPT), (route.method, path)
