@@ -546,36 +546,48 @@ def dashboard(ctx: Context) -> None:
 
 @scenario("10. single-event POST /events with metrics on and off (memory engine)")
 def metrics_cost(ctx: Context) -> None:
+    on_off(ctx, "metrics", {"EVENTD_METRICS_ENABLED": "false"}, {"EVENTD_METRICS_ENABLED": "true"})
+
+
+@scenario("11. single-event POST /events with a rate limit on and off (memory engine)")
+def rate_limit_cost(ctx: Context) -> None:
+    # A limit no request reaches: every request takes a token, none is refused.
+    limited = {"EVENTD_LIMITS_RATE": "1000000000/s", "EVENTD_LIMITS_BURST": "1000000000"}
+    on_off(ctx, "rate limit", {}, limited)
+
+
+def on_off(ctx: Context, name: str, off: dict[str, str], on: dict[str, str]) -> None:
+    """Measure single POSTs with `name` off and on, and on's share of off."""
     # Off and on take turns, round after round, as the machine's speed drifts (scenario 1).
     # The daemon's CPU time per request is the steadier figure where other processes share
     # the cores: requests/s moves with their load, CPU per request much less.
     seconds, rounds = ctx.size(5, 1), ctx.size(5, 1)
-    rps: dict[str, list[float]] = {"false": [], "true": []}
-    cpu: dict[str, list[float]] = {"false": [], "true": []}
+    rps: dict[str, list[float]] = {"off": [], "on": []}
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
     for round in range(rounds):
         # Each goes first every other round: the second of a pair runs on a warmer machine.
-        for enabled in ("false", "true") if round % 2 else ("true", "false"):
-            with serve("memory", EVENTD_METRICS_ENABLED=enabled) as (base, proc):
+        for state in ("off", "on") if round % 2 else ("on", "off"):
+            with serve("memory", **(on if state == "on" else off)) as (base, proc):
                 before = cpu_seconds(proc.pid)
                 run = wrk(f"{base}/events", "post_event.lua", connections=32, seconds=seconds)
                 used = cpu_seconds(proc.pid) - before
-            rps[enabled].append(run["rps"])
-            cpu[enabled].append(1e6 * used / max(1.0, run["requests"]))
+            rps[state].append(run["rps"])
+            cpu[state].append(1e6 * used / max(1.0, run["requests"]))
     note = f"median of {rounds} rounds of {seconds} s"
-    for enabled, name in (("false", "off"), ("true", "on")):
-        ctx.figure(f"metrics {name}: requests/s", median(rps[enabled]), "requests/s", note=note)
-        ctx.figure(f"metrics {name}: daemon CPU per request", median(cpu[enabled]), "µs")
-    shares = [100 * on / off for on, off in zip(rps["true"], rps["false"], strict=True)]
+    for state in ("off", "on"):
+        ctx.figure(f"{name} {state}: requests/s", median(rps[state]), "requests/s", note=note)
+        ctx.figure(f"{name} {state}: daemon CPU per request", median(cpu[state]), "µs")
+    shares = [100 * on / off for on, off in zip(rps["on"], rps["off"], strict=True)]
     ctx.figure(
-        "metrics on, requests/s as a share of off",
+        f"{name} on, requests/s as a share of off",
         median(shares),
         "%",
         ">= 90 %",
         note=rounds_note(shares, "{:.1f} %"),
     )
-    costs = [100 * off / on for on, off in zip(cpu["true"], cpu["false"], strict=True)]
+    costs = [100 * off / on for on, off in zip(cpu["on"], cpu["off"], strict=True)]
     ctx.figure(
-        "metrics on, requests per CPU second as a share of off",
+        f"{name} on, requests per CPU second as a share of off",
         median(costs),
         "%",
         ">= 90 %",

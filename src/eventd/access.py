@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from eventd.config import SCOPES, Config, parse_scopes, read_tokens_file
 from eventd.config.tokens import TokenConfig
@@ -44,6 +44,7 @@ class Gate(Protocol):
         """Return the grant of `secret`, or None if no token has it."""
 
 
+_BEARER = "bearer "
 GATE: web.AppKey[Gate] = web.AppKey("gate")
 # The grant the HTTP middleware found for a request: None when its Authorization was bad.
 _GRANT: web.RequestKey[Grant | None] = web.RequestKey("grant")
@@ -60,6 +61,17 @@ def request_grant(request: web.Request) -> Grant | None:
         return request[_GRANT]
     gate = request.app.get(GATE)
     return Grant(None, EVERY_SCOPE) if gate is None else gate.anonymous
+
+
+def credentials(request: web.Request) -> Grant | None:
+    """Return what the request's `Authorization` grants; None for a bad or unknown one."""
+    gate = request.app[GATE]
+    values = request.headers.getall(hdrs.AUTHORIZATION, [])
+    if not values:
+        return gate.anonymous
+    if len(values) > 1 or values[0][: len(_BEARER)].lower() != _BEARER:
+        return None
+    return gate.check(values[0][len(_BEARER) :].strip())
 
 
 def all_tokens(config: Config) -> tuple[TokenConfig, ...]:

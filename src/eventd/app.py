@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from eventd import auth, dashboard, events, metrics, reminders, stats, timelines
+from eventd import auth, dashboard, events, limits, metrics, reminders, stats, timelines
 from eventd.config import Config
 from eventd.counters import Counters
 from eventd.feed.hub import Hub
@@ -27,7 +27,7 @@ from eventd.ws.protocol import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)
 # Each feature plugs itself in with `setup(app)`: its state, routes, channels and jobs.
-FEATURES = (auth, events, stats, reminders, timelines, dashboard, metrics)
+FEATURES = (auth, limits, events, stats, reminders, timelines, dashboard, metrics)
 
 
 def create_app(
@@ -42,7 +42,8 @@ def create_app(
         client_max_size=config.limits.max_body_bytes,
         # `errors` outermost: no failure, not even in the origin check, answers a bare 500.
         # Credentials after the origin check, so that 401s carry CORS headers and
-        # preflights (which carry no credentials) are answered first.
+        # preflights (which carry no credentials) are answered first. `limits` goes in
+        # between, after the origin check, when a rate is set.
         middlewares=[errors, origin.middleware(config), auth.check_scope, body_timeout],
         # Bodies are inflated by http/decoding.py, in steps and up to the size limit.
         handler_args=handler_args(config.server) | {"auto_decompress": False},

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from eventd.access import GATE, Grant, set_grant
+from eventd.access import credentials, set_grant
 from eventd.auth.scopes import OPEN, SELF, route_scope
 from eventd.http.responses import error_response
-
-_BEARER = "bearer "
-
-
-def credentials(request: web.Request) -> Grant | None:
-    """Return what the request's `Authorization` grants; None for a bad or unknown one."""
-    gate = request.app[GATE]
-    values = request.headers.getall(hdrs.AUTHORIZATION, [])
-    if not values:
-        return gate.anonymous
-    if len(values) > 1 or values[0][: len(_BEARER)].lower() != _BEARER:
-        return None
-    return gate.check(values[0][len(_BEARER) :].strip())
 
 
 @web.middleware

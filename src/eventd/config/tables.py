@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventd.config.rates import parse_rate
 from eventd.config.tokens import TokenConfig, parse_scopes, parse_tokens, read_tokens_file
 from eventd.fields import PathError, parse_path
 from eventd.origins import parse_hosts, parse_origins
@@ -397,6 +398,44 @@ class Limits:
     # Bounded: JSON decoders recurse once per level, up to the interpreter's recursion limit.
     max_data_depth: int = setting(
         32, "Deepest nesting of arrays/objects in `data` (at most 256).", minimum=1, maximum=256
+    )
+    rate: str = setting(
+        "",
+        "Requests each token (or, without one, each client address) may make: 'N/PERIOD' "
+        "such as '100/s', '1/5s' or '600/m'; more get 429 with Retry-After. '' is no limit. "
+        "/health, /metrics and the dashboard's files are not limited.",
+        check=parse_rate,
+    )
+    burst: int = setting(
+        0,
+        "Requests a token or address may make at once before `rate` paces it (0: the N of `rate`).",
+        minimum=0,
+        maximum=MAX_COUNT,
+    )
+    ws_rate: str = setting(
+        "",
+        "Messages each WebSocket may send, as `rate`; one more is answered with a "
+        "`rate_limited` error. '' is no limit.",
+        check=parse_rate,
+    )
+    ws_burst: int = setting(
+        0,
+        "Messages a WebSocket may send at once (0: the N of `ws_rate`).",
+        minimum=0,
+        maximum=MAX_COUNT,
+    )
+    ws_strikes: int = setting(
+        10,
+        "Messages in a row refused by `ws_rate` after which the socket is closed with 4029.",
+        minimum=1,
+        maximum=MAX_COUNT,
+    )
+    rate_clients: int = setting(
+        100_000,
+        "Token and address buckets kept at most; idle ones are dropped first, then the "
+        "least recently used.",
+        minimum=1,
+        maximum=MAX_COUNT,
     )
 
 

@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from eventd.access import GATE, request_grant
 from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, SOCKETS
+from eventd.ratelimit import RATE_LIMITS, MessageBucket, retry_seconds
 from eventd.store.base import StorageError
 from eventd.times import format_us
 from eventd.ws import protocol
@@ -54,7 +55,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         }
         await ws.send_frame(protocol.encode(welcome), WSMsgType.TEXT)
         conn.counters.ws_messages_sent += 1
+        limits = request.app.get(RATE_LIMITS)
+        bucket = None if limits is None else limits.message_bucket()
         async for frame in ws:
+            if bucket is not None and await _throttled(conn, bucket, request.app[CLOCK]()):
+                continue
             if frame.type == WSMsgType.TEXT:
                 await handle(conn, frame.data)
             elif frame.type == WSMsgType.BINARY:
@@ -71,6 +76,20 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             task.cancel()
         await asyncio.gather(writer, watchdog, deadline, return_exceptions=True)
     return ws
+
+
+async def _throttled(conn: Connection, bucket: MessageBucket, now: int) -> bool:
+    """Refuse a message over the socket's `limits.ws_rate`, closing it after too many."""
+    wait = bucket.take(now)
+    if not wait:
+        return False
+    if bucket.exhausted:
+        conn.end(protocol.CLOSE_RATE_LIMITED, f"rate limited: {bucket.strikes} messages refused")
+        return True
+    seconds = retry_seconds(wait)
+    message = f"Too many requests, retry in {seconds}s"
+    await conn.reply(protocol.error("rate_limited", message))
+    return True
 
 
 async def _auth_deadline(conn: Connection) -> None:

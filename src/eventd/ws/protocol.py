@@ -14,6 +14,7 @@ from eventd.times import format_duration, format_us
 CLOSE_GOING_AWAY = 1001  # the daemon stops
 CLOSE_UNAUTHORIZED = 4001  # a bad token, or none sent within `auth.handshake_timeout`
 CLOSE_SLOW_CONSUMER = 4008  # the subscriber fell `feed.send_queue` messages behind
+CLOSE_RATE_LIMITED = 4029  # `limits.ws_strikes` messages in a row over `limits.ws_rate`
 MAX_MESSAGE_BYTES = 64 * 1024
 # Positions are non-negative and fit a signed 64-bit integer on every engine.
 Position = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -77,6 +78,7 @@ ErrorCode = Literal[
     "too_many_subscriptions",
     "unavailable",
     "forbidden",
+    "rate_limited",
 ]
 
 
