@@ -142,12 +142,13 @@ def serve(
     guard_loop(loop)
     app = create_app(config, clear=clear)
     add_reloader(app, ("log.level",), set_log_level, name="log level")
+    notifier = Notifier.from_environ()
     service = Service(
         app,
         config,
         reread or (lambda: config),
-        notifier=Notifier.from_environ(),
-        watchdog=watchdog_interval(),
+        notifier=notifier,
+        watchdog=watchdog_interval() if notifier.enabled else None,
         where=", ".join(_address(sock) for sock in sockets),
     )
     service.install(loop)
