@@ -40,7 +40,7 @@ class Daemon:
     def spawn(self) -> Daemon:
         """Start the process without waiting for it to answer."""
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(  # noqa: ASYNC220 - Popen does not wait
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "eventd", "serve", *self.args],
                 cwd=REPO,
                 env=self.env,

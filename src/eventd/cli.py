@@ -19,14 +19,14 @@ from eventd.access import protected_mode_refusal
 from eventd.app import create_app
 from eventd.config import Config, ConfigError, load, new_token, parse_scopes
 from eventd.config.tokens import NAME_RULE, valid_name
-from eventd.systemd.notify import Notifier, watchdog_interval
-from eventd.systemd.service import Service
 from eventd.errors import Unavailable
 from eventd.http.client_faults import quiet_client_faults
 from eventd.loopguard import install as guard_loop
 from eventd.reloading import add_reloader
 from eventd.seed import seed
 from eventd.store.base import StorageError
+from eventd.systemd.notify import Notifier, watchdog_interval
+from eventd.systemd.service import Service
 from eventd.tail import options as tail_options
 from eventd.tail.follow import run as run_tail
 from eventd.times import TimeError, parse_duration

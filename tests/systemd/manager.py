@@ -46,7 +46,9 @@ class Manager:
             async with asyncio.timeout(TIMEOUT):
                 datagram = await loop.sock_recv(self.sock, 65536)
         except TimeoutError:
-            raise AssertionError(f"no notification in {TIMEOUT:g} s after {self.received}") from None
+            raise AssertionError(
+                f"no notification in {TIMEOUT:g} s after {self.received}"
+            ) from None
         message = parse(datagram)
         self.received.append(message)
         return message

@@ -18,10 +18,10 @@ from aiohttp import web
 
 from eventd.access import protected_mode_refusal
 from eventd.config import Config, ConfigError
+from eventd.keys import WORKER
 from eventd.systemd.notify import Notifier, monotonic_usec, status
 from eventd.systemd.reload import apply
 from eventd.systemd.watchdog import watch
-from eventd.keys import WORKER
 
 log = logging.getLogger("eventd")
 

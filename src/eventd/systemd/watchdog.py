@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from eventd.systemd.notify import Notifier, status
 from eventd.errors import Unavailable
 from eventd.store.base import StorageError
 from eventd.store.commands import Ping
 from eventd.store.worker import StoreWorker
+from eventd.systemd.notify import Notifier, status
 
 log = logging.getLogger(__name__)
 
