@@ -34,8 +34,13 @@ class Daemon:
         return self.log_path.read_text()
 
     async def start(self) -> Daemon:
+        self.spawn()
+        return await self.answering()
+
+    def spawn(self) -> Daemon:
+        """Start the process without waiting for it to answer."""
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(  # noqa: ASYNC220 - Popen does not wait
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "eventd", "serve", *self.args],
                 cwd=REPO,
                 env=self.env,
@@ -43,6 +48,11 @@ class Daemon:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
+        return self
+
+    async def answering(self) -> Daemon:
+        """Return once the spawned daemon answers /health; fail if it exits first."""
+        assert self.process is not None
         async with aiohttp.ClientSession() as session:
             for _ in range(200):  # up to ~10 s
                 if self.process.poll() is not None:

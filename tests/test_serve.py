@@ -173,11 +173,12 @@ async def test_busy_port_without_clear_is_one_line() -> None:
 # --- signals -------------------------------------------------------------------------------
 
 
-async def test_sighup_is_logged_and_ignored(tmp_path: Path) -> None:
+async def test_sighup_reloads_and_the_daemon_keeps_serving(tmp_path: Path) -> None:
+    # What a reload changes: tests/systemd/test_serve_reload.py.
     async with Daemon(tmp_path) as daemon:
         assert daemon.process is not None
         daemon.process.send_signal(signal.SIGHUP)
-        await wait_for_log(daemon, "SIGHUP")
+        await wait_for_log(daemon, "configuration reloaded")
         assert (await health(daemon))["status"] == "ok"
         assert await daemon.stop() == 0
         assert "eventd stopped" in daemon.log

@@ -18,6 +18,7 @@ from eventd.http.routes import setup_routes
 from eventd.http.timeouts import body_timeout, handler_args
 from eventd.jobs import scheduler as jobs
 from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, NAIVE_TZ, SOCKETS, WORKER
+from eventd.reloading import RELOADERS, add_reloader
 from eventd.store import make_engine
 from eventd.store.base import Engine
 from eventd.store.commands import Clear
@@ -38,13 +39,14 @@ def create_app(
     clear: bool = False,
 ) -> web.Application:
     """Return the daemon's application; the store opens when the app starts."""
+    origins = origin.OriginPolicy(config)
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
         # `errors` outermost: no failure, not even in the origin check, answers a bare 500.
         # Credentials after the origin check, so that 401s carry CORS headers and
         # preflights (which carry no credentials) are answered first. `limits` goes in
         # between, after the origin check, when a rate is set.
-        middlewares=[errors, origin.middleware(config), auth.check_scope, body_timeout],
+        middlewares=[errors, origin.middleware(origins), auth.check_scope, body_timeout],
         # Bodies are inflated by http/decoding.py, in steps and up to the size limit.
         handler_args=handler_args(config.server) | {"auto_decompress": False},
     )
@@ -53,6 +55,8 @@ def create_app(
     app[NAIVE_TZ] = resolve_timezone(config.time.naive_timezone)
     app[SOCKETS] = set()
     app[COUNTERS] = Counters()
+    app[RELOADERS] = []
+    add_reloader(app, ("http.cors_origins", "http.allowed_hosts"), origins.configure)
     app.cleanup_ctx.append(_store(engine or make_engine(config), clear=clear))
     app.cleanup_ctx.append(_feed)
     app.on_shutdown.append(_close_sockets)

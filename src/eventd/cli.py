@@ -6,10 +6,9 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,8 +22,11 @@ from eventd.config.tokens import NAME_RULE, valid_name
 from eventd.errors import Unavailable
 from eventd.http.client_faults import quiet_client_faults
 from eventd.loopguard import install as guard_loop
+from eventd.reloading import add_reloader
 from eventd.seed import seed
 from eventd.store.base import StorageError
+from eventd.systemd.notify import Notifier, watchdog_interval
+from eventd.systemd.service import Service
 from eventd.tail import options as tail_options
 from eventd.tail.follow import run as run_tail
 from eventd.times import TimeError, parse_duration
@@ -54,7 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "seed":
         return _seed(config, args.count, args.spread)
-    return serve(config, clear=args.clear)
+    return serve(
+        config,
+        clear=args.clear,
+        reread=lambda: load(args.config, env=os.environ, overrides=overrides),
+    )
 
 
 def _new_token(name: str, scopes_text: str) -> int:
@@ -108,8 +114,13 @@ def _tail(args: argparse.Namespace) -> int:
     return run_tail(options)
 
 
-def serve(config: Config, *, clear: bool = False) -> int:
-    """Run the daemon until SIGTERM or SIGINT; return 0 after a graceful stop."""
+def serve(
+    config: Config, *, clear: bool = False, reread: Callable[[], Config] | None = None
+) -> int:
+    """Run the daemon until SIGTERM or SIGINT; return 0 after a graceful stop.
+
+    SIGHUP applies `reread()` (by default: `config` again) to the running daemon.
+    """
     refusal = protected_mode_refusal(config)
     if refusal is not None:
         print(f"eventd: {refusal}", file=sys.stderr)
@@ -121,32 +132,51 @@ def serve(config: Config, *, clear: bool = False) -> int:
         print(f"eventd: {exc.strerror or exc}", file=sys.stderr)
         return 1
     logging.basicConfig(
-        level=config.log.level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # APScheduler logs every run at INFO: once a second for stats-tick is noise.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
+    set_log_level(config)
     quiet_client_faults()
     log.info("eventd %s starting: engine %s", __version__, config.engine.name)
     loop = asyncio.new_event_loop()
-    loop.add_signal_handler(signal.SIGHUP, _on_sighup)
     guard_loop(loop)
+    app = create_app(config, clear=clear)
+    add_reloader(app, ("log.level",), set_log_level, name="log level")
+    notifier = Notifier.from_environ()
+    service = Service(
+        app,
+        config,
+        reread or (lambda: config),
+        notifier=notifier,
+        watchdog=watchdog_interval() if notifier.enabled else None,
+        where=", ".join(_address(sock) for sock in sockets),
+    )
+    service.install(loop)
     web.run_app(
-        create_app(config, clear=clear),
+        app,
         sock=sockets,
         loop=loop,
         shutdown_timeout=config.server.shutdown_timeout,
-        print=lambda text: log.info("%s", text.strip()),
+        # Called once every socket accepts, after the app (and its store) started.
+        print=service.running,
         access_log=None,
+        handle_signals=False,  # the service handles them, to notify the manager first
     )
     log.info("eventd stopped")
     return 0
 
 
-def _on_sighup() -> None:
-    # SIGHUP's default action ends the process without a drain; nothing reloads yet.
-    log.warning("SIGHUP received and ignored: the configuration is read only at start")
+def set_log_level(config: Config) -> None:
+    """Set the level of eventd's log (at start, and on reload) as `config` says."""
+    logging.getLogger().setLevel(config.log.level.upper())
+    # APScheduler logs every run at INFO: once a second for stats-tick is noise.
+    level = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
+    logging.getLogger("apscheduler").setLevel(level)
+
+
+def _address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if sock.family == socket.AF_INET6 else f"{host}:{port}"
 
 
 def listen(host: str, port: int) -> list[socket.socket]:

@@ -14,6 +14,16 @@ class Tokens:
     def __init__(
         self, tokens: tuple[TokenConfig, ...], anonymous: frozenset[str], handshake_timeout: float
     ) -> None:
+        self._tokens: tuple[tuple[str, Grant], ...] = ()
+        self._anonymous = Grant(None, frozenset())
+        self._handshake_timeout = handshake_timeout
+        self.configure(tokens, anonymous, handshake_timeout)
+
+    def configure(
+        self, tokens: tuple[TokenConfig, ...], anonymous: frozenset[str], handshake_timeout: float
+    ) -> None:
+        """Replace the tokens and what no token grants (a reload); requests from now on and
+        WebSockets that authenticate from now on see them."""
         self._tokens = tuple((t.sha256, Grant(t.name, t.scopes)) for t in tokens)
         self._anonymous = Grant(None, anonymous)
         self._handshake_timeout = handshake_timeout

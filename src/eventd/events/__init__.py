@@ -6,16 +6,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from eventd.config import parse_retention
+from eventd.config import Config, parse_retention
 from eventd.events import legacy, routes
 from eventd.events.channel import EventsChannel
 from eventd.events.keys import EVENTS
 from eventd.events.retention import apply_retention
 from eventd.events.service import EventService
 from eventd.http.timeouts import expect_body
-from eventd.jobs.scheduler import add_job
+from eventd.jobs.scheduler import replace_job
 from eventd.keys import CLOCK, CONFIG, NAIVE_TZ, WORKER
 from eventd.model import Validator
+from eventd.reloading import add_reloader
 from eventd.ws.channels import add_channel
 
 
@@ -36,15 +37,15 @@ def setup(app: web.Application) -> None:
     # The older statistics service's interface.
     router.add_post("/event", legacy.post_event, expect_handler=expect_body)
     router.add_get("/debug/events", legacy.debug_events)
-    config = app[CONFIG]
+    _retention(app, app[CONFIG])
+    add_reloader(app, ("retention",), lambda config: _retention(app, config), name="retention")
+
+
+def _retention(app: web.Application, config: Config) -> None:
+    """Schedule the retention job as `config` says, or none if it keeps everything."""
     rules = parse_retention(config.retention.max_age)
-    if rules:
-        add_job(
-            app,
-            "retention",
-            config.retention.interval,
-            lambda: apply_retention(app[WORKER], rules, app[CLOCK]),
-        )
+    run = (lambda: apply_retention(app[WORKER], rules, app[CLOCK])) if rules else None
+    replace_job(app, "retention", config.retention.interval, run)
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:

@@ -34,21 +34,34 @@ EXPOSE_HEADERS = "Allow, Retry-After"
 MAX_AGE = "600"
 
 
-def middleware(config: Config) -> Middleware:
-    """Return the middleware that checks `Host` and `Origin` as `config` asks."""
-    hosts = parse_hosts(config.http.allowed_hosts)
-    check_host = bool(hosts) or is_loopback(config.server.host)
-    return origin_middleware(parse_origins(config.http.cors_origins), hosts if check_host else None)
+class OriginPolicy:
+    """The origins that get CORS answers and the hosts requests may name; a reload updates
+    them in place (the middleware reads them on every request)."""
+
+    def __init__(self, config: Config) -> None:
+        # Whether Host is checked at all follows the address bound, which only a restart changes.
+        self._loopback = is_loopback(config.server.host)
+        self.listed: frozenset[OriginKey] = frozenset()
+        self.hosts: frozenset[str] | None = None
+        self.configure(config)
+
+    def configure(self, config: Config) -> None:
+        """Take `http.cors_origins` and `http.allowed_hosts` from `config`."""
+        hosts = parse_hosts(config.http.allowed_hosts)
+        self.listed = parse_origins(config.http.cors_origins)
+        self.hosts = hosts if hosts or self._loopback else None
 
 
-def origin_middleware(listed: frozenset[OriginKey], hosts: frozenset[str] | None) -> Middleware:
-    """Return the middleware that refuses foreign origins and answers CORS for `listed`.
+def middleware(policy: OriginPolicy) -> Middleware:
+    """Return the middleware that checks `Host` and `Origin` as `policy` says at the time.
 
-    With `hosts` (None: any host), `Host` must name a loopback host or one of `hosts`.
+    It refuses foreign origins and answers CORS for `policy.listed`; with `policy.hosts`
+    (None: any host), `Host` must name a loopback host or one of them.
     """
 
     @web.middleware
     async def check_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
+        listed, hosts = policy.listed, policy.hosts
         if hosts is not None and not _host_allowed(request, hosts):
             return _forbidden_host(request.headers.getall(hdrs.HOST, []))
         # The CORS headers go on the answer the client gets, errors included: turn exceptions

@@ -43,6 +43,24 @@ def add_job(
     app[JOBS].append(Job(id, seconds, run))
 
 
+def replace_job(
+    app: web.Application, id: str, seconds: float, run: Callable[[], Awaitable[Any]] | None
+) -> None:
+    """Run `run` every `seconds` under `id` from now on, in place of what ran under `id`
+    (None: nothing); a reload's way to change a job while the daemon runs."""
+    jobs = app[JOBS]
+    jobs[:] = [job for job in jobs if job.id != id]
+    if run is not None:
+        jobs.append(Job(id, seconds, run))
+    scheduler = app.get(SCHEDULER)
+    if scheduler is None:  # not started yet: `start_jobs` schedules what `JOBS` holds
+        return
+    if scheduler.get_job(id) is not None:
+        scheduler.remove_job(id)
+    if run is not None:
+        schedule(scheduler, jobs[-1])
+
+
 async def start_jobs(app: web.Application) -> AsyncIterator[None]:
     """Run the registered jobs while the app runs (a cleanup context, added after every
     feature's, so that the jobs stop before the features they use)."""

@@ -6,15 +6,29 @@ messages with a bucket from the same `RATE_LIMITS` object. Off by default.
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
+from eventd.config import Config
 from eventd.keys import CONFIG
 from eventd.limits.middleware import middleware
 from eventd.ratelimit import RATE_LIMITS, RateLimits
+from eventd.reloading import add_reloader
 
 __all__ = ["setup"]
 
 AFTER_ORIGIN = 2
+# The settings a reload applies live (the others of `[limits]` need a restart).
+LIVE = (
+    "limits.rate",
+    "limits.burst",
+    "limits.ws_rate",
+    "limits.ws_burst",
+    "limits.ws_strikes",
+    "limits.rate_clients",
+)
+log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application) -> None:
@@ -26,3 +40,9 @@ def setup(app: web.Application) -> None:
         # requests with bad tokens are limited too; inside the metrics counter (installed
         # later, outermost), so that every 429 is counted.
         app.middlewares.insert(AFTER_ORIGIN, middleware(limits))
+
+    def reload(config: Config) -> None:
+        for key in limits.configure(config):
+            log.warning("reload: %s changed; it takes effect at the next restart", key)
+
+    add_reloader(app, LIVE, reload, name="rate limits")

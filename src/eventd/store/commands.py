@@ -18,6 +18,7 @@ from eventd.model import Event
 from eventd.store.base import (
     Engine,
     Page,
+    Pings,
     PutResult,
     Query,
     Reminder,
@@ -122,6 +123,17 @@ class CursorSecret(Command[bytes]):
 
     async def run(self, engine: Engine) -> bytes:
         return await engine.cursor_secret()
+
+
+@dataclass(slots=True, frozen=True)
+class Ping(Command[None]):
+    """A cheap round trip through the queue: the worker's loop and the engine both answer."""
+
+    reads = True
+
+    async def run(self, engine: Engine) -> None:
+        if isinstance(engine, Pings):
+            await engine.ping()
 
 
 @dataclass(slots=True, frozen=True)
