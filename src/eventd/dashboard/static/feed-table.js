@@ -6,6 +6,9 @@ const COLUMNS = ["time", "type", "key", "title", "value"];
 const MARGIN_ROWS = 10;
 const FIRST_ROW_HEIGHT = 28; // until a drawn row is measured
 const FIRST_DATA_HEIGHT = 120;
+// New rows are drawn at most this often: at hundreds of events a second nobody reads rows at
+// the screen's frame rate, and each draw repaints the whole table. Scrolling draws at once.
+const ARRIVALS_MS = 100;
 
 export class FeedTable {
   // onOpen(event): a row was clicked (or Enter pressed on it).
@@ -20,16 +23,27 @@ export class FeedTable {
     this.dataHeights = new Map(); // id -> measured height of its data row
     this.anchor = null; // {id, offset}: the row at the top of the view, kept there
     this.frame = null;
+    this.later = null; // the timer of a draw of arrivals held back
+    this.drawn = -Infinity; // when the last draw ran
     this.top = spacer();
     this.bottom = spacer();
     scroller.addEventListener("scroll", () => this.schedule());
     new ResizeObserver(() => this.schedule()).observe(scroller);
   }
 
-  // Draw `events` (newest first) at the next frame; the array may change until then.
+  // Draw `events` (newest first) soon; the array may change until then.
   show(events) {
     this.events = events;
-    this.schedule();
+    if (this.frame !== null || this.later !== null) return;
+    const wait = this.drawn + ARRIVALS_MS - performance.now();
+    if (wait <= 0) {
+      this.schedule();
+    } else {
+      this.later = setTimeout(() => {
+        this.later = null;
+        this.schedule();
+      }, wait);
+    }
   }
 
   schedule() {
@@ -43,7 +57,12 @@ export class FeedTable {
 
   draw() {
     this.frame = null;
-    const view = this.anchoredView();
+    this.drawn = performance.now();
+    // Read the layout first, while it is still the one the last frame drew: a read after the
+    // rows below change would make the browser lay the table out twice in a frame.
+    this.measure();
+    const scrollTop = this.scroller.scrollTop;
+    const view = this.anchoredView(scrollTop);
     const from = view - MARGIN_ROWS * this.rowHeight;
     const to = view + this.scroller.clientHeight + MARGIN_ROWS * this.rowHeight;
     let y = 0;
@@ -67,16 +86,13 @@ export class FeedTable {
     const below = this.events.slice(last).reduce((sum, event) => sum + this.height(event), 0);
     this.render(this.events.slice(first, last), above, below);
     // Only now is the table tall enough for the view the anchor asks for.
-    if (this.scroller.scrollTop !== view) this.scroller.scrollTop = view;
-    const scrolled = this.scroller.scrollTop;
-    this.anchor = scrolled > 0 && anchor !== null ? { ...anchor, view: scrolled } : null;
-    this.measure();
+    if (scrollTop !== view) this.scroller.scrollTop = view;
+    this.anchor = view > 0 && anchor !== null ? { ...anchor, view } : null;
   }
 
   // Where the view should be: new rows on top must not push what the reader is looking at
   // down the table, unless the reader scrolled since the last frame.
-  anchoredView() {
-    const view = this.scroller.scrollTop;
+  anchoredView(view) {
     if (this.anchor === null || view !== this.anchor.view) return view;
     let y = 0;
     for (const event of this.events) {
@@ -146,7 +162,7 @@ export class FeedTable {
     this.schedule();
   }
 
-  // Row heights depend on the font and the screen: measure drawn rows for the next frame.
+  // Row heights depend on the font and the screen: measure the rows the last frame drew.
   measure() {
     let changed = false;
     for (const [id, drawn] of this.cache) {
