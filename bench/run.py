@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -137,8 +138,11 @@ async def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
         await wait_ready(session, base, process=proc)
 
 
-def wrk(url: str, script: str, *, connections: int, seconds: float) -> dict[str, float]:
-    """Run wrk with one of bench/lua's scripts; return its JSON summary."""
+def wrk(
+    url: str, script: str, *, connections: int, seconds: float, token: str = ""
+) -> dict[str, float]:
+    """Run wrk with one of bench/lua's scripts (sending `token` if given); return its JSON
+    summary."""
     command = [
         "wrk",
         "-t1",
@@ -148,7 +152,8 @@ def wrk(url: str, script: str, *, connections: int, seconds: float) -> dict[str,
         str(LUA / script),
         url,
     ]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    env = os.environ | {"EVENTD_BENCH_TOKEN": token}
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
     line = next(line for line in out.splitlines() if line.startswith("JSON "))
     result: dict[str, float] = json.loads(line[5:])
     result["rps"] = result["requests"] / result["seconds"]
@@ -544,9 +549,18 @@ def dashboard(ctx: Context) -> None:
     ctx.figure(f"{name}: feed rows in the page at the end", got["rows_in_dom"], "rows", note=cap)
 
 
-@scenario("10. single-event POST /events with metrics on and off (memory engine)")
-def metrics_cost(ctx: Context) -> None:
-    on_off(ctx, "metrics", {"EVENTD_METRICS_ENABLED": "false"}, {"EVENTD_METRICS_ENABLED": "true"})
+@scenario("10. single-event POST /events with auth and metrics on and off (memory engine)")
+def auth_and_metrics_cost(ctx: Context) -> None:
+    from eventd.config.tokens import new_token
+
+    # On: every request carries a token that is checked for its scope, and is counted.
+    secret, table = new_token("bench", frozenset({"write"}))
+    with tempfile.TemporaryDirectory() as folder:
+        tokens = Path(folder) / "tokens.toml"
+        tokens.write_text(table)
+        on = {"EVENTD_METRICS_ENABLED": "true", "EVENTD_AUTH_TOKENS_FILE": str(tokens)}
+        off = {"EVENTD_METRICS_ENABLED": "false"}
+        on_off(ctx, "auth and metrics", off, on, token=secret)
 
 
 @scenario("11. single-event POST /events with a rate limit on and off (memory engine)")
@@ -556,8 +570,11 @@ def rate_limit_cost(ctx: Context) -> None:
     on_off(ctx, "rate limit", {}, limited)
 
 
-def on_off(ctx: Context, name: str, off: dict[str, str], on: dict[str, str]) -> None:
-    """Measure single POSTs with `name` off and on, and on's share of off."""
+def on_off(
+    ctx: Context, name: str, off: dict[str, str], on: dict[str, str], *, token: str = ""
+) -> None:
+    """Measure single POSTs with `name` off and on (sending `token` when on), and on's share
+    of off."""
     # Off and on take turns, round after round, as the machine's speed drifts (scenario 1).
     # The daemon's CPU time per request is the steadier figure where other processes share
     # the cores: requests/s moves with their load, CPU per request much less.
@@ -569,7 +586,12 @@ def on_off(ctx: Context, name: str, off: dict[str, str], on: dict[str, str]) -> 
         for state in ("off", "on") if round % 2 else ("on", "off"):
             with serve("memory", **(on if state == "on" else off)) as (base, proc):
                 before = cpu_seconds(proc.pid)
-                run = wrk(f"{base}/events", "post_event.lua", connections=32, seconds=seconds)
+                sent = token if state == "on" else ""
+                run = wrk(
+                    f"{base}/events", "post_event.lua", connections=32, seconds=seconds, token=sent
+                )
+                # A refused request (a token not taken) costs less: its rate would flatter.
+                assert run["errors"] == 0, f"{name} {state}: wrk saw {run['errors']:.0f} errors"
                 used = cpu_seconds(proc.pid) - before
             rps[state].append(run["rps"])
             cpu[state].append(1e6 * used / max(1.0, run["requests"]))
