@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -79,3 +83,14 @@ class RedisServer:
             self.process.terminate()
         self.process.wait(timeout=10)
         self.process = None
+
+
+@contextmanager
+def hung(server: RedisServer) -> Iterator[None]:
+    """Stop redis-server with SIGSTOP (it keeps its sockets) and always resume it."""
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ import aiohttp
 import pytest
 
 from tests.daemon import Daemon
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, hung
 from tests.test_redis_daemon import all_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
@@ -31,17 +28,6 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop(kill=True)
-
-
-@contextmanager
-def hung(server: RedisServer) -> Iterator[None]:
-    """Stop redis-server with SIGSTOP (it keeps its sockets) and always resume it."""
-    assert server.process is not None
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
 
 
 def on_redis(server: RedisServer, tmp_path: Path) -> Daemon:

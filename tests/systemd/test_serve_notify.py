@@ -3,17 +3,14 @@ answers, WATCHDOG=1 while the store worker answers, STOPPING=1 on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.daemon import Daemon
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, hung
 from tests.systemd.manager import Manager
 from tests.waiting import wait_for
 
@@ -51,17 +48,6 @@ async def test_without_notify_socket_it_serves_as_before(tmp_path: Path) -> None
     async with Daemon(tmp_path, WATCHDOG_USEC=WATCHDOG_USEC) as daemon:
         assert await daemon.stop() == 0
     assert "watchdog" not in daemon.log  # no manager: no watchdog either
-
-
-@contextmanager
-def hung(server: RedisServer) -> Iterator[None]:
-    """Stop redis-server with SIGSTOP (it keeps its sockets) and always resume it."""
-    assert server.process is not None
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
 
 
 @pytest.mark.redis
