@@ -63,8 +63,21 @@ def request_grant(request: web.Request) -> Grant | None:
     return Grant(None, EVERY_SCOPE) if gate is None else gate.anonymous
 
 
+_CREDENTIALS: web.RequestKey[Grant | None] = web.RequestKey("credentials")
+
+
 def credentials(request: web.Request) -> Grant | None:
-    """Return what the request's `Authorization` grants; None for a bad or unknown one."""
+    """Return what the request's `Authorization` grants; None for a bad or unknown one.
+
+    Read once per request: the rate limit and the scope check both ask, and a token's check
+    hashes the secret.
+    """
+    if _CREDENTIALS not in request:
+        request[_CREDENTIALS] = _read_credentials(request)
+    return request[_CREDENTIALS]
+
+
+def _read_credentials(request: web.Request) -> Grant | None:
     gate = request.app[GATE]
     values = request.headers.getall(hdrs.AUTHORIZATION, [])
     if not values:
