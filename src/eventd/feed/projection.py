@@ -48,6 +48,9 @@ from eventd.store.base import Change, Query, StorageError
 from eventd.store.worker import StoreWorker
 
 PROGRESS_EVERY = 100_000  # events read between two log lines of a long rebuild
+# Events or changes taken in between two yields to the loop during a rebuild: a store page
+# at once held the loop too long (issue 20; bench scenario 12 measures the lag).
+SLICE = 200
 
 
 class Projection:
@@ -115,8 +118,10 @@ class Projection:
         async for event in self.worker.scan(self.query()):
             self.load_event(event)
             count += 1
-            if count % PROGRESS_EVERY == 0:
-                self.log.info("%s: rebuilding %s, %d events read", self.name, self.kept, count)
+            if count % SLICE == 0:
+                await asyncio.sleep(0)
+                if count % PROGRESS_EVERY == 0:
+                    self.log.info("%s: rebuilding %s, %d events read", self.name, self.kept, count)
         return count
 
     # The base's work.
@@ -151,12 +156,26 @@ class Projection:
         self._held = []
         self.reset()
         count = await self.load()
-        held, self._held = self._held, None
-        for change in held:
-            self.apply(change)
+        await self._apply_held()
         self.log.info("%s: %s rebuilt from %d events", self.name, self.kept, count)
         self.counters.rebuilds[self.name] += 1
         self._wake()
+
+    async def _apply_held(self) -> None:
+        """Apply the changes held during the read, in order, a slice at a time; changes
+        that come meanwhile are held behind them, until none is left."""
+        held = self._held
+        assert held is not None, "a rebuild holds changes"
+        done = 0
+        while len(held) - done > SLICE:
+            for change in held[done : done + SLICE]:
+                self.apply(change)
+            done += SLICE
+            await asyncio.sleep(0)
+        # No await from here: the last changes are applied, and new ones go straight in.
+        for change in held[done:]:
+            self.apply(change)
+        self._held = None
 
     def _on_gap(self) -> None:
         self._resyncing = True

@@ -10,7 +10,7 @@ from eventd.errors import BadParameter
 from eventd.feed.hub import Hub
 from eventd.feed.projection import Projection
 from eventd.model import Event
-from eventd.stats.summaries import exact_summary
+from eventd.stats.ranges import RangeSummary
 from eventd.stats.windows import RollingStats, history_point
 from eventd.store.base import Query
 from eventd.store.worker import StoreWorker
@@ -131,13 +131,13 @@ class StatsService(Projection):
 
     async def over_range(self, start: int, end: int, type: str | None) -> dict[str, Any]:
         """Compute exact statistics over [start, end] from the store (reads every event)."""
-        values = [
-            event.value
-            async for event in self.worker.scan(Query(start=start, end=end, type=type))
-            if event.value is not None
-        ]
+        # Taken in page by page as the scan reads them: no step grows with the range.
+        gathered = RangeSummary()
+        async for event in self.worker.scan(Query(start=start, end=end, type=type)):
+            if event.value is not None:
+                gathered.add(event.value)
         out: dict[str, Any] = {"start": format_us(start), "end": format_us(end), "type": type}
-        return out | exact_summary(values)
+        return out | gathered.summary()
 
     def add_listener(self, listener: Callable[[StatsService], None]) -> None:
         """Call `listener` on every tick, after the windows moved to now."""
