@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from eventd.feed.hub import Hub
-from eventd.feed.projection import Projection
+from eventd.feed.projection import SLICE, Projection
 from eventd.model import Event
 from eventd.store.base import Change, Page, Query, StorageError
 from eventd.store.memory import MemoryEngine
-from eventd.store.worker import PutMany, StoreWorker
+from eventd.store.worker import SCAN_PAGE, PutMany, StoreWorker
 from tests.store.test_conformance import ev
+from tests.turns import Turns
 from tests.waiting import TIMEOUT, wait_for
 
 
@@ -53,6 +54,7 @@ class Latest(Projection):
         self.values: dict[str, float | None] = {}
         self.rebuilds = 0
         self.applied: list[int] = []
+        self.turns: Turns | None = None  # marks each event and change taken in, if set
 
     def reset(self) -> None:
         self.values = {}
@@ -62,9 +64,13 @@ class Latest(Projection):
         return Query()
 
     def load_event(self, event: Event) -> None:
+        if self.turns is not None:
+            self.turns.mark()
         self.values[event.id] = event.value
 
     def apply(self, change: Change) -> None:
+        if self.turns is not None:
+            self.turns.mark()
         self.applied.append(change.position)
         if change.op == "cleared":
             self.values = {}
@@ -210,3 +216,35 @@ async def test_caught_up_tells_when_the_feed_does_not_come_in_time(store: Store)
     assert projection._waiters == []  # the request that gave up is forgotten
     await store.feed()
     assert await projection.caught_up()
+
+
+
+async def test_a_long_rebuild_lets_other_tasks_run_and_builds_the_same_state(
+    store: Store,
+) -> None:
+    events = [ev(f"e{n:05}", value=float(n)) for n in range(3 * SCAN_PAGE)]
+    await store.engine.put_many(events)
+    await store.feed()
+    projection = store.projection()
+    async with Turns() as turns:
+        projection.turns = turns
+        await projection.start()
+    assert projection.values == {e.id: e.value for e in events}
+    assert len(turns.marks) == len(events)
+    # A store page is SCAN_PAGE events: without slices, each page is taken in at once.
+    assert turns.longest_run() <= SLICE < SCAN_PAGE
+
+
+async def test_changes_held_by_a_rebuild_are_applied_in_slices_in_order(store: Store) -> None:
+    projection, starting = await start_reading(store)  # e1 read, not taken in yet
+    held = 4 * SLICE + 3  # fed in one read of the feed
+    for n in range(held):
+        await store.put(f"h{n}", float(n))
+    await store.feed()  # every change comes while the rebuild reads
+    store.engine.resume.set()
+    async with Turns() as turns:
+        projection.turns = turns
+        await starting
+    assert projection.applied == list(range(2, held + 2))
+    assert projection.values == {"e1": 1.0} | {f"h{n}": float(n) for n in range(held)}
+    assert turns.longest_run() <= SLICE + 1  # the last slice is applied with the rest

@@ -51,6 +51,8 @@ def test_every_rank_is_that_of_a_stable_sort(monkeypatch: object) -> None:
     for value in values:
         runs.add(value)
     assert len(runs.runs) > 2  # the ranks are picked among several runs
+    # No merge, so no step of the loop, grows with the number of values.
+    assert max(len(run) for run in runs.runs) < 2 * ranges.MAX_RUN
     ordered = sorted(values)
     for rank in range(len(values)):
         picked = runs.select(rank)
