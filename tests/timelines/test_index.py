@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventd.fields import canonical
+from eventd.timelines import answers
 from eventd.timelines.index import FieldIndex
 from eventd.timelines.points import (
     Point,
@@ -96,7 +99,19 @@ def check(ops: list[Any], windows: list[Window]) -> None:
         changes = [(p.ts, p.seq) for p in changes_of(points)]
         assert list(index.lines[key].changes) == changes
     for window in [Window(0, 100), *windows]:
-        assert summarize(index.window(window)) == transitions_of(timelines, window)
+        expected = transitions_of(timelines, window)
+        assert summarize(index.window(window)) == expected
+        assert asyncio.run(sliced(index, timelines, window)) == (expected, expected)
+
+
+async def sliced(
+    index: FieldIndex, timelines: list[tuple[str, list[Point]]], window: Window
+) -> tuple[list[Any], list[Any]]:
+    """Return the answers built a slice at a time, from the index and from the timelines."""
+    with patch.object(answers, "SLICE", 2):  # slices end in the middle of lines and pairs
+        from_index = await answers.summarize(await answers.indexed(index, window))
+        from_lines = await answers.summarize(await answers.scanned(timelines, window))
+    return from_index, from_lines
 
 
 def in_order(ops: list[Any]) -> list[Any]:

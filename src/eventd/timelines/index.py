@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from sortedcontainers import SortedDict
@@ -190,6 +191,36 @@ class FieldIndex:
             transition: Transition | None = self.transitions.get(position)
             if transition is not None and window.selects(transition):  # None: a first point
                 yield transition
+
+    def window_slice(
+        self, window: Window, after: Position | None, size: int
+    ) -> tuple[list[Transition], Position | None]:
+        """Return the transitions in `window` among its next `size` positions after `after`
+        (None: from the window's start), and the last position read, or None at the end.
+
+        Answers are read this way, a slice per turn of the loop; a slice begins after the
+        position the previous one ended at, so the index may change in between.
+        """
+        lo: tuple[int, ...] = (window.start,) if after is None else after
+        hi = (window.end + 1,)
+        if window.keys is None:
+            inclusive = (after is None, False)
+            positions = list(islice(self.transitions.irange(lo, hi, inclusive), size))
+        else:
+            slices = []
+            for key in window.keys:
+                line = self.lines.get(key)
+                if line is not None:
+                    changes = line.changes
+                    first = bisect_left(changes, lo) if after is None else bisect_right(changes, lo)
+                    slices.append(changes[first : min(first + size, bisect_left(changes, hi))])
+            positions = list(islice(heapq.merge(*slices), size))
+        found = []
+        for position in positions:
+            transition: Transition | None = self.transitions.get(position)
+            if transition is not None and window.selects(transition):  # None: a first point
+                found.append(transition)
+        return found, positions[-1] if len(positions) == size else None
 
     def keys_after(self, after: str | None, limit: int) -> tuple[list[str], bool]:
         """Return up to `limit` keys with points after `after`, in order, and whether more

@@ -102,11 +102,23 @@ class Pair(NamedTuple):
 def pairs(transitions: Iterable[Transition]) -> list[Pair]:
     """Return the count and dwell statistics of each (from, to) pair: most frequent first,
     then by the values' canonical JSON."""
-    dwells: dict[tuple[str, str], list[int]] = {}
+    dwells: Dwells = {}
+    add_dwells(dwells, transitions)
+    return [Pair(s, t, entry(s, t, dwells[s, t])) for s, t in by_frequency(dwells)]
+
+
+Dwells = dict[tuple[str, str], list[int]]  # (from, to) -> the dwell of each transition
+
+
+def add_dwells(dwells: Dwells, transitions: Iterable[Transition]) -> None:
+    """Add the dwell of each transition to its pair's."""
     for transition in transitions:
         dwells.setdefault((transition.source, transition.target), []).append(transition.dwell)
-    ordered = sorted(dwells, key=lambda pair: (-len(dwells[pair]), pair))
-    return [Pair(s, t, entry(s, t, dwells[s, t])) for s, t in ordered]
+
+
+def by_frequency(dwells: Dwells) -> list[tuple[str, str]]:
+    """Return the pairs, most frequent first, then by the values' canonical JSON."""
+    return sorted(dwells, key=lambda pair: (-len(dwells[pair]), pair))
 
 
 def summarize(transitions: Iterable[Transition]) -> list[dict[str, Any]]:

@@ -23,8 +23,9 @@ from eventd.fields import MISSING, FieldPath, canonical
 from eventd.model import Event
 from eventd.store.base import Position, Query
 from eventd.store.worker import StoreWorker
+from eventd.timelines import answers
 from eventd.timelines.index import FieldIndex
-from eventd.timelines.points import Point, Window, pairs, summarize, transitions_of
+from eventd.timelines.points import Point, Window, pairs
 from eventd.times import MIN_US, Clock, format_us
 
 Mode = Literal["changes", "all"]
@@ -258,8 +259,8 @@ async def transitions(
     else from a scan of the store."""
     index = service.index(path)
     if index is not None:
-        return summarize(index.window(window))
+        return await answers.summarize(await answers.indexed(index, window))
     # One key asked for: its own index is read, not every event.
     key = next(iter(window.keys)) if window.keys is not None and len(window.keys) == 1 else None
     lines = [line async for line in lines_scanned(service.worker, path, window.end, key)]
-    return transitions_of(lines, window)
+    return await answers.summarize(await answers.scanned(lines, window))

@@ -1,0 +1,76 @@
+"""Transitions answers that grow with the data, built a slice per turn of the event loop.
+
+A window of the index, the timelines of a scan, and the pairs summed up from them can each
+hold every event of the store: built in one go they held the loop for as long (issue 20).
+Here every loop takes `SLICE` items and then yields; the answers are those of
+`points.summarize` and `points.transitions_of`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from eventd.timelines.index import FieldIndex
+from eventd.timelines.points import (
+    Dwells,
+    Pair,
+    Point,
+    Transition,
+    Window,
+    add_dwells,
+    by_frequency,
+    entry,
+)
+
+SLICE = 1000  # items taken in between two yields to the loop
+
+
+async def indexed(index: FieldIndex, window: Window) -> list[Transition]:
+    """Return the transitions of `window` in the index, read a slice at a time."""
+    found: list[Transition] = []
+    after = None
+    while True:
+        some, after = index.window_slice(window, after, SLICE)
+        found.extend(some)
+        if after is None:
+            return found
+        await asyncio.sleep(0)
+
+
+async def scanned(lines: Sequence[tuple[str, Sequence[Point]]], window: Window) -> list[Transition]:
+    """Return the transitions in `window` of whole timelines (key, points in order)."""
+    found: list[Transition] = []
+    taken = 0
+    for key, points in lines:
+        last: Point | None = None  # the last change
+        for point in points:
+            if last is None or last.canon != point.canon:
+                if last is not None and window.start <= point.ts <= window.end:
+                    dwell = point.ts - last.ts
+                    made = Transition(key, last.canon, point.canon, dwell, point.type)
+                    if window.selects(made):
+                        found.append(made)
+                last = point
+            taken += 1
+            if taken % SLICE == 0:
+                await asyncio.sleep(0)
+    return found
+
+
+async def pairs(transitions: Sequence[Transition]) -> list[Pair]:
+    """Return `points.pairs(transitions)`, a slice of transitions, then a pair, at a time."""
+    dwells: Dwells = {}
+    for start in range(0, len(transitions), SLICE):
+        add_dwells(dwells, transitions[start : start + SLICE])
+        await asyncio.sleep(0)
+    made = []
+    for source, target in by_frequency(dwells):
+        made.append(Pair(source, target, entry(source, target, dwells[source, target])))
+        await asyncio.sleep(0)
+    return made
+
+
+async def summarize(transitions: Sequence[Transition]) -> list[dict[str, object]]:
+    """Return `points.summarize(transitions)`."""
+    return [pair.answer for pair in await pairs(transitions)]
