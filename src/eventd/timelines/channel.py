@@ -49,11 +49,17 @@ class TransitionsSubscription:
         self.types, self.keys = filter
         self.sent: dict[Pair, dict[str, Any]] | None = None  # None: nothing sent yet
 
+    def question(self) -> tuple[FieldPath, Window]:
+        """Return the field and the window, ending now (at the tick's time in a tick)."""
+        end = self.service.now()
+        window = Window(max(MIN_US, end - self.seconds * US), end, types=self.types, keys=self.keys)
+        return self.path, window
+
     def push(self) -> None:
         """Send the pairs that differ from what this subscriber last got (all, the first
         time)."""
-        end = self.service.now()
-        window = Window(max(MIN_US, end - self.seconds * US), end, types=self.types, keys=self.keys)
+        _, window = self.question()
+        end = window.end
         current = self.service.window_entries(self.path, window)
         if self.sent is None:
             changed = list(current.values())
@@ -149,14 +155,14 @@ class TransitionsStream:
     def start(self) -> None:
         """Send the snapshot; later ticks send what changed."""
         self.subscription.push()
-        self.subscription.service.listeners.add(self.subscription.push)
+        self.subscription.service.listeners.add(self.subscription)
 
     async def run(self) -> None:
         """Nothing takes long: the ticks push."""
 
     def close(self) -> None:
         """Stop the ticks' pushes."""
-        self.subscription.service.listeners.discard(self.subscription.push)
+        self.subscription.service.listeners.discard(self.subscription)
 
 
 def _nowhere(message: dict[str, Any]) -> bool:

@@ -13,9 +13,9 @@ Events without a key belong to no timeline.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from eventd.feed.hub import Hub
 from eventd.feed.projection import Projection
@@ -48,6 +48,16 @@ def out_point(event: Event, value: Any, *, carried: bool | None = None) -> dict[
     return point
 
 
+class Listener(Protocol):
+    """What a tick needs of a subscription (see channel.TransitionsSubscription)."""
+
+    def question(self) -> tuple[FieldPath, Window]:
+        """Return the field and window whose transitions the subscription follows now."""
+
+    def push(self) -> None:
+        """Send what changed in the answer to `question()`."""
+
+
 class TransitionsService(Projection):
     """The points, changes and transitions of the indexed fields, by key, fed by the hub."""
 
@@ -67,7 +77,7 @@ class TransitionsService(Projection):
         self.paths = {path.key: path for path in paths}
         self.indexes = {key: FieldIndex() for key in self.paths}
         self.clock = clock
-        self.listeners: set[Callable[[], None]] = set()
+        self.listeners: set[Listener] = set()
         # What a tick computed, for every subscriber asking the same question in that tick.
         self._tick: int | None = None
         self._cache: dict[tuple[str, Window], dict[tuple[str, str], dict[str, Any]]] = {}
@@ -122,11 +132,25 @@ class TransitionsService(Projection):
             return
         self._tick = self.clock()
         try:
+            # Each question once, a slice at a time; then every push reads its answer.
             for listener in list(self.listeners):
-                listener()
+                path, window = listener.question()
+                if (path.key, window) not in self._cache:
+                    self._cache[path.key, window] = await self.entries(path, window)
+            if self._held is not None or self._resyncing:  # not `settled`, for mypy's sake
+                return  # a rebuild began meanwhile: the first tick after it pushes
+            for listener in list(self.listeners):
+                listener.push()
         finally:
             self._tick = None
             self._cache.clear()
+
+    async def entries(
+        self, path: FieldPath, window: Window
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Return `window_entries(path, window)`, computed a slice at a time."""
+        found = await answers.indexed(self.indexes[path.key], window)
+        return {(e.source, e.target): e.answer for e in await answers.pairs(found)}
 
 
 @dataclass(frozen=True, slots=True)
