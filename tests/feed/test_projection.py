@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from eventd.feed.hub import Hub
-from eventd.feed.projection import SLICE, Projection
+from eventd.feed.projection import DROP_SLICE, SLICE, Projection
 from eventd.model import Event
 from eventd.store.base import Change, Page, Query, StorageError
 from eventd.store.memory import MemoryEngine
@@ -218,7 +218,6 @@ async def test_caught_up_tells_when_the_feed_does_not_come_in_time(store: Store)
     assert await projection.caught_up()
 
 
-
 async def test_a_long_rebuild_lets_other_tasks_run_and_builds_the_same_state(
     store: Store,
 ) -> None:
@@ -248,3 +247,24 @@ async def test_changes_held_by_a_rebuild_are_applied_in_slices_in_order(store: S
     assert projection.applied == list(range(2, held + 2))
     assert projection.values == {"e1": 1.0} | {f"h{n}": float(n) for n in range(held)}
     assert turns.longest_run() <= SLICE + 1  # the last slice is applied with the rest
+
+
+class Marked(dict[str, float]):
+    """A dict that notes another task's turns each time an entry is freed."""
+
+    turns: Turns
+
+    def popitem(self) -> tuple[str, float]:
+        self.turns.mark()
+        return super().popitem()
+
+
+async def test_old_state_is_freed_a_slice_per_turn(store: Store) -> None:
+    projection = store.projection()
+    old = Marked({f"e{n}": float(n) for n in range(3 * DROP_SLICE + 1)})
+    async with Turns() as turns:
+        old.turns = turns
+        projection.discard(old, {})  # an empty one is left alone
+        await wait_for(lambda: not old, "the old state to be freed")
+    assert len(turns.marks) == 3 * DROP_SLICE + 1
+    assert turns.longest_run() <= DROP_SLICE

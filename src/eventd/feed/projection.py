@@ -39,7 +39,7 @@ import asyncio
 import heapq
 import itertools
 import logging
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 from eventd.counters import Counters
 from eventd.feed.hub import Hub
@@ -51,6 +51,15 @@ PROGRESS_EVERY = 100_000  # events read between two log lines of a long rebuild
 # Events or changes taken in between two yields to the loop during a rebuild: a store page
 # at once held the loop too long (issue 20; bench scenario 12 measures the lag).
 SLICE = 200
+DROP_SLICE = 1000  # entries of old state freed in one turn of the loop
+
+
+class Droppable(Protocol):
+    """A container of old state that can be emptied an entry at a time (a dict, a SortedDict)."""
+
+    def __len__(self) -> int: ...
+
+    def popitem(self) -> Any: ...
 
 
 class Projection:
@@ -77,6 +86,8 @@ class Projection:
         self._waiter_ids = itertools.count()  # ties in position never compare the futures
         self._abandoned = 0  # waiters in the heap whose requests stopped waiting
         self.counters = Counters()  # the app's, once its setup sets them: counts rebuilds
+        self._discarded: list[Droppable] = []  # old state to free, a slice at a time
+        self._dropping: asyncio.Task[None] | None = None
 
     # The hooks of a subclass.
 
@@ -146,10 +157,34 @@ class Projection:
             self._on_gap()
 
     async def stop(self) -> None:
-        """Stop a rebuild that runs in the background."""
-        if self._rebuilding is not None:
-            self._rebuilding.cancel()
-            await asyncio.gather(self._rebuilding, return_exceptions=True)
+        """Stop a rebuild that runs in the background, and the freeing of old state."""
+        for task in (self._rebuilding, self._dropping):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    def discard(self, *containers: Droppable) -> None:
+        """Free the containers of old state (from `reset`) a slice per turn of the loop, in
+        a task: freeing a large state at once holds the loop about as long as building it."""
+        self._discarded.extend(container for container in containers if len(container))
+        if not self._discarded or (self._dropping is not None and not self._dropping.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs (the state used alone): free it now
+            self._discarded.clear()
+            return
+        self._dropping = loop.create_task(self._drop(), name=f"{self.name}-drop")
+
+    async def _drop(self) -> None:
+        discarded = self._discarded
+        while discarded:
+            container = discarded[-1]
+            for _ in range(min(len(container), DROP_SLICE)):
+                container.popitem()
+            if not len(container):
+                discarded.pop()
+            await asyncio.sleep(0)
 
     async def rebuild(self) -> None:
         """Rebuild the state from the store; changes seen meanwhile are applied after."""

@@ -107,6 +107,8 @@ class RangeSummary:
             return empty()
         exact = moments(count, self.total, self.squares)
         last = count - 1
-        percentiles = {name: self.values.select(int(q * last)) for name, q in PERCENTILES}
+        percentiles: dict[str, float | None] = {
+            name: self.values.select(int(q * last)) for name, q in PERCENTILES
+        }
         low, high = self.values.select(0), self.values.select(last)
         return shape(count, exact.sum, exact.mean, low, high, Spread(exact.stddev, percentiles))

@@ -68,7 +68,7 @@ class StatsService(Projection):
 
     def reset(self) -> None:
         """Empty the windows and move them to now: the first step of a rebuild."""
-        self.rolling.clear()
+        self.discard(*self.rolling.clear())
         self.rolling.advance(self.clock())
 
     def query(self) -> Query:

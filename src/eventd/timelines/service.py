@@ -89,7 +89,7 @@ class TransitionsService(Projection):
     def reset(self) -> None:
         """Forget every point: the first step of a rebuild."""
         for index in self.indexes.values():
-            index.clear()
+            self.discard(*index.clear())
 
     def query(self) -> Query:
         """Return the events a rebuild reads: all of them."""
