@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import msgspec
+import msgspec.structs
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -19,7 +20,7 @@ from eventd.timelines import answers
 from eventd.timelines.channel import TransitionsSubscription
 from eventd.timelines.keys import TRANSITIONS
 from eventd.timelines.points import Window, summarize, transitions_of
-from eventd.timelines.service import lines_scanned, transitions
+from eventd.timelines.service import keys_scanned, lines_scanned, transitions
 from eventd.times import MIN_US, US
 from tests.conftest import NOW, MakeClient
 from tests.turns import Turns
@@ -129,3 +130,17 @@ async def test_a_tick_lets_other_tasks_run_and_pushes_the_same_pairs(
     window = Window(max(MIN_US, NOW - 3600 * US), NOW)
     assert message["transitions"] == summarize(index.window(window))
     assert during >= len(list(index.window(window))) // SLICE
+
+
+async def test_scanned_keys_are_the_first_ones_however_many_the_store_holds(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(answers, "SLICE", 10)  # the kept keys are cut down many times
+    client = await make_client()
+    made = [msgspec.structs.replace(e, key=f"k{n % 400:03}") for n, e in enumerate(events(COUNT))]
+    await client.app[WORKER].call(PutMany(made))
+    worker, path = client.app[WORKER], parse_path("host")
+    assert await keys_scanned(worker, path, None, 3) == (["k000", "k001", "k002"], True)
+    assert await keys_scanned(worker, path, "k396", 3) == (["k397", "k398", "k399"], False)
+    every, more = await keys_scanned(worker, path, None, 1000)
+    assert every == [f"k{n:03}" for n in range(400)] and not more

@@ -177,6 +177,7 @@ class Projection:
         self._dropping = loop.create_task(self._drop(), name=f"{self.name}-drop")
 
     async def _drop(self) -> None:
+        """Free the discarded containers, the last given first."""
         discarded = self._discarded
         while discarded:
             container = discarded[-1]

@@ -3,14 +3,15 @@
 A window of the index, the timelines of a scan, and the pairs summed up from them can each
 hold every event of the store: built in one go they held the loop for as long (issue 20).
 Here every loop takes `SLICE` items and then yields; the answers are those of
-`points.summarize` and `points.transitions_of`.
+`points.summarize` and `points.transitions_of`. Scans of the store are paced the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
+from eventd.model import Event
 from eventd.timelines.index import FieldIndex
 from eventd.timelines.points import (
     Dwells,
@@ -24,6 +25,19 @@ from eventd.timelines.points import (
 )
 
 SLICE = 1000  # items taken in between two yields to the loop
+# Events of the store read between two yields: each may decode its data to read a field.
+EVENT_SLICE = 200
+
+
+async def paced(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """Yield the events of a scan, yielding to the loop every `EVENT_SLICE` of them (a scan
+    reads a store page of them at once)."""
+    taken = 0
+    async for event in events:
+        yield event
+        taken += 1
+        if taken % EVENT_SLICE == 0:
+            await asyncio.sleep(0)
 
 
 async def indexed(index: FieldIndex, window: Window) -> list[Transition]:

@@ -62,7 +62,9 @@ class FieldIndex:
     def clear(self) -> list[Any]:
         """Forget every point; return the large containers that held them, for the caller
         to free a slice at a time (freeing them at once takes about as long as filling them)."""
-        held = [self.lines, self.by_event, self.transitions]
+        # Freed from the last: a key's line holds all of its points, which the events' entries
+        # hold too; freed first, a line lets go of its points without freeing them at once.
+        held = [self.by_event, self.transitions, self.lines]
         self.lines, self.by_event, self.transitions = SortedDict(), {}, SortedDict()
         return held
 

@@ -13,6 +13,7 @@ Events without a key belong to no timeline.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -164,7 +165,7 @@ class Span:
 async def _last_present(worker: StoreWorker, path: FieldPath, query: Query) -> Any:
     """Return the first event of the descending `query` that has the field, with its value,
     or None."""
-    async for event in worker.scan(query, page_size=100):
+    async for event in answers.paced(worker.scan(query, page_size=100)):
         value = path.read(event)
         if value is not MISSING:
             return event, value
@@ -222,7 +223,7 @@ async def _points(
     last = None if previous is None else canonical(previous[1])
     points: list[dict[str, Any]] = []
     position: Position | None = None
-    async for event in worker.scan(query):
+    async for event in answers.paced(worker.scan(query)):
         value = path.read(event)
         point = None
         if value is MISSING:
@@ -250,12 +251,16 @@ async def keys_scanned(
     """Return up to `limit` keys after `after` that have the field, by reading every event,
     and whether more follow."""
     keys: set[str] = set()
-    async for event in worker.scan(Query()):
+    async for event in answers.paced(worker.scan(Query())):
         key = event.key
         if key is None or key in keys or (after is not None and key <= after):
             continue
         if path.read(event) is not MISSING:
             keys.add(key)
+            if len(keys) > 2 * (limit + 1) + answers.SLICE:
+                # Only the first `limit` and whether one follows count: a store of many
+                # keys is not sorted all at once at the end.
+                keys = set(heapq.nsmallest(limit + 1, keys))
     ordered = sorted(keys)
     return ordered[:limit], len(ordered) > limit
 
@@ -266,7 +271,7 @@ async def lines_scanned(
     """Yield each key's points up to `end` (of `key` alone, if given), by reading every
     event up to it."""
     lines: dict[str, list[Point]] = {}
-    async for event in worker.scan(Query(end=end, key=key)):
+    async for event in answers.paced(worker.scan(Query(end=end, key=key))):
         if event.key is None:
             continue
         made = point_of(path, event)
