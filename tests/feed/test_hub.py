@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from eventd.feed.hub import Hub
+from eventd.feed.hub import DISPATCH_SLICE, Hub
 from eventd.feed.replay import Subscription
 from eventd.store.base import Change, Engine, StorageError
 from eventd.store.memory import MemoryEngine
 from tests.feed.test_replay import Recorder
 from tests.redis_server import RedisServer
 from tests.store.test_conformance import ev
+from tests.turns import Turns
 from tests.waiting import wait_for
 
 
@@ -130,3 +131,38 @@ async def test_a_late_start_resynchronises_the_listeners() -> None:
         await wait_for(lambda: gaps == [1], "the listeners to resynchronise at the head")
     finally:
         await hub.stop()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", marks=pytest.mark.memory),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return engine
+
+
+async def test_a_burst_is_dispatched_in_slices_that_let_other_tasks_run(engine: Engine) -> None:
+    await engine.open()
+    hub = Hub(engine, block=0.2)
+    await hub.start()
+    burst = 10 * DISPATCH_SLICE + 5
+    try:
+        async with Turns() as turns:
+            seen: list[int] = []
+
+            def listener(change: Change) -> None:
+                turns.mark()
+                seen.append(change.position)
+
+            hub.listen(listener)
+            head = (await engine.read_changes(0, 1)).head
+            await engine.put_many([ev(f"b{n:04}") for n in range(burst)])
+            await wait_for(lambda: len(seen) == burst, "the burst to be dispatched")
+        assert seen == list(range(head + 1, head + burst + 1))  # every change, in order
+        assert turns.longest_run() <= DISPATCH_SLICE
+    finally:
+        await hub.stop()
+        await engine.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -17,7 +18,11 @@ from eventd.feed.values import ChangeValues
 from eventd.store.base import Change, Engine, FeedPage, StorageError
 
 log = logging.getLogger(__name__)
-DISPATCH_SLICE = 64
+DISPATCH_SLICE = 64  # changes handed out at most between two yields to the loop
+# Seconds of dispatching at most between two yields: what a change costs varies (an event
+# inserted into a long timeline, many subscribers), so a slice also ends on the clock.
+DISPATCH_BUDGET = 0.005
+DISPATCH_STEP = 8  # changes handed out between two looks at the clock
 
 
 class Subscriber(Protocol):
@@ -164,8 +169,9 @@ class Hub:
                 failures = 0
             # A bulk import is one burst of changes: hand it out in slices, letting the
             # sockets' writer tasks send in between, so healthy subscribers keep up.
-            for start in range(0, len(changes), DISPATCH_SLICE):
-                self.dispatch(changes[start : start + DISPATCH_SLICE])
+            start = 0
+            while start < len(changes):
+                start = self._dispatch_slice(changes, start)
                 await asyncio.sleep(0)
 
     async def _next_changes(self) -> list[Change]:
@@ -216,6 +222,19 @@ class Hub:
             on_gap()
         for subscription in self._subscriptions:
             subscription.overflow()
+
+    def _dispatch_slice(self, changes: list[Change], start: int) -> int:
+        """Dispatch the changes from `start` on, up to `DISPATCH_SLICE` of them or until
+        `DISPATCH_BUDGET` has passed; return where the next slice starts."""
+        deadline = time.perf_counter() + DISPATCH_BUDGET
+        end = min(len(changes), start + DISPATCH_SLICE)
+        while start < end:
+            step = min(end, start + DISPATCH_STEP)
+            self.dispatch(changes[start:step])
+            start = step
+            if time.perf_counter() >= deadline:
+                break
+        return start
 
     def dispatch(self, changes: list[Change]) -> None:
         """Send each change to every matching subscription (no await: order is kept)."""
