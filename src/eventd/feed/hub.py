@@ -23,6 +23,7 @@ DISPATCH_SLICE = 64  # changes handed out at most between two yields to the loop
 # inserted into a long timeline, many subscribers), so a slice also ends on the clock.
 DISPATCH_BUDGET = 0.005
 DISPATCH_STEP = 8  # changes handed out between two looks at the clock
+REPLAYS_AT_ONCE = 4  # replays that take their turn on the loop at the same time
 
 
 class Subscriber(Protocol):
@@ -51,6 +52,8 @@ class Hub:
         self._suspect: tuple[str, int] | None = None  # an unexplained epoch, and the head then
         self._lost: str | None = None  # the epoch whose history the store lost, to renew
         self._subscriptions: set[Subscriber] = set()
+        # Held by a replay while it hands out a page (see replay.Subscription._send_page).
+        self.replaying = asyncio.Semaphore(REPLAYS_AT_ONCE)
         # What subscribers filter on in the changes' events, read once for all of them.
         self.values = ChangeValues()
         self._listeners: list[Callable[[Change], None]] = []

@@ -17,6 +17,7 @@ neither drop nor repeat a change, and the subscription must never go silent:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -36,6 +37,9 @@ class Target(Protocol):
 
     def live(self, change: Change) -> bool:
         """Take a live change now; return False when there is no room for it."""
+
+    def take(self, change: Change) -> bool:
+        """Take a replayed change if there is room now; return False if not (or gone)."""
 
     async def send(self, change: Change) -> bool:
         """Take a replayed change, waiting for room; return False once the target is gone."""
@@ -133,15 +137,45 @@ class Subscription:
             return
         until = self.live_from
         while page.changes and page.changes[0].position <= until:
-            for change in page.changes:
-                if change.position > until:
-                    break
-                if not self.matches(change):
-                    continue
-                if self.overflowed or not await self.target.send(change):
-                    return  # the subscriber is closed: it resumes where it got to
+            changes = [change for change in page.changes if change.position <= until]
+            if not await self._send_page(changes):
+                return  # the subscriber is closed: it resumes where it got to
             page = await self.hub.read_changes(page.changes[-1].position, REPLAY_PAGE)
         await self._release()
+
+    async def _send_page(self, changes: list[Change]) -> bool:
+        """Send the matching `changes`, in order; return False once the subscriber is closed.
+
+        Many replays at once would each take a page in every turn of the loop, and a request
+        would wait for all of those steps: a few replays take their turn at once
+        (`Hub.replaying`), and one lets go of its turn while its subscriber has no room.
+        """
+        at = 0
+        while at < len(changes):
+            async with self.hub.replaying:
+                at = self._take(changes, at)
+                # The turn is kept across a yield, so that only the replays that hold one run
+                # in a turn of the loop. (A store in the process reads without suspending, and
+                # a target with room takes without waiting: without this yield, a whole replay
+                # would be one step.)
+                await asyncio.sleep(0)
+            if at < len(changes):
+                if self.overflowed or not await self.target.send(changes[at]):
+                    return False
+                at += 1
+        return not self.overflowed
+
+    def _take(self, changes: list[Change], at: int) -> int:
+        """Give the target the matching changes from `at` on while it has room; return
+        where it stopped."""
+        while at < len(changes):
+            change = changes[at]
+            if self.overflowed:
+                return len(changes)
+            if self.matches(change) and not self.target.take(change):
+                return at
+            at += 1
+        return at
 
     async def _release(self) -> None:
         """Send the live changes held during the replay, then let new ones go out directly."""

@@ -89,6 +89,16 @@ class Connection:
         """Queue a reply behind what is already queued, waiting for room if need be."""
         await self.enqueue((message, 0, None))
 
+    def try_enqueue(self, entry: Entry) -> bool:
+        """Queue `entry` if there is room now and the connection is not closed as slow."""
+        if self.slow.is_set():
+            return False
+        try:
+            self.queue.put_nowait(entry)
+        except asyncio.QueueFull:
+            return False
+        return True
+
     async def enqueue(self, entry: Entry) -> bool:
         """Queue `entry`, waiting for room; return False, without queueing, once the
         connection is closed as slow (its writer stopped: waiting would wait for ever)."""
@@ -200,6 +210,11 @@ class Sink:
         """Send a live change now, or queue it; False when the queue is full."""
         message = protocol.feed_message(self._heads, change, self.describe)
         return self.conn.offer(message, change.position)
+
+    def take(self, change: Change) -> bool:
+        """Queue a replayed change if there is room now; False if not, or closed as slow."""
+        message = protocol.feed_message(self._heads, change, self.describe)
+        return self.conn.try_enqueue((message, change.position, self))
 
     async def send(self, change: Change) -> bool:
         """Queue a replayed change, waiting for room."""
