@@ -97,6 +97,7 @@ def _seed(config: Config, count: int, spread: str) -> int:
 def _tail(args: argparse.Namespace) -> int:
     try:
         url = args.url or tail_options.default_url(load(args.config, env=os.environ))
+        token = tail_options.read_token(os.environ, args.token_file)
         options = tail_options.make_options(
             url,
             types=args.types or (),
@@ -104,6 +105,7 @@ def _tail(args: argparse.Namespace) -> int:
             channels=args.channels or (),
             since=args.since,
             json=args.json,
+            token=token,
         )
     except ConfigError as exc:
         print(f"eventd: configuration error: {exc}", file=sys.stderr)
@@ -258,7 +260,10 @@ def _parser() -> argparse.ArgumentParser:
         help="print the daemon's changes as they happen",
         description="Print the daemon's changes as they happen, one line each (time, "
         "position, operation, type, key, title, value), or NDJSON with --json. It "
-        "reconnects by itself and resumes where it stopped: no change missed or repeated.",
+        "reconnects by itself and resumes where it stopped: no change missed or repeated. "
+        f"A daemon with tokens wants one with the read scope: set {tail_options.TOKEN_VARIABLE} "
+        "or use --token-file. There is no --token option: a command line is visible to "
+        "every local user (ps).",
     )
     _tail_arguments(tail)
     return parser
@@ -298,3 +303,12 @@ def _tail_arguments(tail: argparse.ArgumentParser) -> None:
     tail.add_argument(
         "--json", action="store_true", help="print each message as received, one JSON per line"
     )
+    tail.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="PATH",
+        help="read the token from the first line of PATH "
+        f"(default: ${tail_options.TOKEN_VARIABLE})",
+    )
+    # Refused with a reason, rather than unknown (or taken as an abbreviated --token-file).
+    tail.add_argument("--token", nargs="?", action=tail_options.RefuseToken, help=argparse.SUPPRESS)
