@@ -90,6 +90,19 @@ async def test_a_401_on_the_upgrade_raises_unauthorized(aiohttp_client: Any) -> 
     assert "s3cret" not in str(raised.value)
 
 
+async def test_a_session_with_the_header_too_sends_it_once(make_client: MakeClient) -> None:
+    # As docs/websocket.md shows: the session's header for HTTP, `token=` for the feed. Two
+    # Authorization headers would be refused (4001).
+    client = await make_client(locked_config())
+    base = str(client.make_url("/"))
+    async with aiohttp.ClientSession(headers=bearer(SECRETS["read"])) as session:
+        subscriber = Subscriber(session, base, token=SECRETS["read"])
+        reading = asyncio.create_task(collect(subscriber, 1, []))
+        await asyncio.wait_for(subscriber.connected.wait(), 5)
+        await client.post("/events", json={"id": "once"}, headers=WRITE)
+        await asyncio.wait_for(reading, 5)
+
+
 @pytest.mark.parametrize("token", ["", "two words", "line\nbreak", "caf\u00e9", "tab\there"])
 def test_a_token_no_header_can_carry_is_refused_without_being_shown(token: str) -> None:
     with pytest.raises(ValueError, match=r"^token: must be printable ASCII") as raised:
