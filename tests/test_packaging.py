@@ -93,18 +93,9 @@ def build_wheel(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "src", source / "src", ignore=ignore)
     out = tmp_path / "wheel"
     offline = ["--no-deps", "--no-build-isolation", "--no-index"]
+    command = [sys.executable, "-m", "pip", "wheel", *offline, "--quiet", "--wheel-dir"]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            *offline,
-            "--quiet",
-            "--wheel-dir",
-            str(out),
-            str(source),
-        ],
+        [*command, str(out), str(source)],
         capture_output=True,
         text=True,
         check=False,
