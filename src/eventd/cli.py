@@ -1,4 +1,4 @@
-"""The `eventd` command: serve, seed, check-config, tail, token new."""
+"""The `eventd` command: serve, seed, check-config, tail, token new, config, systemd-unit."""
 
 from __future__ import annotations
 
@@ -18,20 +18,26 @@ from eventd import __version__
 from eventd.access import protected_mode_refusal
 from eventd.app import create_app
 from eventd.config import Config, ConfigError, load, new_token, parse_scopes
+from eventd.config.default import default_toml
 from eventd.config.tokens import NAME_RULE, valid_name
 from eventd.errors import Unavailable
 from eventd.http.client_faults import quiet_client_faults
 from eventd.loopguard import install as guard_loop
 from eventd.reloading import add_reloader
 from eventd.seed import seed
+from eventd.store import missing_driver
 from eventd.store.base import StorageError
 from eventd.systemd.notify import Notifier, watchdog_interval
 from eventd.systemd.service import Service
+from eventd.systemd.unit import unit_text
 from eventd.tail import options as tail_options
 from eventd.tail.follow import run as run_tail
 from eventd.times import TimeError, parse_duration
 
 log = logging.getLogger("eventd")
+
+# The commands that print a file shipped in the package, byte for byte.
+SHIPPED_FILES: dict[str, Callable[[], str]] = {"config": default_toml, "systemd-unit": unit_text}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _new_token(args.name, args.scopes)
     if args.command == "tail":
         return _tail(args)
+    if args.command in SHIPPED_FILES:
+        sys.stdout.write(SHIPPED_FILES[args.command]())
+        return 0
     overrides: dict[str, Any] = {}
     if args.command in ("serve", "seed"):
         overrides["engine.name"] = args.engine
@@ -50,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load(args.config, env=os.environ, overrides=overrides)
     except ConfigError as exc:
         print(f"eventd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    problem = missing_driver(config.engine.name)
+    if problem is not None:
+        print(f"eventd: {problem}", file=sys.stderr)
         return 2
     if args.command == "check-config":
         print(f"{args.config or 'defaults'}: ok (engine {config.engine.name})")
@@ -266,7 +279,27 @@ def _parser() -> argparse.ArgumentParser:
         "every local user (ps).",
     )
     _tail_arguments(tail)
+    _shipped_file_commands(commands)
     return parser
+
+
+def _shipped_file_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    config = commands.add_parser(
+        "config",
+        help="print the documented default configuration (--default)",
+        description="Print the documented default configuration, every key with its default "
+        "value and its help: eventd config --default > /etc/eventd/config.toml",
+    )
+    config.add_argument(
+        "--default", action="store_true", required=True, help="the default configuration file"
+    )
+    commands.add_parser(
+        "systemd-unit",
+        help="print the systemd unit",
+        description="Print the systemd unit for eventd installed in /opt/eventd/.venv with "
+        "its configuration in /etc/eventd/config.toml: "
+        "eventd systemd-unit > /etc/systemd/system/eventd.service",
+    )
 
 
 def _tail_arguments(tail: argparse.ArgumentParser) -> None:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).parents[2] / "systemd" / "eventd.service"
+import eventd.systemd
+
+# Shipped in the package: `eventd systemd-unit` prints it.
+UNIT = Path(eventd.systemd.__file__).with_name("eventd.service")
 MAX_EXPOSURE = 2.0
 
 
