@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -115,6 +116,7 @@ def daemon_log() -> Iterator[io.StringIO]:
     levels = {name: logging.getLogger(name).level for name in names}
     handlers = logging.getLogger().handlers[:]
     yield io.StringIO()
+    logging.captureWarnings(False)
     logging.getLogger().handlers[:] = handlers
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
@@ -165,3 +167,13 @@ async def test_a_reload_turns_the_access_log_and_json_on_and_off(
     log.configure(locked_config())
     await client.get("/health")
     assert daemon_log.getvalue().count("eventd.access") == 1
+
+
+def test_python_warnings_go_through_the_log(daemon_log: io.StringIO) -> None:
+    logs.setup(locked_config(log={"format": "json"}), daemon_log, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("an old API", DeprecationWarning, stacklevel=1)
+    fields = json.loads(daemon_log.getvalue().splitlines()[-1])
+    assert (fields["logger"], fields["level"]) == ("py.warnings", "WARNING")
+    assert "DeprecationWarning: an old API" in fields["message"]

@@ -146,6 +146,8 @@ def setup(
     log = DaemonLog(stream, journald=under_journald(stream, environ))
     log.install()
     log.configure(config)
+    # Python's warnings through the log too: a JSON log stays one object a line.
+    logging.captureWarnings(True)
     return log
 
 
