@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from eventd import logs
 from eventd.app import create_app
+from eventd.config import Config
 from tests.auth.tokens import SECRETS, bearer, locked_config
 from tests.conftest import FakeClock
 from tests.daemon import Daemon
@@ -122,8 +123,10 @@ def daemon_log() -> Iterator[io.StringIO]:
         logging.getLogger(name).setLevel(level)
 
 
-async def client_with_access_log(aiohttp_client: Any, clock: FakeClock) -> Client:
-    server = TestServer(create_app(locked_config(), clock=clock))
+async def client_with_access_log(
+    aiohttp_client: Any, clock: FakeClock, config: Config | None = None
+) -> Client:
+    server = TestServer(create_app(config or locked_config(), clock=clock))
     # As `eventd serve` runs it (TestServer takes no server options in its constructor).
     await server.start_server(access_log=logs.access_logger(), access_log_class=logs.AccessLog)
     client: Client = await aiohttp_client(server)
@@ -133,17 +136,20 @@ async def client_with_access_log(aiohttp_client: Any, clock: FakeClock) -> Clien
 async def test_access_lines_name_what_they_should(
     aiohttp_client: Any, clock: FakeClock, daemon_log: io.StringIO
 ) -> None:
-    config = locked_config(log={"access": True})
+    # The clock stands still: a token's second request in the same minute is one too many.
+    config = locked_config(log={"access": True}, limits={"rate": "1/m", "burst": 1})
     logs.setup(config, daemon_log, {})
-    client = await client_with_access_log(aiohttp_client, clock)
+    client = await client_with_access_log(aiohttp_client, clock, config)
     assert (await client.get("/events?limit=5", headers=bearer(SECRETS["read"]))).status == 200
     assert (await client.get("/events")).status == 401
-    assert (await client.post("/events", json={}, headers=bearer(SECRETS["read"]))).status == 403
-    ok, unauthorized, forbidden = access_lines(daemon_log)
+    assert (await client.post("/events", json={}, headers=bearer(SECRETS["admin"]))).status == 403
+    assert (await client.get("/events", headers=bearer(SECRETS["read"]))).status == 429
+    ok, unauthorized, forbidden, limited = access_lines(daemon_log)
     line = r"127\.0\.0\.1 {} {} {} \d+ bytes \d+\.\d ms token {}"
     assert re.search(line.format("GET", r"/events\?\.\.\.", 200, "only-read"), ok), ok
     assert re.search(line.format("GET", "/events", 401, "-"), unauthorized), unauthorized
-    assert re.search(line.format("POST", "/events", 403, "only-read"), forbidden), forbidden
+    assert re.search(line.format("POST", "/events", 403, "only-admin"), forbidden), forbidden
+    assert re.search(line.format("GET", "/events", 429, "only-read"), limited), limited
     assert "limit=5" not in ok
 
 
