@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
-from eventd import __version__
+from eventd import __version__, logs
 from eventd.access import protected_mode_refusal
 from eventd.app import create_app
 from eventd.config import Config, ConfigError, load, new_token, parse_scopes
@@ -146,17 +146,13 @@ def serve(
     except OSError as exc:
         print(f"eventd: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    set_log_level(config)
+    daemon_log = logs.setup(config)
     quiet_client_faults()
     log.info("eventd %s starting: engine %s", __version__, config.engine.name)
     loop = asyncio.new_event_loop()
     guard_loop(loop)
     app = create_app(config, clear=clear)
-    add_reloader(app, ("log.level",), set_log_level, name="log level")
+    add_reloader(app, ("log",), daemon_log.configure, name="log")
     notifier = Notifier.from_environ()
     service = Service(
         app,
@@ -174,19 +170,12 @@ def serve(
         shutdown_timeout=config.server.shutdown_timeout,
         # Called once every socket accepts, after the app (and its store) started.
         print=service.running,
-        access_log=None,
+        access_log=logs.access_logger(),
+        access_log_class=logs.AccessLog,
         handle_signals=False,  # the service handles them, to notify the manager first
     )
     log.info("eventd stopped")
     return 0
-
-
-def set_log_level(config: Config) -> None:
-    """Set the level of eventd's log (at start, and on reload) as `config` says."""
-    logging.getLogger().setLevel(config.log.level.upper())
-    # APScheduler logs every run at INFO: once a second for stats-tick is noise.
-    level = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
-    logging.getLogger("apscheduler").setLevel(level)
 
 
 def _address(sock: socket.socket) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from eventd.http.client_faults import quiet_client_faults
+from eventd.http.client_faults import quiet_client_faults, reason
 from tests.daemon import Daemon
 
 HOST = b"Host: localhost\r\n"
@@ -76,3 +76,22 @@ def test_a_server_fault_stays_an_error_with_its_traceback() -> None:
     entry = record(RuntimeError("a fault of the handler"))
     assert quiet_client_faults().filter(entry)
     assert entry.levelno == logging.ERROR and entry.exc_info is not None
+
+
+@pytest.mark.parametrize(
+    ("message", "logged"),
+    [
+        (
+            "Invalid header value char:\n\n  b'Authorization: Bearer s3cret\\x01'\n  ^",
+            "Invalid header value char",
+        ),
+        ("Bad status line 'GET /events?token=s3cret HTTP/9.9'", "Bad status line ..."),
+        ("Duplicate Host header: b'a' and b's3cret", "Duplicate Host header: ... and ..."),
+        ("Got more than 8190 bytes (9000) when reading Status line.", None),
+    ],
+)
+def test_the_logged_reason_leaves_out_what_the_client_sent(
+    message: str, logged: str | None
+) -> None:
+    # The client's bytes may hold a token or a query: only aiohttp's own words are logged.
+    assert reason(message) == (logged or message)

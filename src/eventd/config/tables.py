@@ -444,6 +444,18 @@ class LogConfig:
     level: str = setting(
         "info", "Log level.", choices=("debug", "info", "warning", "error", "critical")
     )
+    format: str = setting(
+        "text",
+        "How each line on stderr is written: 'text' (time, level, logger, message) or 'json' "
+        "(one object a line: time, level, logger, message, and exception when there is one). "
+        "Under journald, text lines leave the time to the journal.",
+        choices=("text", "json"),
+    )
+    access: bool = setting(
+        False,
+        "Log one line per answered request (logger eventd.access): client address, method, "
+        "path without its query, status, bytes sent, duration and the token's name.",
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ traceback; on a port open to the internet that is most of the log, and hides rea
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -14,6 +15,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 SERVER_LOGGER = "aiohttp.server"
 # Enough of aiohttp's message to tell the fault, not the client's whole line.
 MESSAGE_CHARS = 200
+# What aiohttp quotes of the client's bytes (`b'Authorization: Bearer ...'`), and the lines
+# after its reason that show them: they may hold a secret, a token or a query string.
+_QUOTED = re.compile(r"""b?(['"]).*?\1|b?(['"]).*""")
 
 
 class ClientFaults(logging.Filter):
@@ -31,12 +35,18 @@ class ClientFaults(logging.Filter):
         if not self._logger.isEnabledFor(logging.DEBUG):
             return False
         remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
-        message = " ".join(str(exc.message).split())[:MESSAGE_CHARS]
+        message = reason(str(exc.message))
         record.msg = "unparseable request from %s answered %d: %s"
         record.args = (remote, exc.code or 400, message)
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         record.exc_info, record.exc_text = None, None
         return True
+
+
+def reason(message: str) -> str:
+    """Return the parser's reason for refusing a request, without the bytes it quotes."""
+    first = message.strip().split("\n", 1)[0].rstrip(": ")
+    return " ".join(_QUOTED.sub("...", first).split())[:MESSAGE_CHARS]
 
 
 def quiet_client_faults() -> ClientFaults:
