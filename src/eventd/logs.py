@@ -59,13 +59,18 @@ def under_journald(stream: TextIO, environ: Mapping[str, str]) -> bool:
     anyway, so both are compared with the stream's own.
     """
     device, sep, inode = environ.get("JOURNAL_STREAM", "").partition(":")
-    if not (sep and device.isdigit() and inode.isdigit()):
+    # ASCII digits only: `isdigit` alone takes '²', which `int` refuses.
+    if not (sep and _number(device) and _number(inode)):
         return False
     try:
         stat = os.fstat(stream.fileno())
     except (OSError, ValueError):  # no descriptor (io.UnsupportedOperation is both)
         return False
     return (stat.st_dev, stat.st_ino) == (int(device), int(inode))
+
+
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
 
 
 class _JsonLines(JsonFormatter):
