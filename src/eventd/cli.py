@@ -48,8 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tail":
         return _tail(args)
     if args.command in SHIPPED_FILES:
-        sys.stdout.write(SHIPPED_FILES[args.command]())
-        return 0
+        return _print_out(SHIPPED_FILES[args.command]())
     overrides: dict[str, Any] = {}
     if args.command in ("serve", "seed"):
         overrides["engine.name"] = args.engine
@@ -74,6 +73,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         clear=args.clear,
         reread=lambda: load(args.config, env=os.environ, overrides=overrides),
     )
+
+
+def _print_out(text: str) -> int:
+    """Write `text` to stdout; a reader gone is no error, any other failure one line."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        print("eventd: no standard output to write to", file=sys.stderr)
+        return 1
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # Python flushes stdout again at exit, and would complain: what is left of it goes
+        # to /dev/null instead (as `eventd tail | head` does).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted
+            return 0
+        print(f"eventd: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _new_token(name: str, scopes_text: str) -> int:
