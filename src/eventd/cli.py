@@ -247,8 +247,29 @@ def _positive(text: str) -> int:
 class _CommandParser(argparse.ArgumentParser):
     """A parser whose errors are one line naming the option, as the configuration's are."""
 
+    def parse_args(  # type: ignore[override] # the one form main() calls
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """Parse `args`; refuse unknown ones without repeating what they hold."""
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {_unknown(unknown)}")
+        return parsed
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _unknown(arguments: list[str]) -> str:
+    """Name the unknown options, not their values: `--tok=SECRET` may be a mistyped token."""
+    names = [arg.partition("=")[0] + ("=..." if "=" in arg else "") for arg in arguments]
+    options = [name for name in names if name.startswith("-")]
+    values = len(names) - len(options)
+    shown = " ".join(options)
+    if values:
+        counted = f"{values} value{'s' if values > 1 else ''}, not shown"
+        shown = f"{shown} and {counted}" if shown else counted
+    return shown
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -279,6 +300,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path, help="TOML configuration file")
     tail = commands.add_parser(
         "tail",
+        # `--tok=SECRET` is unknown, not taken for --token-file or named in an "ambiguous
+        # option" error that repeats it.
+        allow_abbrev=False,
         help="print the daemon's changes as they happen",
         description="Print the daemon's changes as they happen, one line each (time, "
         "position, operation, type, key, title, value), or NDJSON with --json. It "

@@ -157,3 +157,23 @@ def test_a_refused_request_is_said_with_what_to_check() -> None:
         "is the URL's host one the daemon serves (http.allowed_hosts)?"
     )
     assert refused(Refused(400), "EVENTD_TOKEN").endswith("is the token of EVENTD_TOKEN a token?")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ([f"--tok={SECRET}"], "--tok=..."),
+        (["--tok", SECRET], "--tok and 1 value, not shown"),
+        ([SECRET, SECRET], "2 values, not shown"),
+        (["--token-fil", "/etc/eventd/token"], "--token-fil and 1 value, not shown"),
+    ],
+)
+def test_an_unknown_argument_is_refused_without_being_repeated(
+    args: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No abbreviation is taken either: `--token-fil` is not --token-file.
+    with pytest.raises(SystemExit) as exited:
+        main(["tail", "--url", "http://127.0.0.1:1", *args])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"eventd: unrecognized arguments: {said}\n")
