@@ -37,12 +37,15 @@ SHIPPED = {
     [(["config", "--default"], "config"), (["systemd-unit"], "systemd-unit")],
     ids=["config", "systemd-unit"],
 )
-def test_command_prints_the_shipped_file_byte_for_byte(
+def test_command_prints_the_shipped_file(
     args: list[str], command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(args) == 0
     out, err = capsys.readouterr()
-    assert out.encode() == SHIPPED[command].read_bytes()
+    shipped = SHIPPED[command].read_text()
+    if command == "systemd-unit":  # for this installation, wherever the tests run from
+        shipped = shipped.replace("/opt/eventd/.venv", sys.prefix)
+    assert out == shipped
     assert err == ""
 
 

@@ -29,15 +29,18 @@ from eventd.store import missing_driver
 from eventd.store.base import StorageError
 from eventd.systemd.notify import Notifier, watchdog_interval
 from eventd.systemd.service import Service
-from eventd.systemd.unit import unit_text
+from eventd.systemd.unit import installed_root, unit_text
 from eventd.tail import options as tail_options
 from eventd.tail.follow import run as run_tail
 from eventd.times import TimeError, parse_duration
 
 log = logging.getLogger("eventd")
 
-# The commands that print a file shipped in the package, byte for byte.
-SHIPPED_FILES: dict[str, Callable[[], str]] = {"config": default_toml, "systemd-unit": unit_text}
+# The commands that print a file shipped in the package (the unit for this installation).
+SHIPPED_FILES: dict[str, Callable[[], str]] = {
+    "config": default_toml,
+    "systemd-unit": lambda: unit_text(installed_root()),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -329,8 +332,9 @@ def _shipped_file_commands(commands: argparse._SubParsersAction[Any]) -> None:
     commands.add_parser(
         "systemd-unit",
         help="print the systemd unit",
-        description="Print the systemd unit for eventd installed in /opt/eventd/.venv with "
-        "its configuration in /etc/eventd/config.toml: "
+        description="Print the systemd unit for this eventd (as installed in "
+        "/opt/eventd/.venv, or wherever it runs from) with its configuration in "
+        "/etc/eventd/config.toml: "
         "eventd systemd-unit > /etc/systemd/system/eventd.service",
     )
 
