@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from eventd.client import Forbidden, Subscriber, Unauthorized, bearer
+from eventd.client import Forbidden, Refused, Subscriber, Unauthorized, bearer
 from eventd.keys import SOCKETS
 from tests.auth.tokens import SECRETS, locked_config
 from tests.conftest import MakeClient
@@ -108,3 +108,44 @@ def test_a_token_no_header_can_carry_is_refused_without_being_shown(token: str) 
     with pytest.raises(ValueError, match=r"^token: must be printable ASCII") as raised:
         bearer(token)
     assert not token or token not in str(raised.value)
+
+
+async def test_an_upgrade_the_daemon_cannot_read_raises_refused_at_once(
+    make_client: MakeClient,
+) -> None:
+    # A token too long for a header: aiohttp answers 400, and would again on every retry.
+    client = await make_client(locked_config())
+    async with aiohttp.ClientSession() as session:
+        subscriber = Subscriber(session, str(client.make_url("/")), token="a" * 9000)
+        with pytest.raises(Refused, match=r"with 400 \(Bad Request\)") as raised:
+            await asyncio.wait_for(collect(subscriber, 1, []), 5)
+    assert raised.value.status == 400 and "aaaa" not in str(raised.value)
+
+
+async def test_a_foreign_origin_raises_refused_at_once(make_client: MakeClient) -> None:
+    client = await make_client(locked_config())
+    async with aiohttp.ClientSession(headers={"Origin": "http://evil.example"}) as session:
+        subscriber = Subscriber(session, str(client.make_url("/")), token=SECRETS["read"])
+        with pytest.raises(Refused, match=r"with 403 \(Forbidden\)"):
+            await asyncio.wait_for(collect(subscriber, 1, []), 5)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_busy_server_is_asked_again(aiohttp_client: Any, status: int) -> None:
+    asked: list[int] = []
+
+    async def busy(request: web.Request) -> web.Response:
+        asked.append(status)
+        return web.Response(status=status, headers={"Retry-After": "1"})
+
+    app = web.Application()
+    app.router.add_get("/ws", busy)
+    server = await aiohttp_client(app)
+    async with aiohttp.ClientSession() as session:
+        subscriber = Subscriber(session, str(server.make_url("/")), first_delay=0.001)
+        reading = asyncio.create_task(collect(subscriber, 1, []))
+        await wait_for(lambda: len(asked) >= 3, "three attempts")
+        assert not reading.done()
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading

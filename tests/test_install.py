@@ -162,7 +162,9 @@ def test_the_configuration_and_unit_written_are_the_shipped_ones(
     config = prefix / "etc" / "eventd" / "config.toml"
     assert config.read_bytes() == (PACKAGE / "config" / "default.toml").read_bytes()
     unit = prefix / "etc" / "systemd" / "system" / "eventd.service"
-    assert unit.read_bytes() == (PACKAGE / "systemd" / "eventd.service").read_bytes()
+    # The unit names the installation that printed it: /opt/eventd/.venv, here under prefix.
+    shipped = (PACKAGE / "systemd" / "eventd.service").read_text()
+    assert unit.read_text() == shipped.replace("/opt/", f"{prefix}/opt/")
     result = target(prefix, "check-config", str(config))
     assert result.returncode == 0, result.stderr
 
@@ -172,7 +174,8 @@ def test_the_unit_starts_what_the_steps_installed(installed: tuple[Path, Path]) 
     unit = (prefix / "etc" / "systemd" / "system" / "eventd.service").read_text()
     (exec_start,) = re.findall(r"^ExecStart=(\S+) serve --config (\S+)$", unit, flags=re.M)
     program, config = exec_start
-    assert os.access(f"{prefix}{program}", os.X_OK), program
+    assert program == f"{prefix}/opt/eventd/.venv/bin/eventd"
+    assert os.access(program, os.X_OK), program
     assert Path(f"{prefix}{config}").is_file(), config
     assert "Documentation=" not in unit  # no page it could point at is installed
 

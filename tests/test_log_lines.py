@@ -91,6 +91,8 @@ def test_under_journald_compares_the_device_and_inode_of_the_stream(tmp_path: Pa
         assert not logs.under_journald(other, {"JOURNAL_STREAM": own})  # redirected since
         assert not logs.under_journald(stream, {})
         assert not logs.under_journald(stream, {"JOURNAL_STREAM": "garbage"})
+        for digits in ("²:1", "1:²", "\u0661:1", ":1", "1:"):  # not ASCII digits ("²": int() fails)
+            assert not logs.under_journald(stream, {"JOURNAL_STREAM": digits}), digits
         assert not logs.under_journald(io.StringIO(), {"JOURNAL_STREAM": own})
 
 

@@ -29,15 +29,18 @@ from eventd.store import missing_driver
 from eventd.store.base import StorageError
 from eventd.systemd.notify import Notifier, watchdog_interval
 from eventd.systemd.service import Service
-from eventd.systemd.unit import unit_text
+from eventd.systemd.unit import installed_root, unit_text
 from eventd.tail import options as tail_options
 from eventd.tail.follow import run as run_tail
 from eventd.times import TimeError, parse_duration
 
 log = logging.getLogger("eventd")
 
-# The commands that print a file shipped in the package, byte for byte.
-SHIPPED_FILES: dict[str, Callable[[], str]] = {"config": default_toml, "systemd-unit": unit_text}
+# The commands that print a file shipped in the package (the unit for this installation).
+SHIPPED_FILES: dict[str, Callable[[], str]] = {
+    "config": default_toml,
+    "systemd-unit": lambda: unit_text(installed_root()),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,8 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tail":
         return _tail(args)
     if args.command in SHIPPED_FILES:
-        sys.stdout.write(SHIPPED_FILES[args.command]())
-        return 0
+        return _print_out(SHIPPED_FILES[args.command]())
     overrides: dict[str, Any] = {}
     if args.command in ("serve", "seed"):
         overrides["engine.name"] = args.engine
@@ -74,6 +76,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         clear=args.clear,
         reread=lambda: load(args.config, env=os.environ, overrides=overrides),
     )
+
+
+def _print_out(text: str) -> int:
+    """Write `text` to stdout; a reader gone is no error, any other failure one line."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        print("eventd: no standard output to write to", file=sys.stderr)
+        return 1
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # Python flushes stdout again at exit, and would complain: what is left of it goes
+        # to /dev/null instead (as `eventd tail | head` does).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted
+            return 0
+        print(f"eventd: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _new_token(name: str, scopes_text: str) -> int:
@@ -227,8 +250,29 @@ def _positive(text: str) -> int:
 class _CommandParser(argparse.ArgumentParser):
     """A parser whose errors are one line naming the option, as the configuration's are."""
 
+    def parse_args(  # type: ignore[override] # the one form main() calls
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """Parse `args`; refuse unknown ones without repeating what they hold."""
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {_unknown(unknown)}")
+        return parsed
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _unknown(arguments: list[str]) -> str:
+    """Name the unknown options, not their values: `--tok=SECRET` may be a mistyped token."""
+    names = [arg.partition("=")[0] + ("=..." if "=" in arg else "") for arg in arguments]
+    options = [name for name in names if name.startswith("-")]
+    values = len(names) - len(options)
+    shown = " ".join(options)
+    if values:
+        counted = f"{values} value{'s' if values > 1 else ''}, not shown"
+        shown = f"{shown} and {counted}" if shown else counted
+    return shown
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -259,6 +303,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path, help="TOML configuration file")
     tail = commands.add_parser(
         "tail",
+        # `--tok=SECRET` is unknown, not taken for --token-file or named in an "ambiguous
+        # option" error that repeats it.
+        allow_abbrev=False,
         help="print the daemon's changes as they happen",
         description="Print the daemon's changes as they happen, one line each (time, "
         "position, operation, type, key, title, value), or NDJSON with --json. It "
@@ -285,8 +332,9 @@ def _shipped_file_commands(commands: argparse._SubParsersAction[Any]) -> None:
     commands.add_parser(
         "systemd-unit",
         help="print the systemd unit",
-        description="Print the systemd unit for eventd installed in /opt/eventd/.venv with "
-        "its configuration in /etc/eventd/config.toml: "
+        description="Print the systemd unit for this eventd (as installed in "
+        "/opt/eventd/.venv, or wherever it runs from) with its configuration in "
+        "/etc/eventd/config.toml: "
         "eventd systemd-unit > /etc/systemd/system/eventd.service",
     )
 

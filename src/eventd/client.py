@@ -21,6 +21,9 @@ A daemon with tokens configured wants one: `token="<secret>"` sends it as
 `Authorization: Bearer <secret>` on every connection's upgrade, reconnections included. A
 token the daemon does not know raises `Unauthorized`, one without the `read` scope (or no
 token where the daemon grants nothing without one) raises `Forbidden`; neither is retried.
+Nor is an upgrade refused with another 4xx, such as a request the server cannot read (a
+header too long) or a `Host` or `Origin` it does not serve: `Refused`, with the `status`.
+A 408, a 429 and a 5xx are retried.
 The secret never appears in what the client logs or raises. For your own HTTP requests,
 `bearer(token)` gives the same header (`aiohttp.ClientSession(headers=bearer(token))`).
 """
@@ -31,6 +34,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -58,6 +62,18 @@ class Forbidden(FeedError):
     """The token, or the lack of one, does not grant the subscription its scope (`read`)."""
 
 
+class Refused(FeedError):
+    """The server refused the upgrade request itself (a 4xx): the same one would be again."""
+
+    def __init__(self, status: int) -> None:
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "client error"
+        super().__init__(f"the server answered the upgrade with {status} ({reason})")
+        self.status = status
+
+
 def bearer(token: str) -> dict[str, str]:
     """Return the `Authorization` header that carries `token`; refuse one no header can."""
     # Checked here so that aiohttp never sees (nor echoes) a value it would reject; the
@@ -67,10 +83,19 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+# Client errors that another attempt may get past: a timeout, a rate limit.
+PASSING_REFUSALS = frozenset({408, 425, 429})
+
+
 def _check_token(ws: aiohttp.ClientWebSocketResponse | None, failure: Exception | None) -> None:
-    """Raise `Unauthorized` if the server refused the token: retrying would send it again."""
-    if isinstance(failure, aiohttp.WSServerHandshakeError) and failure.status == 401:
-        raise Unauthorized("the server answered the upgrade with 401") from None
+    """Raise `Unauthorized` if the server refused the token, `Refused` if it refused the
+    request for what it is: retrying would send either again."""
+    if isinstance(failure, aiohttp.WSServerHandshakeError):
+        status = failure.status
+        if status == 401:
+            raise Unauthorized("the server answered the upgrade with 401") from None
+        if 400 <= status < 500 and status not in PASSING_REFUSALS:
+            raise Refused(status) from None
     if ws is not None and ws.close_code == CLOSE_UNAUTHORIZED:
         raise Unauthorized("the server refused the token (close code 4001)")
 

@@ -4,7 +4,9 @@
 level, the format and the access log all change live (a formatter and two logger levels).
 
 Nothing here writes a secret: the access log names a request's token, never its secret, and
-leaves the query string out (a client may put anything in one, `?access_token=` included).
+leaves the query string and path parameters out (a client may put anything in them,
+`?access_token=` included). Nothing a client sends breaks a line: a logged path is its raw,
+percent-escaped form (`request_path`), and the text format escapes what is not printable.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ PRIORITIES = ((logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
 DEBUG_PRIORITY = 7
 ACCESS_OFF = logging.CRITICAL + 1
 QUERY_LEFT_OUT = "?..."
+PARAMETERS_LEFT_OUT = ";..."
+# A logged path's length, past which it is cut (and marked): a log line stays readable.
+PATH_CHARS = 200
+CUT = "…"
 # An access line: remote address, method, path, status, bytes, milliseconds, token name.
 LINE = "%s %s %s %d %d bytes %.1f ms token %s"
 
@@ -53,13 +59,18 @@ def under_journald(stream: TextIO, environ: Mapping[str, str]) -> bool:
     anyway, so both are compared with the stream's own.
     """
     device, sep, inode = environ.get("JOURNAL_STREAM", "").partition(":")
-    if not (sep and device.isdigit() and inode.isdigit()):
+    # ASCII digits only: `isdigit` alone takes '²', which `int` refuses.
+    if not (sep and _number(device) and _number(inode)):
         return False
     try:
         stat = os.fstat(stream.fileno())
     except (OSError, ValueError):  # no descriptor (io.UnsupportedOperation is both)
         return False
     return (stat.st_dev, stat.st_ino) == (int(device), int(inode))
+
+
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
 
 
 class _JsonLines(JsonFormatter):
@@ -91,6 +102,25 @@ def priority(level: int) -> int:
     return DEBUG_PRIORITY
 
 
+class _TextLines(logging.Formatter):
+    """Text lines whose message cannot break its line: controls are escaped (`\\n`)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """Format the line before its traceback, escaping what is not printable."""
+        # A traceback, appended after this, keeps its lines; a message never has two.
+        return printable(super().formatMessage(record))
+
+
+def printable(text: str) -> str:
+    """Return `text` with every character that is not printable escaped as Python does."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
+
+
 def formatter(kind: str, *, journald: bool) -> logging.Formatter:
     """Return the formatter of `log.format` = `kind`; under journald, lines carry no time."""
     inner: logging.Formatter
@@ -100,7 +130,7 @@ def formatter(kind: str, *, journald: bool) -> logging.Formatter:
             fields if journald else f"%(asctime)s {fields}", rename_fields=JSON_FIELDS
         )
     else:
-        inner = logging.Formatter(JOURNAL_TEXT_FORMAT if journald else TEXT_FORMAT)
+        inner = _TextLines(JOURNAL_TEXT_FORMAT if journald else TEXT_FORMAT)
     return _JournalPrefix(inner) if journald else inner
 
 
@@ -185,15 +215,30 @@ class AccessLog(AbstractAccessLogger):
 
 def access_fields(request: BaseRequest, response: StreamResponse, time: float) -> dict[str, Any]:
     """Return what the access line of a request says, by name (a JSON line's extra fields)."""
-    url = request.rel_url
-    # The raw path: percent-escapes keep control characters (line breaks) out of the log.
-    path = url.raw_path + (QUERY_LEFT_OUT if url.raw_query_string else "")
     return {
         "remote": request.remote or "-",
         "method": request.method,
-        "path": path,
+        "path": request_path(request),
         "status": response.status,
         "bytes": response.body_length,
         "duration": round(time, 6),
         "token": token_name(request),
     }
+
+
+def request_path(request: BaseRequest) -> str:
+    """Return a request's path as every log line shows it: raw, its query and parameters
+    left out (`?...`, `;...`), not printable characters escaped, at most PATH_CHARS long.
+
+    Never `request.path`: it is percent-decoded, so `%0a` in it is a line break.
+    """
+    url = request.rel_url
+    path, parameters, _ = url.raw_path.partition(";")
+    if len(path) > PATH_CHARS:
+        path = path[:PATH_CHARS] + CUT
+    # The C parser refuses control characters and raw non-ASCII in a path; the pure-Python
+    # one (AIOHTTP_NO_EXTENSIONS) lets them through, as text or as surrogates.
+    path = printable(path) or "-"  # CONNECT's target is an authority: no path
+    if parameters:
+        path += PARAMETERS_LEFT_OUT
+    return path + (QUERY_LEFT_OUT if url.raw_query_string else "")

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from eventd.cli import main
+from eventd.client import Refused
 from eventd.config import load
-from eventd.tail.options import UsageError, make_options, read_token
+from eventd.tail.follow import refused
+from eventd.tail.options import MAX_TOKEN_CHARS, UsageError, make_options, read_token
 
 SECRET = "kq3V-not-a-real-secret_0123456789"
 
@@ -104,3 +106,74 @@ def test_the_help_says_where_the_token_comes_from(capsys: pytest.CaptureFixture[
         help_text.replace("--token- file", "--token-file")
     )
     assert "--token " not in help_text.replace("--token option", "")
+
+
+@pytest.mark.parametrize("length", [MAX_TOKEN_CHARS + 1, 1 << 20])
+def test_a_token_file_line_over_the_limit_is_refused(tmp_path: Path, length: int) -> None:
+    path = tmp_path / "token"
+    path.write_text("a" * length)  # no line break: a reader without a bound reads it all
+    path.chmod(0o600)
+    with pytest.raises(UsageError, match=f"is over {MAX_TOKEN_CHARS} characters"):
+        read_token({}, path)
+
+
+def test_a_token_at_the_limit_is_taken_and_a_longer_variable_refused(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("a" * MAX_TOKEN_CHARS + "\n")
+    path.chmod(0o600)
+    assert read_token({}, path) == ("a" * MAX_TOKEN_CHARS, f"--token-file {path}")
+    with pytest.raises(UsageError, match=f"at most {MAX_TOKEN_CHARS} characters"):
+        read_token({"EVENTD_TOKEN": "a" * (MAX_TOKEN_CHARS + 1)}, None)
+
+
+@pytest.mark.parametrize(("mode", "warned"), [(0o600, False), (0o400, False), (0o640, True)])
+def test_a_token_file_others_may_open_is_taken_with_a_warning(
+    tmp_path: Path, mode: int, warned: bool
+) -> None:
+    path = tmp_path / "token"
+    path.write_text(f"{SECRET}\n")
+    path.chmod(mode)
+    said: list[str] = []
+    assert read_token({}, path, said.append) == (SECRET, f"--token-file {path}")
+    expected = (
+        f"eventd tail: warning: other users may open {path} (mode {mode:03o}); chmod 600 {path}"
+    )
+    assert said == ([expected] if warned else [])
+
+
+def test_the_warning_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "token"
+    path.write_text(f"{SECRET}\n")
+    path.chmod(0o644)
+    read_token({}, path)
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "chmod 600" in err and SECRET not in err
+
+
+def test_a_refused_request_is_said_with_what_to_check() -> None:
+    line = refused(Refused(403), None)
+    assert line == (
+        "the server answered the upgrade with 403 (Forbidden); trying again would not help: "
+        "is the URL's host one the daemon serves (http.allowed_hosts)?"
+    )
+    assert refused(Refused(400), "EVENTD_TOKEN").endswith("is the token of EVENTD_TOKEN a token?")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ([f"--tok={SECRET}"], "--tok=..."),
+        (["--tok", SECRET], "--tok and 1 value, not shown"),
+        ([SECRET, SECRET], "2 values, not shown"),
+        (["--token-fil", "/etc/eventd/token"], "--token-fil and 1 value, not shown"),
+    ],
+)
+def test_an_unknown_argument_is_refused_without_being_repeated(
+    args: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No abbreviation is taken either: `--token-fil` is not --token-file.
+    with pytest.raises(SystemExit) as exited:
+        main(["tail", "--url", "http://127.0.0.1:1", *args])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"eventd: unrecognized arguments: {said}\n")

@@ -10,7 +10,14 @@ from typing import Any, BinaryIO, TextIO
 
 import aiohttp
 
-from eventd.client import FeedError, Forbidden, HistoryTruncated, Subscriber, Unauthorized
+from eventd.client import (
+    FeedError,
+    Forbidden,
+    HistoryTruncated,
+    Refused,
+    Subscriber,
+    Unauthorized,
+)
 from eventd.tail.lines import Style, json_line, render
 from eventd.tail.options import TOKEN_VARIABLE, TailOptions
 
@@ -201,6 +208,9 @@ def run(options: TailOptions) -> int:
         # Trying again would send the same token: say what to change, once, and stop.
         print(f"eventd tail: {refusal(exc, options.token_source)}", file=sys.stderr)
         return 2
+    except Refused as exc:
+        print(f"eventd tail: {refused(exc, options.token_source)}", file=sys.stderr)
+        return 2
     except FeedError as exc:
         print(f"eventd tail: the daemon refused the subscription: {exc}", file=sys.stderr)
         return 1
@@ -218,3 +228,13 @@ def refusal(exc: Unauthorized | Forbidden, source: str | None) -> str:
     if isinstance(exc, Unauthorized):
         return f"the daemon refused the token of {source} ({code})"
     return f"the token of {source} lacks the read scope the feed needs ({code})"
+
+
+def refused(exc: Refused, source: str | None) -> str:
+    """Return the line that says why the daemon refused the tail's request as such."""
+    line = f"{exc}; trying again would not help"
+    if exc.status == 403:  # the daemon's Host and Origin checks answer 403
+        return f"{line}: is the URL's host one the daemon serves (http.allowed_hosts)?"
+    if exc.status in (400, 431) and source is not None:
+        return f"{line}: is the token of {source} a token?"
+    return line
