@@ -6,6 +6,7 @@ with `pacing.paced`, which lets the event loop turn between them.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,8 +23,10 @@ DROP_SUBLISTS = 4  # sublists of a SortedList (about a thousand keys each) relea
 def sorted_keys(keys: list[Any]) -> Work[list[Any]]:
     """Return `keys` sorted: runs of `SORT_SLICE` sorted apart, then merged pairwise (a sort
     of two sorted runs merges them, in time in proportion to their length)."""
-    runs = [sorted(part) for part in slices(keys, SORT_SLICE)]
-    yield
+    runs = []
+    for part in slices(keys, SORT_SLICE):
+        runs.append(sorted(part))
+        yield
     while len(runs) > 1:
         merged = []
         for at in range(0, len(runs), 2):
@@ -41,16 +44,37 @@ def add_keys(index: SortedList, keys: list[Any]) -> Work[None]:
         index.update(keys)
         return
     ordered = yield from sorted_keys(keys)
-    if not index or len(ordered) * 4 >= len(index):
-        # update() merges the two sorted runs in C and cuts the result into sublists: its
-        # time is in proportion to the index, at most five times the keys added.
-        index.update(ordered)
+    if not index:
+        index.update(ordered)  # sorted already: update() only cuts it into sublists
+        return
+    if len(ordered) * 4 >= len(index):
+        # Where update() would merge everything in one C sort, merge a slice at a time.
+        merged = yield from _merged(list(index), ordered)
+        index.clear()
+        index.update(merged)
         return
     add = index.add  # a few keys into a large index: one by one, as update() does
     for part in slices(ordered, ADD_SLICE):
         for key in part:
             add(key)
         yield
+
+
+def _merged(old: list[Any], new: list[Any]) -> Work[list[Any]]:
+    """Merge two sorted lists, up to `SORT_SLICE` keys of each per step."""
+    merged: list[Any] = []
+    a = i = 0
+    while a < len(old) and i < len(new):
+        cut = min(old[min(a + SORT_SLICE, len(old)) - 1], new[min(i + SORT_SLICE, len(new)) - 1])
+        a_end, i_end = bisect_right(old, cut, a), bisect_right(new, cut, i)
+        run = old[a:a_end] + new[i:i_end]
+        run.sort()  # two sorted runs: a merge
+        merged += run
+        a, i = a_end, i_end
+        yield
+    merged += old[a:]
+    merged += new[i:]
+    return merged
 
 
 def dropped(containers: Iterable[dict[Any, Any] | SortedList]) -> Work[None]:
