@@ -50,8 +50,7 @@ def add_keys(index: SortedList, keys: list[Any]) -> Work[None]:
     if len(ordered) * 4 >= len(index):
         # Where update() would merge everything in one C sort, merge a slice at a time.
         merged = yield from _merged(list(index), ordered)
-        index.clear()
-        index.update(merged)
+        yield from _refilled(index, merged)
         return
     add = index.add  # a few keys into a large index: one by one, as update() does
     for part in slices(ordered, ADD_SLICE):
@@ -75,6 +74,22 @@ def _merged(old: list[Any], new: list[Any]) -> Work[list[Any]]:
     merged += old[a:]
     merged += new[i:]
     return merged
+
+
+def _refilled(index: SortedList, ordered: list[Any]) -> Work[None]:
+    # What update() does with sorted keys on an empty SortedList, without its sort of them
+    # all: cut them into sublists of its load, and note each one's last key. The attributes
+    # are sortedcontainers' documented implementation (`_lists`, `_maxes`, `_len`, `_index`).
+    load = index._load
+    sublists: list[list[Any]] = []
+    for start in range(0, len(ordered), load * 64):
+        sublists += [ordered[at : at + load] for at in range(start, start + load * 64, load)]
+        yield
+    sublists = [sublist for sublist in sublists if sublist]
+    index._lists = sublists
+    index._maxes = [sublist[-1] for sublist in sublists]
+    index._len = len(ordered)
+    del index._index[:]
 
 
 def dropped(containers: Iterable[dict[Any, Any] | SortedList]) -> Work[None]:
