@@ -24,7 +24,9 @@ def tiny_slices(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def lines(count: int, *extra: str) -> bytes:
-    events = [json.dumps({"timestamp": 1_700_000_000 + i, "type": f"t{i % 3}"}) for i in range(count)]
+    events = [
+        json.dumps({"timestamp": 1_700_000_000 + i, "type": f"t{i % 3}"}) for i in range(count)
+    ]
     return ("\n".join([*events, *extra]) + "\n").encode()
 
 
