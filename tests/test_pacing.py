@@ -9,6 +9,7 @@ import pytest
 
 from eventd import pacing
 from eventd.pacing import Work, done, paced, slices
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -63,25 +64,23 @@ async def test_steps_within_a_slice_run_without_yielding(monkeypatch: pytest.Mon
 @pytest.mark.usefixtures("every_step")
 async def test_atomic_work_is_finished_when_cancelled() -> None:
     log: list[int] = []
-    task = asyncio.create_task(paced(counted(100, log), atomic=True))
-    while len(log) < 10:
-        await asyncio.sleep(0)
+    task = asyncio.create_task(paced(counted(10**6, log), atomic=True))
+    await wait_for(lambda: len(log) >= 1, "a first step")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert log == list(range(100))
+    assert log == list(range(10**6))
 
 
 @pytest.mark.usefixtures("every_step")
 async def test_other_work_stops_when_cancelled() -> None:
     log: list[int] = []
-    task = asyncio.create_task(paced(counted(100, log)))
-    while len(log) < 10:
-        await asyncio.sleep(0)
+    task = asyncio.create_task(paced(counted(10**7, log)))
+    await wait_for(lambda: len(log) >= 1, "a first step")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert 10 <= len(log) < 100
+    assert 1 <= len(log) < 10**7
 
 
 def test_done_runs_the_work_at_once() -> None:

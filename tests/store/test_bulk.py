@@ -35,12 +35,14 @@ def test_sorted_keys_sorts_in_several_steps() -> None:
     keys = random.Random(1).sample(range(10**9), 5 * bulk.SORT_SLICE)
     work = bulk.sorted_keys(keys)
     steps = 0
-    try:
-        while True:
+    while True:
+        try:
             next(work)
-            steps += 1
-    except StopIteration as stop:
-        assert stop.value == sorted(keys)
+        except StopIteration as stop:
+            result = stop.value
+            break
+        steps += 1
+    assert result == sorted(keys)
     assert steps >= 5
 
 
