@@ -41,16 +41,15 @@ def sorted_keys(keys: list[Any]) -> Work[list[Any]]:
 def add_keys(index: SortedList, keys: list[Any]) -> Work[None]:
     """Add `keys` to `index` as `SortedList.update` would, a slice at a time."""
     if len(keys) <= ADD_SLICE:
-        index.update(keys)
+        index.update(keys)  # a small step: at most a few thousand keys sorted or added
+        yield
         return
     ordered = yield from sorted_keys(keys)
     if not index:
         index.update(ordered)  # sorted already: update() only cuts it into sublists
         return
     if len(ordered) * 4 >= len(index):
-        # Where update() would merge everything in one C sort, merge a slice at a time.
-        merged = yield from _merged(list(index), ordered)
-        yield from _refilled(index, merged)
+        yield from _merged_into(index, ordered)  # where update() would sort them all
         return
     add = index.add  # a few keys into a large index: one by one, as update() does
     for part in slices(ordered, ADD_SLICE):
@@ -59,36 +58,42 @@ def add_keys(index: SortedList, keys: list[Any]) -> Work[None]:
         yield
 
 
-def _merged(old: list[Any], new: list[Any]) -> Work[list[Any]]:
-    """Merge two sorted lists, up to `SORT_SLICE` keys of each per step."""
-    merged: list[Any] = []
-    a = i = 0
-    while a < len(old) and i < len(new):
-        cut = min(old[min(a + SORT_SLICE, len(old)) - 1], new[min(i + SORT_SLICE, len(new)) - 1])
-        a_end, i_end = bisect_right(old, cut, a), bisect_right(new, cut, i)
-        run = old[a:a_end] + new[i:i_end]
-        run.sort()  # two sorted runs: a merge
-        merged += run
-        a, i = a_end, i_end
-        yield
-    merged += old[a:]
-    merged += new[i:]
-    return merged
+def _merged_into(index: SortedList, new: list[Any]) -> Work[None]:
+    """Merge sorted `new` keys into `index`, one of its sublists at a time.
 
-
-def _refilled(index: SortedList, ordered: list[Any]) -> Work[None]:
-    # What update() does with sorted keys on an empty SortedList, without its sort of them
-    # all: cut them into sublists of its load, and note each one's last key. The attributes
-    # are sortedcontainers' documented implementation (`_lists`, `_maxes`, `_len`, `_index`).
+    What update() does in one C sort of every key, done in steps, and without a flat copy of
+    the index: a large temporary list costs the cyclic collector a pass over all its items.
+    The attributes are sortedcontainers' documented implementation (`_lists`, `_maxes`,
+    `_len`, `_load`, `_index`).
+    """
     load = index._load
-    sublists: list[list[Any]] = []
-    for start in range(0, len(ordered), load * 64):
-        sublists += [ordered[at : at + load] for at in range(start, start + load * 64, load)]
+    lists: list[list[Any]] = []
+    pending: list[Any] = []
+    taken = 0
+
+    def cut(keys: list[Any]) -> list[Any]:
+        """Append `keys` after the pending ones, keep whole sublists, return the rest."""
+        keys = pending + keys
+        whole = len(keys) // load * load
+        lists.extend(keys[at : at + load] for at in range(0, whole, load))
+        return keys[whole:]
+
+    for sublist in index._lists:
+        upto = bisect_right(new, sublist[-1], taken)
+        run = sublist + new[taken:upto]
+        run.sort()  # two sorted runs: a merge
+        taken = upto
+        pending = cut(run)
         yield
-    sublists = [sublist for sublist in sublists if sublist]
-    index._lists = sublists
-    index._maxes = [sublist[-1] for sublist in sublists]
-    index._len = len(ordered)
+    for part in slices(new[taken:], SORT_SLICE):
+        pending = cut(list(part))
+        yield
+    if pending:
+        lists.append(pending)
+    size = len(index) + len(new)
+    index._lists = lists
+    index._maxes = [sublist[-1] for sublist in lists]
+    index._len = size
     del index._index[:]
 
 

@@ -72,6 +72,9 @@ ARM_CHUNK = 2000
 _SEQ_BLOCK = 1024  # seqs reserved at once
 ARGUMENTS_SLICE = 256  # events of a chunk prepared per step (see `pacing`)
 DECODE_SLICE = 256  # feed entries decoded per step
+# Feed entries a blocking read takes at most: the client parses a reply at once, so a larger
+# one would hold the loop longer (issue 20); the hub reads again at once while more wait.
+FEED_READ = 1000
 
 # The Lua scripts the engine runs, read once from the package's scripts/ at import.
 _WIDTHS = {"DUE_WIDTH": DUE_WIDTH, "OFFSET_WIDTH": OFFSET_WIDTH}
@@ -493,7 +496,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         block_ms = max(1, int(min(block, self._timeout / 2) * 1000))
         async with self._wrapped():
             streams: Any = await self._client.xread(
-                {self._keys.feed: f"{after}-0"}, count=10_000, block=block_ms
+                {self._keys.feed: f"{after}-0"}, count=FEED_READ, block=block_ms
             )
         if isinstance(streams, dict):  # RESP3 (`?protocol=3` in the URL) answers a map
             streams = streams.items()
