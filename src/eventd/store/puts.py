@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+import msgspec
+
 from eventd.model import Event
 from eventd.pacing import Work, paced, slices
 from eventd.store.base import IdConflict, PutResult, StorageError
@@ -78,3 +80,21 @@ async def insert_new(
         stored |= await read_stored(existing)
         await paced(check_stored(events, stored))
     raise StorageError(f"{backend}: ids kept changing; gave up after {ATTEMPTS} tries")
+
+
+def numbered(
+    chunks: list[list[Event]], first: int
+) -> Work[tuple[list[list[Event]], dict[str, Event]]]:
+    """Return the chunks' events with seqs from `first` on, and those events by id."""
+    done: list[list[Event]] = []
+    inserted: dict[str, Event] = {}
+    seq = first
+    for chunk in chunks:
+        events: list[Event] = []
+        for part in slices(chunk, SLICE):
+            events += [msgspec.structs.replace(e, seq=s) for s, e in enumerate(part, seq)]
+            seq += len(part)
+            yield
+        done.append(events)
+        inserted.update((event.id, event) for event in events)
+    return done, inserted

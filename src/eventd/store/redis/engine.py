@@ -40,7 +40,7 @@ from eventd.store.base import (
     engine_options,
     new_epoch,
 )
-from eventd.store.puts import ATTEMPTS, insert_new
+from eventd.store.puts import ATTEMPTS, insert_new, numbered
 from eventd.store.redis import lua
 from eventd.store.redis.client import connect
 from eventd.store.redis.indexes import STALE, Search
@@ -50,7 +50,7 @@ from eventd.store.redis.packing import (
     ID_START,
     OFFSET_WIDTH,
     arming,
-    change,
+    changes_of,
     decode,
     disarming,
     encode,
@@ -71,7 +71,6 @@ assert 2 * CHUNK < 8000, "the insert script unpacks 2 values per event of a chun
 ARM_CHUNK = 2000
 _SEQ_BLOCK = 1024  # seqs reserved at once
 ARGUMENTS_SLICE = 256  # events of a chunk prepared per step (see `pacing`)
-DECODE_SLICE = 256  # feed entries decoded per step
 # Feed entries a blocking read takes at most: the client parses a reply at once, so a larger
 # one would hold the loop longer (issue 20); the hub reads again at once while more wait.
 FEED_READ = 1000
@@ -199,7 +198,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
             if existing:
                 return existing, {}
         first = await self._reserve_seqs(len(events))
-        chunks, inserted = await paced(_numbered(chunks, first))
+        chunks, inserted = await paced(numbered(chunks, first))
         if len(chunks) == 1:
             existing = await self._insert_chunk(chunks[0])
             return (existing, {}) if existing else ([], inserted)
@@ -467,7 +466,7 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
             entries, first, head = await pipe.execute()
         head = int(head or 0)
         oldest = entry_position(first[0][0]) if first else head + 1
-        changes = await paced(_changes(entries[:limit]))
+        changes = await paced(changes_of(entries[:limit]))
         return FeedPage(changes, oldest=oldest, head=head)
 
     async def feed_epoch(self) -> str:
@@ -500,29 +499,4 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
             )
         if isinstance(streams, dict):  # RESP3 (`?protocol=3` in the URL) answers a map
             streams = streams.items()
-        return await paced(_changes([entry for _, entries in streams or [] for entry in entries]))
-
-
-def _changes(entries: list[Any]) -> Work[list[Change]]:
-    """Return the changes of feed stream entries, decoded a slice at a time."""
-    changes: list[Change] = []
-    for part in slices(entries, DECODE_SLICE):
-        changes += [change(entry) for entry in part]
-        yield
-    return changes
-
-
-def _numbered(
-    chunks: list[list[Event]], first: int
-) -> Work[tuple[list[list[Event]], dict[str, Event]]]:
-    """Return the chunks' events with seqs from `first` on, and those events by id."""
-    numbered: list[list[Event]] = []
-    inserted: dict[str, Event] = {}
-    seq = first
-    for chunk in chunks:
-        events = [msgspec.structs.replace(e, seq=s) for s, e in enumerate(chunk, seq)]
-        seq += len(chunk)
-        numbered.append(events)
-        inserted.update((event.id, event) for event in events)
-        yield
-    return numbered, inserted
+        return await paced(changes_of([entry for _, entries in streams or [] for entry in entries]))
