@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from aiohttp import web
 
 from eventd.errors import BadParameter
@@ -12,8 +13,12 @@ from eventd.http.params import list_query, single_values
 from eventd.http.responses import json_response
 from eventd.keys import CONFIG, NAIVE_TZ
 from eventd.model import to_out
+from eventd.pacing import Work, paced, slices
+from eventd.store.base import PutResult
 
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+ANSWER_SLICE = 256  # events encoded per step of a batch's answer (see `pacing`)
+_encoder = msgspec.json.Encoder()  # as `json_response`'s: the same bytes
 
 
 async def create(request: web.Request) -> web.Response:
@@ -21,7 +26,7 @@ async def create(request: web.Request) -> web.Response:
     limits = request.app[CONFIG].limits
     body = await read_body(request)
     ndjson = request.content_type in NDJSON_TYPES
-    items, batch = parse_events(
+    items, batch = await parse_events(
         body, ndjson=ndjson, max_batch=limits.max_batch, max_depth=limits.max_data_depth
     )
     results = await request.app[EVENTS].create(items, batch=batch)
@@ -29,7 +34,17 @@ async def create(request: web.Request) -> web.Response:
         result = results[0]
         return json_response(to_out(result.event), status=201 if result.created else 200)
     status = 201 if any(result.created for result in results) else 200
-    return json_response({"events": [to_out(r.event) for r in results]}, status=status)
+    body = await paced(_batch_answer(results))
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def _batch_answer(results: list[PutResult]) -> Work[bytes]:
+    """Encode `{"events": [...]}` a slice of events at a time: the bytes of one encoding."""
+    parts = []
+    for part in slices(results, ANSWER_SLICE):
+        parts.append(_encoder.encode([to_out(result.event) for result in part])[1:-1])
+        yield
+    return b'{"events":[' + b",".join(parts) + b"]}"
 
 
 async def list_events(request: web.Request) -> web.Response:
