@@ -21,21 +21,26 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """One redis-server; `durable` turns on an fsync-always append-only file."""
+    """One redis-server; `durable` turns on an fsync-always append-only file, `password`
+    requires that password of every client (`requirepass`)."""
 
-    def __init__(self, directory: Path, *, durable: bool = False) -> None:
+    def __init__(
+        self, directory: Path, *, durable: bool = False, password: str | None = None
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; ./scripts/test installs it")
         self.binary = binary
         self.directory = directory
         self.durable = durable
+        self.password = password
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         persistence = (
@@ -43,6 +48,7 @@ class RedisServer:
             if self.durable
             else ["--appendonly", "no"]
         )
+        password = ["--requirepass", self.password] if self.password else []
         self.process = subprocess.Popen(
             [
                 self.binary,
@@ -57,6 +63,7 @@ class RedisServer:
                 "--logfile",
                 str(self.directory / "redis.log"),
                 *persistence,
+                *password,
             ],
             stdout=subprocess.DEVNULL,
         )
@@ -65,7 +72,8 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
                     conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
+                    # Without the password it answers NOAUTH: up all the same.
+                    if conn.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 pass

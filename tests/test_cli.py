@@ -82,10 +82,20 @@ def port_is_closed(port: int) -> bool:
 # --- check-config ----------------------------------------------------------------------------
 
 
-def test_check_config_of_repository_file() -> None:
-    result = eventd("check-config", "config.toml")
+@pytest.fixture
+def default_config(tmp_path: Path) -> Path:
+    """The documented default file, written as an operator would: `eventd config --default`."""
+    result = eventd("config", "--default")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "config.toml: ok (engine memory)"
+    path = tmp_path / "config.toml"
+    path.write_text(result.stdout)
+    return path
+
+
+def test_check_config_of_the_default_file(default_config: Path) -> None:
+    result = eventd("check-config", str(default_config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{default_config}: ok (engine memory)"
     assert result.stderr == ""
 
 
@@ -143,15 +153,15 @@ def test_serve_refuses_bad_settings(env: dict[str, str], key: str) -> None:
     assert lines[0].startswith(f"eventd: configuration error: {key}:")
 
 
-def test_check_config_bad_env() -> None:
-    result = eventd("check-config", "config.toml", env=command_env(EVENTD_SERVER_PORT="abc"))
+def test_check_config_bad_env(default_config: Path) -> None:
+    result = eventd("check-config", str(default_config), env=command_env(EVENTD_SERVER_PORT="abc"))
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1
     assert "server.port" in result.stderr
 
 
-def test_check_config_unknown_env_variable() -> None:
-    result = eventd("check-config", "config.toml", env=command_env(EVENTD_SERVER_PROT="9000"))
+def test_check_config_unknown_env_variable(default_config: Path) -> None:
+    result = eventd("check-config", str(default_config), env=command_env(EVENTD_SERVER_PROT="9000"))
     assert result.returncode == 2, result.stdout
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -159,9 +169,9 @@ def test_check_config_unknown_env_variable() -> None:
     assert lines[0].startswith("eventd: configuration error: EVENTD_SERVER_PROT:")
 
 
-def test_check_config_ignores_test_suite_variables() -> None:
+def test_check_config_ignores_test_suite_variables(default_config: Path) -> None:
     env = command_env(EVENTD_TEST_MONGODB_URL="mongodb://127.0.0.1:1", EVENTD_TEST_X="1")
-    result = eventd("check-config", "config.toml", env=env)
+    result = eventd("check-config", str(default_config), env=env)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+import eventd.config
 from eventd.config import Config, ConfigError, load, settings
 
-CONFIG_TOML = Path(__file__).parents[1] / "config.toml"
+# The documented default, shipped in the package (`eventd config --default` prints it).
+CONFIG_TOML = Path(eventd.config.__file__).with_name("default.toml")
 KEY_LINE = re.compile(r"^\s*[A-Za-z0-9_\"'.-]+\s*=")
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+import eventd.systemd
 from eventd.config import settings
 
 ROOT = Path(__file__).parents[1]
+UNIT = Path(eventd.systemd.__file__).with_name("eventd.service")
 
 
 def test_readme_configuration_table_lists_every_setting() -> None:
@@ -36,7 +38,7 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
 def unit() -> configparser.ConfigParser:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read(ROOT / "systemd" / "eventd.service")
+    parser.read(UNIT)
     return parser
 
 
@@ -53,7 +55,7 @@ def test_unit_runs_eventd_serve_sandboxed() -> None:
 def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     # Point ExecStart at this environment's eventd so that verify can check it exists.
     eventd = Path(sys.executable).with_name("eventd")
-    text = (ROOT / "systemd" / "eventd.service").read_text()
+    text = UNIT.read_text()
     path = tmp_path / "eventd.service"
     path.write_text(text.replace("/opt/eventd/.venv/bin/eventd", str(eventd)))
     result = subprocess.run(

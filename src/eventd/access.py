@@ -87,6 +87,17 @@ def _read_credentials(request: web.Request) -> Grant | None:
     return gate.check(values[0][len(_BEARER) :].strip())
 
 
+def token_name(request: web.BaseRequest) -> str | None:
+    """Return the name of the token the request was granted by, if one was (for the log)."""
+    # The grant a handler was let through with, else the credentials found: a 403 names the
+    # token that lacked the scope. A bad or missing token has no name.
+    for key in (_GRANT, _CREDENTIALS):
+        grant = request.get(key)
+        if grant is not None and grant.name is not None:
+            return str(grant.name)
+    return None
+
+
 def all_tokens(config: Config) -> tuple[TokenConfig, ...]:
     """Return the tokens of the configuration and of its tokens file."""
     return config.auth.tokens + read_tokens_file(config.auth.tokens_file)

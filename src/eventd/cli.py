@@ -1,4 +1,4 @@
-"""The `eventd` command: serve, seed, check-config, tail, token new."""
+"""The `eventd` command: serve, seed, check-config, tail, token new, config, systemd-unit."""
 
 from __future__ import annotations
 
@@ -14,24 +14,33 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
-from eventd import __version__
+from eventd import __version__, logs
 from eventd.access import protected_mode_refusal
 from eventd.app import create_app
 from eventd.config import Config, ConfigError, load, new_token, parse_scopes
+from eventd.config.default import default_toml
 from eventd.config.tokens import NAME_RULE, valid_name
 from eventd.errors import Unavailable
 from eventd.http.client_faults import quiet_client_faults
 from eventd.loopguard import install as guard_loop
 from eventd.reloading import add_reloader
 from eventd.seed import seed
+from eventd.store import missing_driver
 from eventd.store.base import StorageError
 from eventd.systemd.notify import Notifier, watchdog_interval
 from eventd.systemd.service import Service
+from eventd.systemd.unit import installed_root, unit_text
 from eventd.tail import options as tail_options
 from eventd.tail.follow import run as run_tail
 from eventd.times import TimeError, parse_duration
 
 log = logging.getLogger("eventd")
+
+# The commands that print a file shipped in the package (the unit for this installation).
+SHIPPED_FILES: dict[str, Callable[[], str]] = {
+    "config": default_toml,
+    "systemd-unit": lambda: unit_text(installed_root()),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _new_token(args.name, args.scopes)
     if args.command == "tail":
         return _tail(args)
+    if args.command in SHIPPED_FILES:
+        return _print_out(SHIPPED_FILES[args.command]())
     overrides: dict[str, Any] = {}
     if args.command in ("serve", "seed"):
         overrides["engine.name"] = args.engine
@@ -50,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load(args.config, env=os.environ, overrides=overrides)
     except ConfigError as exc:
         print(f"eventd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    problem = missing_driver(config.engine.name)
+    if problem is not None:
+        print(f"eventd: {problem}", file=sys.stderr)
         return 2
     if args.command == "check-config":
         print(f"{args.config or 'defaults'}: ok (engine {config.engine.name})")
@@ -61,6 +76,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         clear=args.clear,
         reread=lambda: load(args.config, env=os.environ, overrides=overrides),
     )
+
+
+def _print_out(text: str) -> int:
+    """Write `text` to stdout; a reader gone is no error, any other failure one line."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        print("eventd: no standard output to write to", file=sys.stderr)
+        return 1
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # Python flushes stdout again at exit, and would complain: what is left of it goes
+        # to /dev/null instead (as `eventd tail | head` does).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted
+            return 0
+        print(f"eventd: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _new_token(name: str, scopes_text: str) -> int:
@@ -97,6 +133,7 @@ def _seed(config: Config, count: int, spread: str) -> int:
 def _tail(args: argparse.Namespace) -> int:
     try:
         url = args.url or tail_options.default_url(load(args.config, env=os.environ))
+        token = tail_options.read_token(os.environ, args.token_file)
         options = tail_options.make_options(
             url,
             types=args.types or (),
@@ -104,6 +141,7 @@ def _tail(args: argparse.Namespace) -> int:
             channels=args.channels or (),
             since=args.since,
             json=args.json,
+            token=token,
         )
     except ConfigError as exc:
         print(f"eventd: configuration error: {exc}", file=sys.stderr)
@@ -131,17 +169,13 @@ def serve(
     except OSError as exc:
         print(f"eventd: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    set_log_level(config)
+    daemon_log = logs.setup(config)
     quiet_client_faults()
     log.info("eventd %s starting: engine %s", __version__, config.engine.name)
     loop = asyncio.new_event_loop()
     guard_loop(loop)
     app = create_app(config, clear=clear)
-    add_reloader(app, ("log.level",), set_log_level, name="log level")
+    add_reloader(app, ("log",), daemon_log.configure, name="log")
     notifier = Notifier.from_environ()
     service = Service(
         app,
@@ -159,19 +193,12 @@ def serve(
         shutdown_timeout=config.server.shutdown_timeout,
         # Called once every socket accepts, after the app (and its store) started.
         print=service.running,
-        access_log=None,
+        access_log=logs.access_logger(),
+        access_log_class=logs.AccessLog,
         handle_signals=False,  # the service handles them, to notify the manager first
     )
     log.info("eventd stopped")
     return 0
-
-
-def set_log_level(config: Config) -> None:
-    """Set the level of eventd's log (at start, and on reload) as `config` says."""
-    logging.getLogger().setLevel(config.log.level.upper())
-    # APScheduler logs every run at INFO: once a second for stats-tick is noise.
-    level = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
-    logging.getLogger("apscheduler").setLevel(level)
 
 
 def _address(sock: socket.socket) -> str:
@@ -223,8 +250,29 @@ def _positive(text: str) -> int:
 class _CommandParser(argparse.ArgumentParser):
     """A parser whose errors are one line naming the option, as the configuration's are."""
 
+    def parse_args(  # type: ignore[override] # the one form main() calls
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """Parse `args`; refuse unknown ones without repeating what they hold."""
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {_unknown(unknown)}")
+        return parsed
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _unknown(arguments: list[str]) -> str:
+    """Name the unknown options, not their values: `--tok=SECRET` may be a mistyped token."""
+    names = [arg.partition("=")[0] + ("=..." if "=" in arg else "") for arg in arguments]
+    options = [name for name in names if name.startswith("-")]
+    values = len(names) - len(options)
+    shown = " ".join(options)
+    if values:
+        counted = f"{values} value{'s' if values > 1 else ''}, not shown"
+        shown = f"{shown} and {counted}" if shown else counted
+    return shown
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -255,13 +303,40 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path, help="TOML configuration file")
     tail = commands.add_parser(
         "tail",
+        # `--tok=SECRET` is unknown, not taken for --token-file or named in an "ambiguous
+        # option" error that repeats it.
+        allow_abbrev=False,
         help="print the daemon's changes as they happen",
         description="Print the daemon's changes as they happen, one line each (time, "
         "position, operation, type, key, title, value), or NDJSON with --json. It "
-        "reconnects by itself and resumes where it stopped: no change missed or repeated.",
+        "reconnects by itself and resumes where it stopped: no change missed or repeated. "
+        f"A daemon with tokens wants one with the read scope: set {tail_options.TOKEN_VARIABLE} "
+        "or use --token-file. There is no --token option: a command line is visible to "
+        "every local user (ps).",
     )
     _tail_arguments(tail)
+    _shipped_file_commands(commands)
     return parser
+
+
+def _shipped_file_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    config = commands.add_parser(
+        "config",
+        help="print the documented default configuration (--default)",
+        description="Print the documented default configuration, every key with its default "
+        "value and its help: eventd config --default > /etc/eventd/config.toml",
+    )
+    config.add_argument(
+        "--default", action="store_true", required=True, help="the default configuration file"
+    )
+    commands.add_parser(
+        "systemd-unit",
+        help="print the systemd unit",
+        description="Print the systemd unit for this eventd (as installed in "
+        "/opt/eventd/.venv, or wherever it runs from) with its configuration in "
+        "/etc/eventd/config.toml: "
+        "eventd systemd-unit > /etc/systemd/system/eventd.service",
+    )
 
 
 def _tail_arguments(tail: argparse.ArgumentParser) -> None:
@@ -298,3 +373,12 @@ def _tail_arguments(tail: argparse.ArgumentParser) -> None:
     tail.add_argument(
         "--json", action="store_true", help="print each message as received, one JSON per line"
     )
+    tail.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="PATH",
+        help="read the token from the first line of PATH "
+        f"(default: ${tail_options.TOKEN_VARIABLE})",
+    )
+    # Refused with a reason, rather than unknown (or taken as an abbreviated --token-file).
+    tail.add_argument("--token", nargs="?", action=tail_options.RefuseToken, help=argparse.SUPPRESS)

@@ -48,8 +48,11 @@ class _IdSource:
 new_id = _IdSource()  # new_id() returns a fresh server-assigned id: 32 hex digits
 
 
-class EventIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class EventIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     """An event as a client sends it; UNSET marks a field that was not given."""
+
+    # gc=False: it never takes part in a cycle, and an import decodes many at once, which
+    # the cyclic collector would otherwise count and go through (a long pause: issue 20).
 
     id: str | UnsetType = UNSET
     timestamp: TimeInput | UnsetType = UNSET

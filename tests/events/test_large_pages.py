@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from eventd import pacing
 from eventd.events import routes
 from eventd.keys import WORKER
 from eventd.model import Event, EventOut
@@ -18,8 +19,9 @@ from tests.turns import Turns
 async def test_a_large_page_lets_other_tasks_run_and_answers_every_event(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(pacing, "SLICE_SECONDS", 0)  # a turn after every slice
     client = await make_client(make_config(limits={"max_page_size": 5000}))
-    count = 4 * routes.PAGE_SLICE + 3
+    count = 4 * routes.ANSWER_SLICE + 3
     await client.app[WORKER].call(PutMany([ev(f"e{n:05}") for n in range(count)]))
     async with Turns() as turns:
         to_out = routes.to_out
@@ -33,4 +35,4 @@ async def test_a_large_page_lets_other_tasks_run_and_answers_every_event(
         body: dict[str, Any] = await response.json()
     assert response.status == 200
     assert [event["id"] for event in body["events"]] == [f"e{n:05}" for n in range(count)]
-    assert turns.longest_run() <= routes.PAGE_SLICE < count
+    assert turns.longest_run() <= routes.ANSWER_SLICE < count

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from aiohttp import http_parser
+from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError
 
-from eventd.http.client_faults import quiet_client_faults
+from eventd.http.client_faults import MESSAGE_CHARS, quiet_client_faults, reason
 from tests.daemon import Daemon
 
 HOST = b"Host: localhost\r\n"
@@ -76,3 +79,75 @@ def test_a_server_fault_stays_an_error_with_its_traceback() -> None:
     entry = record(RuntimeError("a fault of the handler"))
     assert quiet_client_faults().filter(entry)
     assert entry.levelno == logging.ERROR and entry.exc_info is not None
+
+
+# Requests each parser refuses, every one carrying a secret somewhere in what it quotes.
+SECRET = b"SECRET"
+HOSTILE = {
+    "control-in-query": b"GET /events?access_token=SECRETZZ\x01 HTTP/1.1\r\n" + HOST + b"\r\n",
+    "connect": b"CONNECT :SECRETC@ HTTP/1.1\r\n" + HOST + b"\r\n",
+    "control-in-header": b"GET / HTTP/1.1\r\n" + HOST + b"Authorization: Bearer SECRET\x01\r\n\r\n",
+    "escaped-quotes": b"GET / HTTP/1.1\r\n" + HOST + b"X-A: 'a\\'SECRET\x01'\r\n\r\n",
+    "quote-in-name": b"GET / HTTP/1.1\r\n" + HOST + b"X'\"SECRET: a\r\n\r\n",
+    "bad-method": b"G\x01ET /SECRET HTTP/1.1\r\n" + HOST + b"\r\n",
+    "bad-method-colon": b"G:SECRET /x HTTP/1.1\r\n" + HOST + b"\r\n",
+    "bad-version": b"GET /?SECRET HTTP/9.9\r\n" + HOST + b"\r\n",
+    "long-line": b"GET /SECRET" + b"a" * 9000 + b" HTTP/1.1\r\n" + HOST + b"\r\n",
+    "bad-length": b"POST / HTTP/1.1\r\n" + HOST + b"Content-Length: SECRET\r\n\r\n",
+    "non-ascii": b"GET /\xc3\xa9\xff\xfeSECRET\x01 HTTP/1.1\r\n" + HOST + b"\r\n",
+    "no-host": b"GET /SECRET HTTP/1.1\r\n\r\n",
+    "tls": b"\x16\x03\x01\x00SECRET\r\n\r\n",
+}
+PARSERS = {"python": http_parser.HttpRequestParserPy}
+if http_parser.HttpRequestParserC is not http_parser.HttpRequestParserPy:  # built without C
+    PARSERS["c"] = http_parser.HttpRequestParserC
+
+
+async def refusal(parser_kind: str, request: bytes) -> HttpProcessingError | None:
+    """Return what the parser raises for `request`, as the server's protocol would see it."""
+    parser = PARSERS[parser_kind](
+        mock.Mock(), asyncio.get_running_loop(), 2**16, max_line_size=8190, max_field_size=8190
+    )
+    try:
+        parser.feed_data(request)
+    except HttpProcessingError as exc:
+        return exc
+    return None
+
+
+@pytest.mark.parametrize("parser_kind", PARSERS)
+@pytest.mark.parametrize("name", HOSTILE)
+async def test_the_logged_reason_leaves_out_what_the_client_sent(
+    parser_kind: str, name: str
+) -> None:
+    # The client's bytes may hold a token or a query: only aiohttp's own words are logged.
+    exc = await refusal(parser_kind, HOSTILE[name])
+    if exc is None:  # this parser takes it (and the app answers it)
+        assert (parser_kind, name) == ("python", "bad-version")
+        return
+    logged = reason(exc)
+    assert "SECRET" not in logged and logged.isprintable() and logged, (exc.message, logged)
+
+
+@pytest.mark.parametrize("parser_kind", PARSERS)
+@pytest.mark.parametrize(
+    ("name", "logged"),
+    [
+        ("no-host", "Missing 'Host' header in request."),  # aiohttp's words, whole
+        ("tls", "Received HTTPS traffic on an HTTP port"),
+        ("long-line", "Got more than 8190 bytes when reading"),
+        ("connect", "invalid request target"),
+    ],
+)
+async def test_the_logged_reason_keeps_the_words_of_aiohttp(
+    parser_kind: str, name: str, logged: str
+) -> None:
+    exc = await refusal(parser_kind, HOSTILE[name])
+    assert exc is not None and reason(exc) == logged
+
+
+def test_a_reason_in_words_of_aiohttp_is_cut_before_what_it_quotes() -> None:
+    exc = BadHttpMessage("Invalid header value char:\n\n  b'Authorization: Bearer s3cret\\x01'")
+    assert reason(exc) == "Invalid header value char"
+    cut = reason(BadHttpMessage("a\x01b" * 100))  # escaped, then cut
+    assert cut.startswith("a\\x01ba\\x01b") and len(cut) == MESSAGE_CHARS

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).parents[2] / "systemd" / "eventd.service"
+import eventd.systemd
+from eventd.systemd.unit import DOCUMENTED, installed_root, unit_text
+
+# Shipped in the package: `eventd systemd-unit` prints it.
+UNIT = Path(eventd.systemd.__file__).with_name("eventd.service")
 MAX_EXPOSURE = 2.0
 
 
@@ -60,3 +64,24 @@ def test_systemd_analyze_security_rates_the_unit_at_most_2() -> None:
         # --offline needs systemd 250 or later; older ones ask the running manager.
         pytest.skip(f"systemd-analyze security --offline=yes cannot run here: {result.stderr}")
     assert exposure(result.stdout) <= MAX_EXPOSURE, result.stdout
+
+
+def test_the_unit_names_the_installation_it_is_printed_for(tmp_path: Path) -> None:
+    assert unit_text() == UNIT.read_text()  # the documented place: as shipped
+    venv = tmp_path / "srv" / "eventd-1.2"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "eventd").write_text("#!/bin/sh\n")
+    root = installed_root(str(venv / "bin" / "python"))
+    assert root == str(venv)
+    unit = unit_text(root)
+    assert f"ExecStart={venv}/bin/eventd serve --config /etc/eventd/config.toml\n" in unit
+    assert "/opt/eventd" not in unit
+
+
+def test_an_installation_a_unit_cannot_name_gets_the_documented_place(tmp_path: Path) -> None:
+    spaced = tmp_path / "my venv"
+    (spaced / "bin").mkdir(parents=True)
+    (spaced / "bin" / "eventd").write_text("#!/bin/sh\n")
+    assert installed_root(str(spaced / "bin" / "python")) == DOCUMENTED
+    # No eventd script beside the interpreter (a system Python running -m eventd).
+    assert installed_root(str(tmp_path / "bin" / "python3")) == DOCUMENTED

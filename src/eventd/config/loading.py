@@ -21,6 +21,9 @@ ENV_PREFIX = "EVENTD_"
 # Variables of the test suite (EVENTD_TEST_MONGODB_URL, ...): never read as settings, so a
 # shell that runs the tests can also run the daemon.
 ENV_RESERVED_PREFIX = "EVENTD_TEST_"
+# Variables of eventd's clients (`eventd tail`'s token): never settings, so a shell that
+# follows a daemon can also start one.
+ENV_CLIENT = frozenset({"EVENTD_TOKEN"})
 # Environment names that differ from the EVENTD_<SECTION>_<KEY> rule.
 ENV_ALIASES = {"EVENTD_ENGINE": "engine.name"}
 
@@ -106,7 +109,11 @@ def _from_env(known: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str,
     found: dict[str, Any] = {}
     source: dict[str, str] = {}
     for var, text in sorted(env.items()):
-        if not var.startswith(ENV_PREFIX) or var.startswith(ENV_RESERVED_PREFIX):
+        if (
+            not var.startswith(ENV_PREFIX)
+            or var.startswith(ENV_RESERVED_PREFIX)
+            or var in ENV_CLIENT
+        ):
             continue
         setting_ = by_env.get(var)
         if setting_ is None:

@@ -1,6 +1,6 @@
 """The settings: one frozen dataclass per section, each setting declared once, here, with its
-default, help text and constraints. `config.toml` at the repository root documents them all
-(a test keeps the two in step).
+default, help text and constraints. `default.toml` beside this module documents them all (a
+test keeps the two in step); `eventd config --default` prints it.
 """
 
 from __future__ import annotations
@@ -443,6 +443,19 @@ class Limits:
 class LogConfig:
     level: str = setting(
         "info", "Log level.", choices=("debug", "info", "warning", "error", "critical")
+    )
+    format: str = setting(
+        "text",
+        "How each line on stderr is written: 'text' (time, level, logger, message) or 'json' "
+        "(one object a line: time, level, logger, message, and exception when there is one). "
+        "Under journald, lines of either form leave the time to the journal.",
+        choices=("text", "json"),
+    )
+    access: bool = setting(
+        False,
+        "Log one line per answered request (logger eventd.access): client address, method, "
+        "path without its query or parameters, status, bytes sent, duration and the token's "
+        "name.",
     )
 
 

@@ -34,7 +34,12 @@ class TokenConfig:
 
 def digest(secret: str) -> str:
     """Return the hex SHA-256 of a secret, as `sha256` stores it."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+    return raw_digest(secret).hex()
+
+
+def raw_digest(secret: str) -> bytes:
+    """Return the SHA-256 of a secret as bytes (what `bytes.fromhex` makes of `digest`)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
 def parse_scopes(value: str | Iterable[Any]) -> frozenset[str]:

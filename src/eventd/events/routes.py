@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 
+import msgspec
 from aiohttp import web
 
 from eventd.errors import BadParameter
@@ -13,10 +14,13 @@ from eventd.http.decoding import read_body
 from eventd.http.params import list_query, single_values
 from eventd.http.responses import json_response
 from eventd.keys import CONFIG, NAIVE_TZ
-from eventd.model import EventOut, to_out
+from eventd.model import Event, EventOut, to_out
+from eventd.pacing import Work, paced, slices
+from eventd.store.base import PutResult
 
-PAGE_SLICE = 250  # events of a page made into answers between two yields to the loop
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+ANSWER_SLICE = 256  # events encoded per step of a batch's answer (see `pacing`)
+_encoder = msgspec.json.Encoder()  # as `json_response`'s: the same bytes
 
 
 async def create(request: web.Request) -> web.Response:
@@ -24,7 +28,7 @@ async def create(request: web.Request) -> web.Response:
     limits = request.app[CONFIG].limits
     body = await read_body(request)
     ndjson = request.content_type in NDJSON_TYPES
-    items, batch = parse_events(
+    items, batch = await parse_events(
         body, ndjson=ndjson, max_batch=limits.max_batch, max_depth=limits.max_data_depth
     )
     results = await request.app[EVENTS].create(items, batch=batch)
@@ -32,20 +36,35 @@ async def create(request: web.Request) -> web.Response:
         result = results[0]
         return json_response(to_out(result.event), status=201 if result.created else 200)
     status = 201 if any(result.created for result in results) else 200
-    return json_response({"events": [to_out(r.event) for r in results]}, status=status)
+    body = await paced(_batch_answer(results))
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def _batch_answer(results: list[PutResult]) -> Work[bytes]:
+    """Encode `{"events": [...]}` a slice of events at a time: the bytes of one encoding."""
+    parts = []
+    for part in slices(results, ANSWER_SLICE):
+        parts.append(_encoder.encode([to_out(result.event) for result in part])[1:-1])
+        yield
+    return b'{"events":[' + b",".join(parts) + b"]}"
 
 
 async def list_events(request: web.Request) -> web.Response:
     """GET /events: one page in time order."""
     query, token = list_query(request, request.app[CONFIG].limits, request.app[NAIVE_TZ])
     listing = await request.app[EVENTS].list(query, token)
-    events: list[EventOut] = []
-    for start in range(0, len(listing.events), PAGE_SLICE):
-        if start:
-            await asyncio.sleep(0)  # a page may be as large as `limits.max_page_size` says
-        events.extend(to_out(event) for event in listing.events[start : start + PAGE_SLICE])
+    events = await paced(_page_answer(listing.events))  # as large as `max_page_size` says
     cursors = {"next_cursor": listing.next_cursor, "prev_cursor": listing.prev_cursor}
     return json_response({"events": events} | cursors)
+
+
+def _page_answer(events: Sequence[Event]) -> Work[list[EventOut]]:
+    """Make a page's events into their answers, a slice of events at a time."""
+    answers: list[EventOut] = []
+    for part in slices(events, ANSWER_SLICE):
+        answers.extend(to_out(event) for event in part)
+        yield
+    return answers
 
 
 async def clear(request: web.Request) -> web.Response:

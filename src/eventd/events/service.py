@@ -10,10 +10,13 @@ from msgspec import UNSET
 from eventd.errors import ApiError, Conflict, InvalidField, NotFound
 from eventd.events import cursor
 from eventd.model import Event, EventIn, Validator, check_id, new_id
+from eventd.pacing import Work, paced
 from eventd.store.base import IdConflict, PutResult, Query
 from eventd.store.commands import Clear, Count, CursorSecret, Delete, Get, PutMany, RunQuery, Update
 from eventd.store.worker import StoreWorker
 from eventd.times import Clock
+
+VALIDATE_SLICE = 64  # events validated between two looks at the clock (see `pacing`)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -34,19 +37,27 @@ class EventService:
 
     async def create(self, items: Sequence[EventIn], *, batch: bool) -> list[PutResult]:
         """Validate all items, then store them at once; nothing is stored if one is invalid."""
-        now = self.clock()
-        events = []
-        for index, item in enumerate(items):
-            try:
-                id = new_id() if item.id is UNSET else check_id(item.id)
-                events.append(self.validator.new_event(item, id=id, now=now))
-            except ApiError as exc:
-                raise exc.at_index(index) if batch else exc from None
+        events = await paced(self._new_events(items, batch))
         try:
             return await self.worker.call(PutMany(events))
         except IdConflict as exc:
             conflict = Conflict(f"id {exc.id!r} is stored with different content", field="id")
             raise conflict.at_index(exc.index) if batch else conflict from None
+
+    def _new_events(self, items: Sequence[EventIn], batch: bool) -> Work[list[Event]]:
+        """Validate `items` into new events, a slice at a time."""
+        now = self.clock()
+        events = []
+        new_event = self.validator.new_event
+        for index, item in enumerate(items):
+            try:
+                id = new_id() if item.id is UNSET else check_id(item.id)
+                events.append(new_event(item, id=id, now=now))
+            except ApiError as exc:
+                raise exc.at_index(index) if batch else exc from None
+            if index % VALIDATE_SLICE == VALIDATE_SLICE - 1:
+                yield
+        return events
 
     async def get(self, id: str) -> Event:
         """Return the event or raise `NotFound`."""

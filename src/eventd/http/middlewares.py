@@ -10,6 +10,7 @@ from aiohttp.typedefs import Handler
 
 from eventd.errors import ApiError, Unavailable
 from eventd.http.responses import error_response
+from eventd.logs import request_path
 from eventd.store.base import StorageError
 
 log = logging.getLogger(__name__)
@@ -37,17 +38,17 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _unavailable(exc.message, exc.retry_after)
     except StorageError as exc:
         # The store worker logs a run of failures once and then summarises it.
-        log.debug("storage error on %s %s: %s", request.method, request.path, exc)
+        log.debug("storage error on %s %s: %s", request.method, request_path(request), exc)
         return _unavailable(f"the store is unavailable: {exc}", 1)
     except ConnectionResetError as exc:
         if not _client_gone(request):
-            log.exception("unexpected error on %s %s", request.method, request.path)
+            log.exception("unexpected error on %s %s", request.method, request_path(request))
             return _internal()
         # The client's fault, not the daemon's: no traceback. Nobody reads this answer.
-        log.debug("client went away during %s %s: %s", request.method, request.path, exc)
+        log.debug("client went away during %s %s: %s", request.method, request_path(request), exc)
         return error_response(400, "malformed_body", "the connection closed mid-request")
     except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, request_path(request))
         return _internal()
 
 

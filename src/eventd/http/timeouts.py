@@ -27,6 +27,7 @@ from aiohttp.web_urldispatcher import _default_expect_handler
 from eventd.config import ServerConfig
 from eventd.http.responses import error_response
 from eventd.keys import CONFIG
+from eventd.logs import request_path
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def _declared_too_large(request: web.Request) -> web.Response | None:
     log.debug(
         "%s %s from %s: a body of %d bytes declared; answered 413",
         request.method,
-        request.path,
+        request_path(request),
         request.remote,
         declared,
     )
@@ -144,7 +145,7 @@ def _timed_out(request: web.Request, watch: _BodyWatch) -> web.Response:
     log.info(
         "%s %s from %s: body too slow (%d bytes in %.1f s); answered 408",
         request.method,
-        request.path,
+        request_path(request),
         request.remote,
         received,
         seconds,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 from eventd.config import Config
 from eventd.store.base import Engine
 
@@ -21,6 +23,14 @@ def engine_class(name: str) -> type[Engine]:
     from eventd.store.memory import MemoryEngine
 
     return MemoryEngine
+
+
+def missing_driver(name: str) -> str | None:
+    """Return why the engine of a configured name cannot run here, or None if it can."""
+    # motor is an extra: say how to install it rather than fail with a traceback at start.
+    if name == "mongo" and find_spec("motor") is None:
+        return "the mongo engine needs motor, not installed: pip install 'eventd[mongo]'"
+    return None
 
 
 def make_engine(config: Config) -> Engine:

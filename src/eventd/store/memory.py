@@ -14,6 +14,7 @@ from sortedcontainers import SortedList
 
 from eventd.config import Config
 from eventd.model import Event
+from eventd.pacing import Work, done, paced, slices
 from eventd.store.base import (
     LATE_AFTER,
     Change,
@@ -30,6 +31,7 @@ from eventd.store.base import (
     engine_options,
     new_epoch,
 )
+from eventd.store.bulk import add_keys, dropped
 from eventd.store.memory_reminders import ReminderBook
 from eventd.store.puts import check_batch, check_stored, put_results
 from eventd.store.where import FieldIndex, Matcher, token
@@ -38,6 +40,7 @@ Index: TypeAlias = SortedList
 # An event's place (ts, seq) as one int, ts * 2**48 + seq: ints compare faster than tuples,
 # and sorted inserts are most of a bulk import's cost. seq stays below 2**48.
 _SEQ_SPAN = 1 << 48
+SLICE = 1024  # events stored per step of a put (see `pacing`)
 
 
 def _key(ts: int, seq: int = 0) -> int:
@@ -85,22 +88,31 @@ class MemoryEngine(Engine, Reminders):
         return cls(**engine_options(config))
 
     async def put_many(self, events: Sequence[Event]) -> list[PutResult]:
-        fresh = check_batch(events)
-        stored = {id: self._by_id[id] for id in fresh if id in self._by_id}
-        check_stored(events, stored)
-        inserted = {}
-        for id, event in fresh.items():
-            if id not in stored:
-                inserted[id] = msgspec.structs.replace(event, seq=self._next_seq)
-                self._next_seq += 1
-        if len(inserted) == 1:
-            self._insert(*inserted.values())
+        # In slices that yield to the loop (see `pacing`). The worker takes no other command
+        # meanwhile, and the changes reach the feed at once at the end: no reader sees part
+        # of a put.
+        fresh = await paced(check_batch(events))
+        stored = await paced(_known(fresh, self._by_id))
+        await paced(check_stored(events, stored))
+        inserted = await paced(_numbered(fresh, stored, self._next_seq))
+        await paced(self._stored(list(inserted.values())), atomic=True)
+        return await paced(put_results(events, inserted, stored))
+
+    def _stored(self, events: list[Event]) -> Work[None]:
+        """Store new events, record their changes and arm their reminders."""
+        self._next_seq += len(events)
+        if len(events) == 1:
+            self._insert(events[0])
         else:
-            self._insert_many(list(inserted.values()))
-        for event in inserted.values():
-            self._record("created", event)
-        self._reminders.arm(inserted.values())
-        return put_results(events, inserted, stored)
+            yield from self._insert_many(events)
+        changes = []
+        position = self._position
+        for part in slices(events, SLICE):
+            changes += [Change(position + i, "created", e) for i, e in enumerate(part, 1)]
+            position += len(part)
+            yield
+        self._append(changes)
+        yield from self._reminders.arm(events)
 
     async def get(self, id: str) -> Event | None:
         return self._by_id.get(id)
@@ -113,7 +125,7 @@ class MemoryEngine(Engine, Reminders):
         self._remove(old)
         self._insert(new)
         self._record("updated", new)
-        self._reminders.arm([new])
+        done(self._reminders.arm([new]))
         return new
 
     async def delete(self, id: str) -> Event | None:
@@ -152,16 +164,17 @@ class MemoryEngine(Engine, Reminders):
 
     async def clear(self) -> int:
         count = len(self._by_id)
-        self._by_id.clear()
-        self._at.clear()
-        self._timeline.clear()
-        self._by_type.clear()
-        self._by_key.clear()
-        self._by_type_key.clear()
-        self._by_token.clear()
-        self._reminders.clear()
+        # Empty structures take the old ones' place at once; the old ones are emptied in
+        # slices, so that freeing a large store does not hold the loop. Indexes go first:
+        # the events and their keys are freed last, with `_at`.
+        old = [self._by_type, self._by_key, self._by_type_key, self._by_token, self._timeline]
+        old += [*self._reminders.structures(), self._by_id, self._at]
+        self._by_id, self._at, self._timeline = {}, {}, SortedList()
+        self._by_type, self._by_key, self._by_type_key, self._by_token = {}, {}, {}, {}
+        self._reminders = ReminderBook(self.default_offsets)
         self._epoch = new_epoch()
         self._record("cleared", None, self._epoch)
+        await paced(dropped(old))
         return count
 
     async def cursor_secret(self) -> bytes:
@@ -228,10 +241,15 @@ class MemoryEngine(Engine, Reminders):
         epoch: str | None = None,
         reminder: Reminder | None = None,
     ) -> None:
-        self._position += 1
-        self._written(self._position)
-        self._feed.append(Change(self._position, op, event, epoch, reminder))
-        self._appended.set()
+        self._append([Change(self._position + 1, op, event, epoch, reminder)])
+
+    def _append(self, changes: list[Change]) -> None:
+        """Append changes, numbered from the position after the last, to the feed."""
+        if changes:
+            self._feed.extend(changes)
+            self._position = changes[-1].position
+            self._written(self._position)
+            self._appended.set()
 
     def _index_for(self, query: Query) -> tuple[Index | None, Matcher]:
         """Return the narrowest index that holds every event `query` selects, and what the
@@ -271,28 +289,30 @@ class MemoryEngine(Engine, Reminders):
                 members = index[name] = SortedList()
             members.add(pos)
 
-    def _insert_many(self, events: list[Event]) -> None:
-        # Keys go into each index at once through SortedList.update (sorted, then merged or
+    def _insert_many(self, events: list[Event]) -> Work[None]:
+        # Keys go into each index at once as SortedList.update does (sorted, then merged or
         # added in order): faster than adding a large batch one by one (docs/benchmarks.md,
-        # scenario 2).
-        keys = []
+        # scenario 2), and in slices (`bulk.add_keys`).
+        keys: list[int] = []
         by_type: defaultdict[str, list[int]] = defaultdict(list)
         by_key: defaultdict[str, list[int]] = defaultdict(list)
         by_type_key: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
         by_token: defaultdict[str, list[int]] = defaultdict(list)
         by_id, at, tokens = self._by_id, self._at, self._fields.tokens
-        for event in events:  # the indexes of `_secondary`, grouped by name
-            pos = event.ts * _SEQ_SPAN + event.seq  # _key(), inline: once per imported event
-            by_id[event.id] = event
-            at[pos] = event
-            keys.append(pos)
-            by_type[event.type].append(pos)
-            if event.key is not None:
-                by_key[event.key].append(pos)
-                by_type_key[(event.type, event.key)].append(pos)
-            for name in tokens(event):
-                by_token[name].append(pos)
-        self._timeline.update(keys)
+        for part in slices(events, SLICE):
+            for event in part:  # the indexes of `_secondary`, grouped by name
+                pos = event.ts * _SEQ_SPAN + event.seq  # _key(), inline: once per event
+                by_id[event.id] = event
+                at[pos] = event
+                keys.append(pos)
+                by_type[event.type].append(pos)
+                if event.key is not None:
+                    by_key[event.key].append(pos)
+                    by_type_key[(event.type, event.key)].append(pos)
+                for name in tokens(event):
+                    by_token[name].append(pos)
+            yield
+        yield from add_keys(self._timeline, keys)
         groups: list[tuple[dict[Any, SortedList], dict[Any, list[int]]]] = [
             (self._by_type, by_type),
             (self._by_key, by_key),
@@ -301,10 +321,9 @@ class MemoryEngine(Engine, Reminders):
         ]
         for index, grouped in groups:
             for name, members in grouped.items():
-                if name in index:
-                    index[name].update(members)
-                else:
-                    index[name] = SortedList(members)
+                if name not in index:
+                    index[name] = SortedList()
+                yield from add_keys(index[name], members)
 
     def _remove(self, event: Event) -> None:
         pos = _key(event.ts, event.seq)
@@ -316,6 +335,30 @@ class MemoryEngine(Engine, Reminders):
             members.remove(pos)
             if not members:
                 del index[name]
+
+
+def _known(fresh: Mapping[str, Event], by_id: Mapping[str, Event]) -> Work[dict[str, Event]]:
+    """Return the stored events of the ids in `fresh` that are stored."""
+    stored: dict[str, Event] = {}
+    for part in slices(list(fresh), SLICE * 8):
+        stored.update((id, by_id[id]) for id in part if id in by_id)
+        yield
+    return stored
+
+
+def _numbered(
+    fresh: Mapping[str, Event], stored: Mapping[str, Event], first: int
+) -> Work[dict[str, Event]]:
+    """Return the events whose ids are not stored, by id, with seqs from `first` on."""
+    inserted = {}
+    seq = first
+    for part in slices(list(fresh.items()), SLICE):
+        for id, event in part:
+            if id not in stored:
+                inserted[id] = msgspec.structs.replace(event, seq=seq)
+                seq += 1
+        yield
+    return inserted
 
 
 def _scan(index: Index, query: Query) -> Iterator[int]:

@@ -10,16 +10,20 @@ reminder, since `ts = due + offset` seconds.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
+from typing import Any
 
 import msgspec
 from sortedcontainers import SortedList
 
 from eventd.model import Event
+from eventd.pacing import Work, slices
 from eventd.store.base import Reminder, ReminderPage, ReminderPosition, ReminderQuery, ReminderState
+from eventd.store.bulk import add_keys
 
 US = 1_000_000
+SLICE = 1024  # events armed per step (see `pacing`)
 # An index's name: (state, type, key); None in place of a type or a key: any.
 IndexName = tuple[ReminderState, str | None, str | None]
 
@@ -43,28 +47,29 @@ class ReminderBook:
         self._pending: dict[str, set[tuple[int, int]]] = {}  # each event's pending ones
         self._indexes: dict[IndexName, SortedList] = {}
 
-    def clear(self) -> None:
-        """Delete every reminder."""
-        self._by_event.clear()
-        self._pending.clear()
-        self._indexes.clear()
+    def structures(self) -> list[dict[Any, Any]]:
+        """Return what holds the reminders, for a clear to release (see `bulk.dropped`)."""
+        return [self._indexes, self._pending, self._by_event]
 
-    def arm(self, events: Iterable[Event]) -> None:
-        """Bring the reminders of events just written in line with them (see `Reminders`)."""
+    def arm(self, events: Sequence[Event]) -> Work[None]:
+        """Bring the reminders of events just written in line with them (see `Reminders`),
+        a slice at a time."""
         added: list[Reminder] = []
-        for event in events:
-            added += self._arm_one(event)
+        for part in slices(events, SLICE):
+            for event in part:
+                added += self._arm_one(event)
+            yield
         grouped: defaultdict[IndexName, list[ReminderPosition]] = defaultdict(list)
-        for reminder in added:
-            for name in _names(reminder):
-                grouped[name].append(reminder.order)
+        for reminders in slices(added, SLICE):
+            for reminder in reminders:
+                for name in _names(reminder):
+                    grouped[name].append(reminder.order)
+            yield
         # One update per index: a bulk import of future events arms many reminders at once.
         for name, orders in grouped.items():
-            index = self._indexes.get(name)
-            if index is None:
-                self._indexes[name] = SortedList(orders)
-            else:
-                index.update(orders)
+            if name not in self._indexes:
+                self._indexes[name] = SortedList()
+            yield from add_keys(self._indexes[name], orders)
 
     def cancel(self, event_id: str) -> None:
         """Cancel every pending reminder of the event (it was deleted)."""

@@ -10,9 +10,16 @@ from typing import Any, BinaryIO, TextIO
 
 import aiohttp
 
-from eventd.client import FeedError, HistoryTruncated, Subscriber
+from eventd.client import (
+    FeedError,
+    Forbidden,
+    HistoryTruncated,
+    Refused,
+    Subscriber,
+    Unauthorized,
+)
 from eventd.tail.lines import Style, json_line, render
-from eventd.tail.options import TailOptions
+from eventd.tail.options import TOKEN_VARIABLE, TailOptions
 
 # A person watching should see a restarted daemon again soon after it answers.
 MAX_DELAY = 2.0
@@ -159,6 +166,7 @@ def _subscriber(
         max_delay=MAX_DELAY,
         also=("subscribed", *also),
         on_retry=status.retry,
+        token=options.token,  # sent again on every reconnection
     )
 
 
@@ -196,7 +204,37 @@ def run(options: TailOptions) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except (Unauthorized, Forbidden) as exc:
+        # Trying again would send the same token: say what to change, once, and stop.
+        print(f"eventd tail: {refusal(exc, options.token_source)}", file=sys.stderr)
+        return 2
+    except Refused as exc:
+        print(f"eventd tail: {refused(exc, options.token_source)}", file=sys.stderr)
+        return 2
     except FeedError as exc:
         print(f"eventd tail: the daemon refused the subscription: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def refusal(exc: Unauthorized | Forbidden, source: str | None) -> str:
+    """Return the line that says why the daemon refused the tail's token, or its lack of one."""
+    code = "unauthorized" if isinstance(exc, Unauthorized) else "forbidden"
+    if source is None:
+        return (
+            f"the daemon needs a token with the read scope ({code}): "
+            f"set {TOKEN_VARIABLE} or use --token-file PATH"
+        )
+    if isinstance(exc, Unauthorized):
+        return f"the daemon refused the token of {source} ({code})"
+    return f"the token of {source} lacks the read scope the feed needs ({code})"
+
+
+def refused(exc: Refused, source: str | None) -> str:
+    """Return the line that says why the daemon refused the tail's request as such."""
+    line = f"{exc}; trying again would not help"
+    if exc.status == 403:  # the daemon's Host and Origin checks answer 403
+        return f"{line}: is the URL's host one the daemon serves (http.allowed_hosts)?"
+    if exc.status in (400, 431) and source is not None:
+        return f"{line}: is the token of {source} a token?"
+    return line

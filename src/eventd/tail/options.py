@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
+import sys
 import urllib.parse
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from eventd.client import bearer
 from eventd.config import Config
 
 CHANNELS = ("events", "stats", "reminders")
 # Channels served by one position-ordered feed subscription, which `--since` resumes.
 FEED_CHANNELS = ("events", "reminders")
 MAX_POSITION = 2**63 - 1
+TOKEN_VARIABLE = "EVENTD_TOKEN"  # noqa: S105 - the variable's name, not a secret
+# The longest token taken: eventd's are 43 characters, and a header has room for 8 KiB.
+MAX_TOKEN_CHARS = 4096
 
 
 class UsageError(ValueError):
@@ -31,6 +40,9 @@ class TailOptions:
     channels: tuple[str, ...] = ("events",)
     since: int | None = None
     json: bool = False
+    # The secret: never shown, not even in the options' repr.
+    token: str | None = field(default=None, repr=False)
+    token_source: str | None = None  # where it came from, for messages: EVENTD_TOKEN, a file
 
     @property
     def feed_channels(self) -> list[str]:
@@ -45,11 +57,23 @@ def make_options(
     channels: Sequence[str] = (),
     since: int | None = None,
     json: bool = False,
+    token: tuple[str, str] | None = None,
 ) -> TailOptions:
-    """Return the options, or raise `UsageError` for a combination that cannot work."""
+    """Return the options, or raise `UsageError` for a combination that cannot work.
+
+    `token` is the secret and where it came from, as `read_token` returns them.
+    """
     chosen = tuple(dict.fromkeys(channels or ["events"]))
+    secret, source = token or (None, None)
     options = TailOptions(
-        url, tuple(dict.fromkeys(types)), tuple(dict.fromkeys(keys)), chosen, since, json
+        url,
+        tuple(dict.fromkeys(types)),
+        tuple(dict.fromkeys(keys)),
+        chosen,
+        since,
+        json,
+        secret,
+        source,
     )
     if not options.feed_channels:
         if since is not None:
@@ -114,3 +138,71 @@ def default_url(config: Config) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
+
+
+def read_token(
+    env: Mapping[str, str], token_file: Path | None, warn: Callable[[str], object] | None = None
+) -> tuple[str, str] | None:
+    """Return the token and where it came from: the first line of `token_file`, else the
+    `EVENTD_TOKEN` variable (unset or empty: no token).
+
+    Never from the command line, where every local user can read it (`ps`). A token file
+    other users may open is taken, with a line to `warn` (stderr).
+    """
+    if token_file is None:
+        secret = env.get(TOKEN_VARIABLE, "").strip()
+        return _checked(secret, TOKEN_VARIABLE, TOKEN_VARIABLE) if secret else None
+    try:
+        with token_file.open(encoding="utf-8") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            # Bounded: `--token-file /dev/zero` must not fill the memory.
+            line = file.readline(MAX_TOKEN_CHARS + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError("--token-file", f"cannot read {token_file}: {reason}") from None
+    except UnicodeDecodeError:  # its message would quote a byte of the file
+        raise UsageError("--token-file", f"{token_file} is not UTF-8 text") from None
+    if len(line.rstrip("\r\n")) > MAX_TOKEN_CHARS:
+        raise UsageError(
+            "--token-file", f"the first line of {token_file} is over {MAX_TOKEN_CHARS} characters"
+        )
+    secret = line.strip()
+    if not secret:
+        raise UsageError("--token-file", f"the first line of {token_file} is empty")
+    if stat.S_ISREG(mode) and mode & 0o077:
+        (warn or _to_stderr)(
+            f"eventd tail: warning: other users may open {token_file} "
+            f"(mode {stat.S_IMODE(mode):03o}); chmod 600 {token_file}"
+        )
+    return _checked(secret, "--token-file", f"--token-file {token_file}")
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _checked(secret: str, option: str, source: str) -> tuple[str, str]:
+    if len(secret) > MAX_TOKEN_CHARS:
+        raise UsageError(option, f"a token is at most {MAX_TOKEN_CHARS} characters")
+    try:
+        bearer(secret)
+    except ValueError as exc:  # names no character of the secret
+        raise UsageError(option, str(exc)) from None
+    return secret, source
+
+
+class RefuseToken(argparse.Action):
+    """Refuse `--token SECRET`: the command line is visible to every local user (`ps`)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        # parser.error prints no value: the secret is not repeated on stderr.
+        parser.error(
+            "--token: a secret on the command line is visible to every local user (ps); "
+            f"set {TOKEN_VARIABLE} or use --token-file PATH"
+        )

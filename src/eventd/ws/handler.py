@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from eventd.access import GATE, request_grant
+from eventd.access import GATE, request_grant, set_grant
 from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, SOCKETS
 from eventd.ratelimit import RATE_LIMITS, MessageBucket, retry_seconds
 from eventd.store.base import StorageError
@@ -71,6 +71,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         # Before any await: once the client has closed, aiohttp may cancel this handler
         # while it waits below, and the socket must not stay registered (nor counted).
         request.app[SOCKETS].discard(ws)
+        set_grant(request, conn.grant)  # the access log names a token an `auth` message sent
         conn.close()
         for task in (writer, watchdog, deadline):
             task.cancel()

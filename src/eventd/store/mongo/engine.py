@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
@@ -16,6 +16,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from eventd.config import Config
 from eventd.model import Event
+from eventd.pacing import Work, paced, slices
 from eventd.store.base import (
     Change,
     Engine,
@@ -40,9 +41,9 @@ from eventd.store.mongo.documents import (
     to_document,
     to_feed_entry,
 )
-from eventd.store.mongo.reminders import ReminderBook, entries
+from eventd.store.mongo.reminders import Arming, ReminderBook, entries
 from eventd.store.mongo.search import Search
-from eventd.store.puts import ATTEMPTS, insert_new
+from eventd.store.puts import ATTEMPTS, insert_new, numbered
 from eventd.store.where import FieldIndex
 
 log = logging.getLogger(__name__)
@@ -230,9 +231,7 @@ class MongoEngine(Engine, Pings, Reminders):
         a crash between the two loses that feed entry, not the change.
         """
         first = await self._reserve("feed", len(events))
-        await self._append(
-            [to_feed_entry(p, op, e, epoch) for p, e in enumerate(events, start=first)]
-        )
+        await self._append(await paced(_feed_entries(op, events, first, epoch)))
 
     async def _append(self, entries: list[dict[str, Any]]) -> None:
         """Insert feed entries at their reserved positions; one there already is kept."""
@@ -283,21 +282,12 @@ class MongoEngine(Engine, Pings, Reminders):
         """Insert all of `events` and return them, or insert none and return their ids (some
         of which exist)."""
         first = await self._reserve("seq", len(events))
-        inserted = {
-            e.id: msgspec.structs.replace(e, seq=seq) for seq, e in enumerate(events, start=first)
-        }
+        _, inserted = await paced(numbered([events], first))
         arming = await self._book.arm([(e, []) for e in inserted.values()])
         fields = await self._search.filing()
         try:
-            await self._events.bulk_write(
-                [
-                    InsertOne(
-                        to_document(e, 0, entries(arming.pending[e.id]), fields.filed.tokens(e))
-                    )
-                    for e in inserted.values()
-                ],
-                ordered=True,
-            )
+            documents = await paced(_documents(inserted, arming, fields.filed.tokens))
+            await self._events.bulk_write(documents, ordered=True)
             self.round_trip()
         except BulkWriteError as exc:
             if any(err.get("code") != _DUPLICATE_KEY for err in exc.details["writeErrors"]):
@@ -410,3 +400,32 @@ async def _wrapped() -> AsyncIterator[None]:
         raise StorageError(f"mongodb: bulk write failed: {exc.details.get('writeErrors')}") from exc
     except PyMongoError as exc:
         raise StorageError(f"mongodb: {exc}") from exc
+
+
+# Made a slice at a time (see `pacing`): a large put's documents take long to make at once.
+SLICE = 512
+
+
+def _documents(
+    inserted: Mapping[str, Event], arming: Arming, tokens: Callable[[Event], list[str]]
+) -> Work[list[InsertOne[dict[str, Any]]]]:
+    """Return the inserts of the events' documents."""
+    documents = []
+    for part in slices(list(inserted.values()), SLICE):
+        documents += [
+            InsertOne(to_document(e, 0, entries(arming.pending[e.id]), tokens(e))) for e in part
+        ]
+        yield
+    return documents
+
+
+def _feed_entries(
+    op: Op, events: Sequence[Event | None], first: int, epoch: str | None
+) -> Work[list[dict[str, Any]]]:
+    """Return the feed entries of changes at positions from `first` on."""
+    feed = []
+    for start, part in enumerate(slices(events, SLICE)):
+        at = first + start * SLICE
+        feed += [to_feed_entry(at + i, op, e, epoch) for i, e in enumerate(part)]
+        yield
+    return feed

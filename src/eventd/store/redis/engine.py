@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from eventd.config import Config
 from eventd.model import Event
+from eventd.pacing import Work, paced, slices
 from eventd.store.base import (
     Change,
     Engine,
@@ -39,7 +40,7 @@ from eventd.store.base import (
     engine_options,
     new_epoch,
 )
-from eventd.store.puts import ATTEMPTS, insert_new
+from eventd.store.puts import ATTEMPTS, insert_new, numbered
 from eventd.store.redis import lua
 from eventd.store.redis.client import connect
 from eventd.store.redis.indexes import STALE, Search
@@ -49,7 +50,7 @@ from eventd.store.redis.packing import (
     ID_START,
     OFFSET_WIDTH,
     arming,
-    change,
+    changes_of,
     decode,
     disarming,
     encode,
@@ -69,6 +70,10 @@ assert 2 * CHUNK < 8000, "the insert script unpacks 2 values per event of a chun
 # script's work, so a chunk is bounded by its reminders as well as by its events.
 ARM_CHUNK = 2000
 _SEQ_BLOCK = 1024  # seqs reserved at once
+ARGUMENTS_SLICE = 256  # events of a chunk prepared per step (see `pacing`)
+# Feed entries a blocking read takes at most: the client parses a reply at once, so a larger
+# one would hold the loop longer (issue 20); the hub reads again at once while more wait.
+FEED_READ = 1000
 
 # The Lua scripts the engine runs, read once from the package's scripts/ at import.
 _WIDTHS = {"DUE_WIDTH": DUE_WIDTH, "OFFSET_WIDTH": OFFSET_WIDTH}
@@ -185,15 +190,15 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         A large batch is written in chunks, so that Redis never blocks long on one script
         and no reply outlasts the socket timeout. Its ids are checked all at once first; if
         another writer stores one of them between two chunks, the chunks written are undone.
+        What eventd prepares for the scripts is made a slice at a time (see `pacing`).
         """
-        chunks = self._chunks(events)
+        chunks = await paced(self._chunks(events))
         if len(chunks) > 1:
             existing = await self._existing([event.id for event in events])
             if existing:
                 return existing, {}
-        seqs = iter(range(await self._reserve_seqs(len(events)), 1 << 63))
-        chunks = [[msgspec.structs.replace(e, seq=next(seqs)) for e in c] for c in chunks]
-        inserted = {event.id: event for chunk in chunks for event in chunk}
+        first = await self._reserve_seqs(len(events))
+        chunks, inserted = await paced(numbered(chunks, first))
         if len(chunks) == 1:
             existing = await self._insert_chunk(chunks[0])
             return (existing, {}) if existing else ([], inserted)
@@ -204,20 +209,22 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
             return existing, {}
         return [], inserted
 
-    def _chunks(self, events: Sequence[Event]) -> list[list[Event]]:
+    def _chunks(self, events: Sequence[Event]) -> Work[list[list[Event]]]:
         """Split `events` in order into chunks of at most `CHUNK` events and `ARM_CHUNK`
         reminders to arm."""
         chunks: list[list[Event]] = []
         chunk: list[Event] = []
         armed = 0
-        for event in events:
-            offsets = self.default_offsets if event.remind is None else event.remind
-            weight = len(offsets) if event.ts > event.updated else 0
-            if chunk and (len(chunk) == CHUNK or armed + weight > ARM_CHUNK):
-                chunks.append(chunk)
-                chunk, armed = [], 0
-            chunk.append(event)
-            armed += weight
+        for part in slices(events, CHUNK):
+            for event in part:
+                offsets = self.default_offsets if event.remind is None else event.remind
+                weight = len(offsets) if event.ts > event.updated else 0
+                if chunk and (len(chunk) == CHUNK or armed + weight > ARM_CHUNK):
+                    chunks.append(chunk)
+                    chunk, armed = [], 0
+                chunk.append(event)
+                armed += weight
+            yield
         return [*chunks, chunk] if chunk else chunks
 
     async def _insert_chunks(self, chunks: list[list[Event]]) -> tuple[list[Event], list[str]]:
@@ -293,23 +300,30 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         return [id.decode() for id in result]
 
     async def _insert_filed(self, events: list[Event]) -> Any:
+        keys, args = await paced(self._insert_arguments(events))
+        result = await self._insert(keys=keys, args=args)
+        self.round_trip()
+        return result
+
+    def _insert_arguments(self, events: list[Event]) -> Work[tuple[list[Any], list[Any]]]:
+        """Return the insert script's keys and arguments for a chunk."""
         names, fields = self._keys, self._search.loaded
         keys = [names.events, names.all, names.pos, names.feed, names.pending, names.cancelled]
         keys.append(names.fields)
         position: dict[str, int] = {}
         args: list[Any] = [self._history, len(events), names.reminders, fields.version]
         armed: list[Any] = []
-        for event in events:
-            indexes = names.indexes(event, fields.filed.tokens(event))
-            slots = [position.setdefault(k, len(position) + 8) for k in indexes]
-            args += [member(event), encode(event), len(slots), *slots]
-            # A new event has no pending reminders to cancel: only one that has not started
-            # gets anything done.
-            if event.ts > event.updated:
-                armed += arming(event, self.default_offsets)
-        result = await self._insert(keys=keys + list(position), args=args + armed)
-        self.round_trip()
-        return result
+        for part in slices(events, ARGUMENTS_SLICE):
+            for event in part:
+                indexes = names.indexes(event, fields.filed.tokens(event))
+                slots = [position.setdefault(k, len(position) + 8) for k in indexes]
+                args += [member(event), encode(event), len(slots), *slots]
+                # A new event has no pending reminders to cancel: only one that has not
+                # started gets anything done.
+                if event.ts > event.updated:
+                    armed += arming(event, self.default_offsets)
+            yield
+        return keys + list(position), args + armed
 
     async def get(self, id: str) -> Event | None:
         async with self._wrapped():
@@ -452,7 +466,8 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
             entries, first, head = await pipe.execute()
         head = int(head or 0)
         oldest = entry_position(first[0][0]) if first else head + 1
-        return FeedPage([change(entry) for entry in entries[:limit]], oldest=oldest, head=head)
+        changes = await paced(changes_of(entries[:limit]))
+        return FeedPage(changes, oldest=oldest, head=head)
 
     async def feed_epoch(self) -> str:
         epoch = await self.stored_epoch()
@@ -480,8 +495,8 @@ class RedisEngine(Engine, Pings, ReportsRoundTrips, Reminders):
         block_ms = max(1, int(min(block, self._timeout / 2) * 1000))
         async with self._wrapped():
             streams: Any = await self._client.xread(
-                {self._keys.feed: f"{after}-0"}, count=10_000, block=block_ms
+                {self._keys.feed: f"{after}-0"}, count=FEED_READ, block=block_ms
             )
         if isinstance(streams, dict):  # RESP3 (`?protocol=3` in the URL) answers a map
             streams = streams.items()
-        return [change(entry) for _, entries in streams or [] for entry in entries]
+        return await paced(changes_of([entry for _, entries in streams or [] for entry in entries]))

@@ -9,12 +9,14 @@ from typing import Any
 import msgspec
 
 from eventd.model import Event
+from eventd.pacing import Work, slices
 from eventd.store.base import Change, Position, Query, Reminder, ReminderPosition, ReminderQuery
 from eventd.times import MIN_US
 
 encode = msgspec.json.Encoder().encode
 decode = msgspec.json.Decoder(Event).decode
 
+DECODE_SLICE = 256  # feed entries decoded per step (see `pacing`)
 ID_OFFSET = 18 + 1 + 20 + 1  # where the id starts in a member (see `member`)
 ID_START = ID_OFFSET + 1  # the same, counted from 1 as Lua counts
 
@@ -61,6 +63,15 @@ def bounds(query: Query) -> tuple[str, str]:
 def position(entry_id: bytes) -> int:
     """Return the feed position of a stream entry id (`<position>-0`)."""
     return int(entry_id.split(b"-", 1)[0])
+
+
+def changes_of(entries: list[Any]) -> Work[list[Change]]:
+    """Return the changes of feed stream entries, decoded a slice at a time."""
+    changes: list[Change] = []
+    for part in slices(entries, DECODE_SLICE):
+        changes += [change(entry) for entry in part]
+        yield
+    return changes
 
 
 def change(entry: list[Any]) -> Change:
