@@ -8,8 +8,9 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventd.stats import ranges
-from eventd.stats.ranges import RangeSummary, SortedRuns
+from eventd import ranks as ranges
+from eventd.ranks import SortedRuns
+from eventd.stats.ranges import RangeSummary
 from eventd.stats.summaries import exact_summary
 
 FLOATS = st.floats(allow_nan=False, allow_infinity=False)

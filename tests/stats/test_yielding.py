@@ -9,10 +9,10 @@ import msgspec
 import pytest
 from aiohttp.test_utils import TestClient
 
+from eventd import ranks as ranges
 from eventd.feed.projection import SLICE
 from eventd.keys import WORKER
 from eventd.model import Event
-from eventd.stats import ranges
 from eventd.stats.keys import STATS
 from eventd.stats.summaries import exact_summary
 from eventd.store.base import Engine

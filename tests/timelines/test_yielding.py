@@ -11,15 +11,16 @@ import msgspec.structs
 import pytest
 from aiohttp.test_utils import TestClient
 
+from eventd import ranks
 from eventd.fields import parse_path
 from eventd.keys import WORKER
 from eventd.model import Event
 from eventd.store.base import Engine
 from eventd.store.commands import PutMany
-from eventd.timelines import answers
+from eventd.timelines import answers, points
 from eventd.timelines.channel import TransitionsSubscription
 from eventd.timelines.keys import TRANSITIONS
-from eventd.timelines.points import Window, summarize, transitions_of
+from eventd.timelines.points import Transition, Window, summarize, transitions_of
 from eventd.timelines.service import keys_scanned, lines_scanned, transitions
 from eventd.times import MIN_US, US
 from tests.conftest import NOW, MakeClient
@@ -144,3 +145,21 @@ async def test_scanned_keys_are_the_first_ones_however_many_the_store_holds(
     assert await keys_scanned(worker, path, "k396", 3) == (["k397", "k398", "k399"], False)
     every, more = await keys_scanned(worker, path, None, 1000)
     assert every == [f"k{n:03}" for n in range(400)] and not more
+
+
+async def test_pairs_of_many_dwells_are_those_of_one_sort(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(answers, "SLICE", 10)
+    monkeypatch.setattr(ranks, "RUN", 8)  # many runs, merged at several levels
+    monkeypatch.setattr(ranks, "MAX_RUN", 32)
+    rng = random.Random(5)
+    made = [
+        Transition(
+            "k", rng.choice(['"a"', '"b"']), '"c"', rng.choice([1, 7, rng.randrange(99)]), "t"
+        )
+        for _ in range(1000)
+    ]
+    async with Turns() as turns:
+        got = await answers.pairs(made)
+        during = turns.count
+    assert got == points.pairs(made)
+    assert during >= len(made) // 10

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from eventd.model import Event
+from eventd.ranks import SortedRuns
 from eventd.timelines.index import FieldIndex
 from eventd.timelines.points import (
     Dwells,
@@ -22,7 +23,10 @@ from eventd.timelines.points import (
     add_dwells,
     by_frequency,
     entry,
+    entry_of,
+    nearest_rank,
 )
+from eventd.times import US
 
 SLICE = 1000  # items taken in between two yields to the loop
 # Events of the store read between two yields: each may decode its data to read a field.
@@ -80,9 +84,29 @@ async def pairs(transitions: Sequence[Transition]) -> list[Pair]:
         await asyncio.sleep(0)
     made = []
     for source, target in by_frequency(dwells):
-        made.append(Pair(source, target, entry(source, target, dwells[source, target])))
+        made.append(Pair(source, target, await _entry(source, target, dwells[source, target])))
         await asyncio.sleep(0)
     return made
+
+
+async def _entry(source: str, target: str, dwells: list[int]) -> dict[str, object]:
+    """Return `points.entry(source, target, dwells)`; many dwells are not sorted in one go
+    but taken into sorted runs a slice at a time, their ranks picked from those."""
+    count = len(dwells)
+    if count <= SLICE:
+        return entry(source, target, dwells)
+    runs = SortedRuns()
+    for start in range(0, count, SLICE):
+        for dwell in dwells[start : start + SLICE]:
+            runs.add(dwell)
+        await asyncio.sleep(0)
+    stats = {
+        "mean": sum(dwells) / count / US,  # integers: the sum does not depend on the order
+        "p50": runs.select(nearest_rank(50, count)) / US,
+        "p90": runs.select(nearest_rank(90, count)) / US,
+        "max": runs.select(count - 1) / US,
+    }
+    return entry_of(source, target, count, stats)
 
 
 async def summarize(transitions: Sequence[Transition]) -> list[dict[str, object]]:

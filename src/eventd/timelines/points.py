@@ -128,12 +128,12 @@ def summarize(transitions: Iterable[Transition]) -> list[dict[str, Any]]:
 
 def entry(source: str, target: str, dwells: list[int]) -> dict[str, Any]:
     """Return one pair's member of a `/transitions` answer; `dwells` in µs, any order."""
-    return {
-        "from": decode(source),
-        "to": decode(target),
-        "count": len(dwells),
-        "dwell_seconds": dwell_stats(dwells),
-    }
+    return entry_of(source, target, len(dwells), dwell_stats(dwells))
+
+
+def entry_of(source: str, target: str, count: int, stats: dict[str, Any]) -> dict[str, Any]:
+    """Return one pair's member of a `/transitions` answer from its dwell statistics."""
+    return {"from": decode(source), "to": decode(target), "count": count, "dwell_seconds": stats}
 
 
 def dwell_stats(dwells: list[int]) -> dict[str, float | None]:
