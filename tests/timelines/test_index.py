@@ -110,7 +110,7 @@ async def sliced(
     """Return the answers built a slice at a time, from the index and from the timelines."""
     with patch.object(answers, "SLICE", 2):  # slices end in the middle of lines and pairs
         from_index = await answers.summarize(await answers.indexed(index, window))
-        from_lines = await answers.summarize(await answers.scanned(timelines, window))
+        from_lines = await answers.summarize(await answers.scanned(list(timelines), window))
     return from_index, from_lines
 
 

@@ -159,7 +159,7 @@ async def test_pairs_of_many_dwells_are_those_of_one_sort(monkeypatch: pytest.Mo
         for _ in range(1000)
     ]
     async with Turns() as turns:
-        got = await answers.pairs(made)
+        got = await answers.pairs(list(made))
         during = turns.count
     assert got == points.pairs(made)
     assert during >= len(made) // 10

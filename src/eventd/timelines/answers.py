@@ -9,7 +9,7 @@ Here every loop takes `SLICE` items and then yields; the answers are those of
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from eventd.model import Event
 from eventd.ranks import SortedRuns
@@ -56,11 +56,14 @@ async def indexed(index: FieldIndex, window: Window) -> list[Transition]:
         await asyncio.sleep(0)
 
 
-async def scanned(lines: Sequence[tuple[str, Sequence[Point]]], window: Window) -> list[Transition]:
-    """Return the transitions in `window` of whole timelines (key, points in order)."""
+async def scanned(lines: list[tuple[str, list[Point]]], window: Window) -> list[Transition]:
+    """Return the transitions in `window` of whole timelines (key, points in order), which
+    it takes out of `lines`: each line is freed once read, not all at the end at once."""
     found: list[Transition] = []
     taken = 0
-    for key, points in lines:
+    lines.reverse()
+    while lines:
+        key, points = lines.pop()
         last: Point | None = None  # the last change
         for point in points:
             if last is None or last.canon != point.canon:
@@ -76,11 +79,15 @@ async def scanned(lines: Sequence[tuple[str, Sequence[Point]]], window: Window) 
     return found
 
 
-async def pairs(transitions: Sequence[Transition]) -> list[Pair]:
-    """Return `points.pairs(transitions)`, a slice of transitions, then a pair, at a time."""
+async def pairs(transitions: list[Transition]) -> list[Pair]:
+    """Return `points.pairs(transitions)`, a slice of transitions, then a pair, at a time.
+
+    It takes the transitions out of the list as it reads them, so that they are freed a
+    slice at a time too (a pair's figures do not depend on the order of its dwells)."""
     dwells: Dwells = {}
-    for start in range(0, len(transitions), SLICE):
-        add_dwells(dwells, transitions[start : start + SLICE])
+    while transitions:
+        add_dwells(dwells, transitions[-SLICE:])
+        del transitions[-SLICE:]
         await asyncio.sleep(0)
     made = []
     for source, target in by_frequency(dwells):
@@ -109,6 +116,6 @@ async def _entry(source: str, target: str, dwells: list[int]) -> dict[str, objec
     return entry_of(source, target, count, stats)
 
 
-async def summarize(transitions: Sequence[Transition]) -> list[dict[str, object]]:
-    """Return `points.summarize(transitions)`."""
+async def summarize(transitions: list[Transition]) -> list[dict[str, object]]:
+    """Return `points.summarize(transitions)`, taking the transitions out of the list."""
     return [pair.answer for pair in await pairs(transitions)]
