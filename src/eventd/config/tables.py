@@ -444,6 +444,13 @@ class LogConfig:
     level: str = setting(
         "info", "Log level.", choices=("debug", "info", "warning", "error", "critical")
     )
+    slow_callback: float = setting(
+        0.1,
+        "Seconds the event loop may be held by one step before a WARNING names the task "
+        "that held it (every socket waits meanwhile).",
+        minimum=0.001,
+        maximum=DAY,
+    )
 
 
 @dataclass(frozen=True)
