@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-INTERVAL = 0.05  # seconds between two ticks of the timer
+INTERVAL = 0.1  # seconds between two ticks of the timer
 WINDOW = 60  # seconds that `max_1m` covers
 REPORT_INTERVAL = 10.0  # seconds after a WARNING during which more blocks are only counted
 # Upper bounds of the lag histogram, in seconds.
