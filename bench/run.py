@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from bench.engines import redis_server
-from bench.ingest import free_port
+from bench.ingest import daemon_process, free_port
 from bench.ready import answers_http, wait_for, wait_ready
 
 if TYPE_CHECKING:
@@ -621,6 +621,89 @@ def cpu_seconds(pid: int) -> float:
     """Return the CPU time (user and system) a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@scenario("12. GET /health every 10 ms, and the loop lag, while slow steps run")
+def loop_lag(ctx: Context) -> None:
+    from bench.looplag import measure
+
+    # Each case runs on a daemon whose loop lag of the last minute has settled (the set-up's
+    # own blocks aged out), while a process of its own polls /health one request at a time.
+    imports = ctx.size(100_000, 2_000)
+    for engine in ctx.engines:
+        with serve(engine) as (base, _):
+            name = f"{engine}: NDJSON import of {imports:,} events"
+            rate = measure(ctx, name, base, lambda: asyncio.run(fill(base, imports)))
+        ctx.figure(f"{name}: throughput", rate, "events/s")
+    big = ctx.size(1_000_000, 5_000)
+    with serve("memory") as (base, _):
+        asyncio.run(fill(base, big))
+        asyncio.run(_windows_hold(base, big))
+        measure(ctx, f"memory: clear of {big:,} events", base, lambda: asyncio.run(_clear(base)))
+    if "redis" in ctx.engines:
+        _rebuild_and_clear(ctx, big)
+    _replays(ctx, ctx.size(1000, 10), ctx.size(10_000, 200))
+
+
+def _rebuild_and_clear(ctx: Context, count: int) -> None:
+    """Start a daemon on a Redis store that holds `count` events, polling /health from before
+    it listens; then clear the store."""
+    from bench.looplag import Poller, highest_bucket, lag_histogram, measure, write
+
+    with redis_server() as url:
+        env = {"EVENTD_ENGINE": "redis", "EVENTD_ENGINE_REDIS_URL": url}
+        seed = [sys.executable, "-m", "eventd", "seed", "--count", str(count), "--spread", "23h"]
+        subprocess.run(seed, env=os.environ | env, check=True, capture_output=True)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        poller = Poller(base)
+        poller.start()  # refused until the daemon listens
+        with daemon_process(port, **env) as proc:
+            began = time.perf_counter()
+            asyncio.run(_wait_ready(base, proc))
+            asyncio.run(_rebuilt(base))
+            answered = time.perf_counter() - began
+            polled = poller.stop()
+            bucket = highest_bucket({}, asyncio.run(lag_histogram(base)))
+            name = f"redis: start-up on {count:,} events (statistics and transitions rebuilt)"
+            ctx.figure(f"{name}: until both were rebuilt", answered, "s")
+            write(ctx, name, polled, bucket, "polled from before the daemon listened")
+            name = f"redis: clear of {count:,} events"
+            measure(ctx, name, base, lambda: asyncio.run(_clear(base)))
+
+
+def _replays(ctx: Context, subscribers: int, changes: int) -> None:
+    """Have `subscribers` WebSockets replay the same `changes` changes with `since` at once."""
+    from bench.looplag import Replayers, measure
+
+    with serve("memory") as (base, _):
+        asyncio.run(fill(base, changes))
+        replayers = Replayers(base, subscribers, since=0, changes=changes)
+        replayers.connect()
+        name = f"memory: {subscribers:,} subscribers replaying {changes:,} changes each"
+        seconds = measure(ctx, name, base, replayers.go)
+        ctx.figure(f"{name}: replayed in", seconds, "s")
+
+
+async def _clear(base: str) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.delete(f"{base}/events", params={"confirm": "true"}) as response,
+    ):
+        if response.status != 200:
+            raise RuntimeError(f"the clear answered {response.status}: {await response.text()}")
+
+
+async def _rebuilt(base: str) -> None:
+    """Wait until the statistics and the transitions index have been rebuilt once."""
+    pattern = re.compile(r'^eventd_projection_rebuilds_total\{projection="(\w+)"\} [1-9]', re.M)
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(f"{base}/metrics") as response:
+                text = await response.text()
+            if {"stats", "timelines"} <= set(pattern.findall(text)):
+                return
+            await asyncio.sleep(0.1)
 
 
 # --- report -------------------------------------------------------------------------------
