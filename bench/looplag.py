@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -174,13 +175,18 @@ def measure(ctx: Figures, name: str, base: str, action: Callable[[], T]) -> T:
     return result
 
 
+def load_note() -> str:
+    """Say how busy the machine was over the last minute: other processes share its cores."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 def write(ctx: Figures, name: str, polled: Polled, bucket: str, note: str = "") -> None:
     """Write a case's /health latencies and loop-lag maximum."""
     got = polled.summary()
     polls = f"{got['polls']:,.0f} polls answered" + (
         f", {polled.refused:,} refused" if polled.refused else ""
     )
-    ctx.figure(f"{name}: /health p50", got["p50"], "ms", note=polls)
+    ctx.figure(f"{name}: /health p50", got["p50"], "ms", note=f"{polls}; {load_note()}")
     ctx.figure(f"{name}: /health p99", got["p99"], "ms", "<= 20 ms")
     ctx.figure(f"{name}: /health max", got["max"], "ms", "<= 100 ms")
     lag_note = f"the longest tick in the histogram's {bucket} bucket" + (
