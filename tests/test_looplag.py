@@ -114,10 +114,18 @@ def test_blocks_after_a_report_are_counted_then_summarized(
 
     monitor._report(0.3, 111.0, None)  # past the quiet interval: the summary, then this one
     summary, latest = warnings(caplog)[1:]
-    assert summary.startswith("event loop blocked 2 more times")
+    assert summary.startswith(
+        "event loop blocks not reported within 10 s of the previous report: 2;"
+    )
     assert "the longest, 900 ms, by task 'feed-hub' (Hub._run) at eventd/feed/hub.py:7" in summary
     assert "by a step that ended before the watcher could see it" in latest
     assert monitor.figures.blocks == 4
+
+    monitor._report(0.4, 112.0, first)
+    monitor.stop()  # what was only counted is not lost when the daemon stops
+    assert warnings(caplog)[-1].startswith(
+        "event loop blocks not reported within 10 s of the previous report: 1;"
+    )
 
 
 async def test_health_and_metrics_carry_the_lag(make_client: MakeClient) -> None:

@@ -96,9 +96,11 @@ class LoopLag:
         self._watcher.start()
 
     def stop(self) -> None:
-        """Stop the timer and the thread."""
+        """Stop the timer and the thread; report the blocks counted since the last line."""
         if self._handle is not None:
             self._handle.cancel()
+        if self._suppressed:
+            self._summarize()
         self._stopping.set()
         if self._watcher is not None:
             self._watcher.join()
@@ -164,10 +166,10 @@ class LoopLag:
     def _summarize(self) -> None:
         lag, blocker = self._worst
         log.warning(
-            "event loop blocked %d more times within %.0f s of the previous report; the "
+            "event loop blocks not reported within %.0f s of the previous report: %d; the "
             "longest, %.0f ms, by %s",
-            self._suppressed,
             REPORT_INTERVAL,
+            self._suppressed,
             lag * 1000,
             _describe(blocker),
         )
