@@ -638,7 +638,7 @@ def loop_lag(ctx: Context) -> None:
     big = ctx.size(1_000_000, 5_000)
     with serve("memory") as (base, _):
         asyncio.run(fill(base, big))
-        asyncio.run(_windows_hold(base, big))
+        asyncio.run(_stats_hold(base, big))
         measure(ctx, f"memory: clear of {big:,} events", base, lambda: asyncio.run(_clear(base)))
     if "redis" in ctx.engines:
         _rebuild_and_clear(ctx, big)
@@ -692,6 +692,18 @@ async def _clear(base: str) -> None:
     ):
         if response.status != 200:
             raise RuntimeError(f"the clear answered {response.status}: {await response.text()}")
+
+
+async def _stats_hold(base: str, count: int) -> None:
+    """Wait until the 24h window counts `count` events, through the 503s of a rebuild (an
+    import larger than feed.history makes the statistics rebuild from the store)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(6000):
+            async with session.get(f"{base}/stats", params={"window": "24h"}) as response:
+                if response.status == 200 and (await response.json())["count"] >= count:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the statistics did not catch up with the import")
 
 
 async def _rebuilt(base: str) -> None:
