@@ -44,6 +44,22 @@ def hold_until_seen(monitor: LoopLag) -> None:
         pass
 
 
+def parse_first(monitor: LoopLag) -> None:
+    """Hold the loop for the watcher's first look (no call of ours in the loop: the place
+    seen is this function's)."""
+    deadline = time.monotonic() + BOUND
+    while monitor._seen is None and time.monotonic() < deadline:
+        pass
+
+
+def store_after(monitor: LoopLag) -> None:
+    """Hold the loop for three more looks."""
+    deadline = time.monotonic() + BOUND
+    while (seen := monitor._seen) is None or sum(seen.places.values()) < 4:
+        if time.monotonic() > deadline:
+            break
+
+
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "eventd.looplag"]
 
@@ -83,6 +99,24 @@ async def test_a_plain_callback_is_named_by_its_function(
     [line] = warnings(caplog)
     assert "by callback " in line and "on_timer at " in line
     assert "task '" not in line
+
+
+async def test_the_place_a_block_was_most_often_seen_is_named_too(
+    lag: LoopLag, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "eventd.looplag")
+
+    async def handle_import() -> None:
+        parse_first(lag)
+        store_after(lag)
+
+    await asyncio.create_task(handle_import(), name="import")
+    await wait_for(lambda: bool(warnings(caplog)), "the WARNING")
+
+    [line] = warnings(caplog)
+    first, _, most = line.partition("; most often at ")
+    assert "task 'import'" in first and first.endswith(" in parse_first")
+    assert "in store_after (" in most and most.endswith(" looks)")
 
 
 def test_a_frame_outside_eventd_says_which_of_eventd_called_it() -> None:

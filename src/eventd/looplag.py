@@ -8,8 +8,10 @@ The timer can only measure a block once it has ended, when what held the loop ha
 daemon thread watches the timer's heartbeat: once a tick is overdue by more than the
 threshold (`log.slow_callback`), the loop is held at that very moment, and the thread reads
 which task runs (`asyncio.current_task`) and where the loop's thread is
-(`sys._current_frames`). The late tick then logs one WARNING with both. Lines are rate
-limited: one per block, then, within `REPORT_INTERVAL`, a count and the longest block.
+(`sys._current_frames`); it looks again every half threshold until the tick runs, since a
+long block is often spent elsewhere than where it was first seen. The late tick then logs one
+WARNING with the first look and the place seen most often. Lines are rate limited: one per
+block, then, within `REPORT_INTERVAL`, a count and the longest block.
 
 When the loop is healthy, this costs one timer callback per `INTERVAL` and one wake-up of the
 thread per `INTERVAL` plus threshold; asyncio's own slow-callback report needs debug mode,
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 0.1  # seconds between two ticks of the timer
 WINDOW = 60  # seconds that `max_1m` covers
+MIN_LOOK = 0.01  # seconds: the watcher looks at a held loop at most this often
 REPORT_INTERVAL = 10.0  # seconds after a WARNING during which more blocks are only counted
 # Upper bounds of the lag histogram, in seconds.
 BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -52,7 +55,32 @@ class Blocker:
     def describe(self) -> str:
         """Say what held the loop and where, in a few words."""
         who = f"task {self.task!r} ({self.callback})" if self.task else f"callback {self.callback}"
-        return f"{who} at {self.where}" + (f", called from {self.via}" if self.via else "")
+        return f"{who} at {self.place()}"
+
+    def place(self) -> str:
+        """Say where the loop's thread was."""
+        return self.where + (f", called from {self.via}" if self.via else "")
+
+
+@dataclass(slots=True)
+class Sighting:
+    """What the watcher saw of the loop while one tick was overdue: the first look, and how
+    often each place was seen (a block is often spent elsewhere than where it was first
+    seen)."""
+
+    tick: int
+    first: Blocker
+    places: dict[str, int] = field(default_factory=dict)  # place -> looks
+
+    def describe(self) -> str:
+        """Say what held the loop, and where it was most often when that is elsewhere."""
+        places = self.places.copy()  # the thread may still be adding a look
+        looks = sum(places.values())
+        place, most = max(places.items(), key=lambda item: item[1], default=("", 0))
+        text = self.first.describe()
+        if place and place != self.first.place():
+            text += f"; most often at {place} ({most} of {looks} looks)"
+        return text
 
 
 @dataclass(slots=True)
@@ -77,7 +105,7 @@ class LoopLag:
         # (second, largest lag in it), oldest first, for `max_1m`.
         self._seconds: collections.deque[list[float]] = collections.deque(maxlen=WINDOW + 1)
         self._beat = (0, 0.0)  # (tick number, when it is due): one tuple, swapped atomically
-        self._seen: tuple[int, Blocker] | None = None  # written by the thread
+        self._seen: Sighting | None = None  # written by the thread
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._handle: asyncio.TimerHandle | None = None
@@ -85,7 +113,7 @@ class LoopLag:
         self._watcher: threading.Thread | None = None
         self._quiet_until = 0.0
         self._suppressed = 0
-        self._worst: tuple[float, Blocker | None] = (0.0, None)
+        self._worst: tuple[float, Blocker | Sighting | None] = (0.0, None)
 
     def start(self) -> None:
         """Start the timer on the running loop, and the watcher thread."""
@@ -128,7 +156,7 @@ class LoopLag:
         self._record(lag, now)
         if lag > self.threshold:
             seen = self._seen
-            self._report(lag, now, seen[1] if seen is not None and seen[0] == number else None)
+            self._report(lag, now, seen if seen is not None and seen.tick == number else None)
         elif self._suppressed and now >= self._quiet_until:
             self._summarize()
         self._schedule(now)
@@ -145,7 +173,7 @@ class LoopLag:
         else:
             self._seconds.append([second, lag])
 
-    def _report(self, lag: float, now: float, blocker: Blocker | None) -> None:
+    def _report(self, lag: float, now: float, blocker: Blocker | Sighting | None) -> None:
         """Log a block, or count it when one was logged within `REPORT_INTERVAL`."""
         self.figures.blocks += 1
         if now < self._quiet_until:
@@ -178,19 +206,21 @@ class LoopLag:
     # On the watcher thread.
 
     def _watch(self) -> None:
-        """Wait until a tick is overdue by more than the threshold; then see what holds the
-        loop, once per tick."""
-        seen = 0
+        """Wait until a tick is overdue by more than the threshold; then look at what holds
+        the loop, again and again until the tick runs."""
         while not self._stopping.is_set() and not self._closed():
             number, due = self._beat
             wait = due + self.threshold - time.monotonic()
             if wait > 0:
                 self._stopping.wait(wait)
-            elif number != seen:
-                seen = number
-                self._seen = (number, self._snapshot())
-            else:  # seen already: wait for the loop to run its tick
-                self._stopping.wait(self.threshold)
+                continue
+            look = self._snapshot()
+            seen = self._seen
+            if seen is None or seen.tick != number:
+                self._seen = seen = Sighting(number, look)
+            place = look.place()
+            seen.places[place] = seen.places.get(place, 0) + 1
+            self._stopping.wait(max(self.threshold / 2, MIN_LOOK))
 
     def _closed(self) -> bool:
         return self._loop is None or self._loop.is_closed()
@@ -235,7 +265,7 @@ def _short(path: str) -> str:
     return path[len(root.rstrip("/")) + 1 :] if root else path
 
 
-def _describe(blocker: Blocker | None) -> str:
+def _describe(blocker: Blocker | Sighting | None) -> str:
     if blocker is None:
         return "a step that ended before the watcher could see it"
     return blocker.describe()
