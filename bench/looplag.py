@@ -82,8 +82,9 @@ class Poller:
         self._stop = multiprocessing.Event()
         self.ready = multiprocessing.Event()  # set at the first answer
         self._out: Any = multiprocessing.Queue()
+        # A daemon process: a benchmark that fails does not wait for it at exit.
         self._process = multiprocessing.Process(
-            target=_poll_process, args=(base, self._stop, self.ready, self._out)
+            target=_poll_process, args=(base, self._stop, self.ready, self._out), daemon=True
         )
 
     def start(self) -> None:
@@ -96,6 +97,12 @@ class Poller:
         self._process.join()
         polled.lag_max = max(polled.lag_max, asyncio.run(lag_max_1m(self.base)))
         return polled
+
+    def close(self) -> None:
+        """End the poller if it still runs (a case failed before `stop`)."""
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
 
 
 async def lag_max_1m(base: str) -> float:
@@ -163,12 +170,13 @@ def measure(ctx: Figures, name: str, base: str, action: Callable[[], T]) -> T:
     before = asyncio.run(lag_histogram(base))
     poller = Poller(base)
     poller.start()
-    if not poller.ready.wait(120):
-        raise RuntimeError("the /health poller got no answer")
     try:
+        if not poller.ready.wait(120):
+            raise RuntimeError("the /health poller got no answer")
         result = action()
-    finally:
         polled = poller.stop()
+    finally:
+        poller.close()
     bucket = highest_bucket(before, asyncio.run(lag_histogram(base)))
     note = f"the loop lag of the minute before the case: {settled:.1f} ms"
     write(ctx, name, polled, bucket, note)
@@ -250,7 +258,9 @@ class Replayers:
         self._outs: list[Any] = [multiprocessing.Queue() for _ in shares]
         self._processes = [
             multiprocessing.Process(
-                target=_replay_process, args=(base, share, since, changes, self._go, out)
+                target=_replay_process,
+                args=(base, share, since, changes, self._go, out),
+                daemon=True,
             )
             for share, out in zip(shares, self._outs, strict=True)
         ]

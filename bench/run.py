@@ -28,7 +28,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from importlib import metadata
@@ -681,7 +681,7 @@ def _rebuild_and_clear(ctx: Context, count: int) -> None:
         base = f"http://127.0.0.1:{port}"
         poller = Poller(base)
         poller.start()  # refused until the daemon listens
-        with daemon_process(port, **env) as proc:
+        with daemon_process(port, **env) as proc, closing(poller):
             began = time.perf_counter()
             # The rebuild at start-up can take minutes on a busy machine: longer than
             # wait_ready waits.
