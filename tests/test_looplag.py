@@ -190,3 +190,10 @@ async def test_the_threshold_follows_a_reload(make_client: MakeClient) -> None:
             result: Any = reloader.apply(config)
             assert result is None
     assert client.app[LOOP_LAG].threshold == 0.25
+
+
+async def test_the_task_that_starts_the_app_is_named(make_client: MakeClient) -> None:
+    # Under `eventd serve` that is aiohttp's task, where the rebuilds of the start-up run.
+    await make_client()
+    task = asyncio.current_task()
+    assert task is not None and task.get_name() == "app-lifecycle"

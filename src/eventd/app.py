@@ -97,6 +97,11 @@ def _store(engine: Engine, *, clear: bool) -> Callable[[web.Application], AsyncI
 
 
 async def _loop_lag(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.current_task()
+    if task is not None and task.get_name().startswith("Task-"):
+        # aiohttp starts and stops the app in a task of its own, unnamed: the rebuilds at
+        # start-up run in it, and the loop-lag warnings name it.
+        task.set_name("app-lifecycle")
     app[LOOP_LAG].start()
     yield
     app[LOOP_LAG].stop()
