@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -207,37 +208,52 @@ def write(ctx: Figures, name: str, polled: Polled, bucket: str, note: str = "") 
 
 
 async def _replay_all(base: str, count: int, since: int, changes: int, go: Any, out: Any) -> None:
-    decode = msgspec.json.decode
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=None)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sockets = [await session.ws_connect(f"{base}/ws", max_msg_size=0) for _ in range(count)]
-        epochs = [decode((await ws.receive()).data)["epoch"] for ws in sockets]
+        epochs = [msgspec.json.decode((await ws.receive()).data)["epoch"] for ws in sockets]
+        # A receive waits on each socket meanwhile: it answers the daemon's pings, or the
+        # daemon would close the sockets that wait longer than its heartbeat.
+        first = [asyncio.create_task(ws.receive()) for ws in sockets]
         out.put("connected")
         await asyncio.to_thread(go.wait)
         began = time.perf_counter()
-
-        async def replay(ws: aiohttp.ClientWebSocketResponse, epoch: str) -> None:
-            await ws.send_json(
-                {"type": "subscribe", "id": "r", "channels": ["events"], "since": since}
-                | {"epoch": epoch}
+        await asyncio.gather(
+            *(
+                _replay(ws, epoch, next_message, since, changes)
+                for ws, epoch, next_message in zip(sockets, epochs, first, strict=True)
             )
-            got = 0
-            async for message in ws:
-                kind = decode(message.data)["type"]
-                if kind == "change":
-                    got += 1
-                    if got == changes:
-                        return
-                elif kind != "subscribed":
-                    raise RuntimeError(f"a replaying subscriber got {message.data[:200]}")
-            raise RuntimeError(f"the daemon closed a replay after {got} changes: {ws.close_code}")
-
-        await asyncio.gather(*(replay(ws, e) for ws, e in zip(sockets, epochs, strict=True)))
+        )
         seconds = time.perf_counter() - began
         for ws in sockets:
             await ws.close()
     out.put(seconds)
+
+
+async def _replay(
+    ws: aiohttp.ClientWebSocketResponse,
+    epoch: str,
+    first: asyncio.Task[aiohttp.WSMessage],
+    since: int,
+    changes: int,
+) -> None:
+    """Subscribe with `since`; return once `changes` changes have come."""
+    await ws.send_json(
+        {"type": "subscribe", "id": "r", "channels": ["events"], "since": since, "epoch": epoch}
+    )
+    got = 0
+    message = await first
+    while message.type == aiohttp.WSMsgType.TEXT:
+        kind = msgspec.json.decode(message.data)["type"]
+        if kind == "change":
+            got += 1
+            if got == changes:
+                return
+        elif kind != "subscribed":
+            raise RuntimeError(f"a replaying subscriber got {message.data[:200]}")
+        message = await ws.receive()
+    raise RuntimeError(f"the daemon closed a replay after {got} changes: {ws.close_code}")
 
 
 def _replay_process(base: str, count: int, since: int, changes: int, go: Any, out: Any) -> None:
@@ -275,7 +291,24 @@ class Replayers:
     def go(self) -> float:
         """Have every subscriber replay; return the seconds until the last had all its changes."""
         self._go.set()
-        seconds = max(out.get(timeout=1800) for out in self._outs)
+        seconds = max(
+            self._result(out, process)
+            for out, process in zip(self._outs, self._processes, strict=True)
+        )
         for process in self._processes:
             process.join()
         return float(seconds)
+
+    @staticmethod
+    def _result(out: Any, process: multiprocessing.Process) -> float:
+        """Wait for what a process of subscribers puts in `out`; fail if it dies first."""
+        while True:
+            try:
+                seconds: float = out.get(timeout=1.0)
+            except queue.Empty:
+                if process.exitcode is not None:
+                    raise RuntimeError(
+                        f"replaying subscribers exited with {process.exitcode}"
+                    ) from None
+            else:
+                return seconds
