@@ -195,9 +195,14 @@ def write(ctx: Figures, name: str, polled: Polled, bucket: str, note: str = "") 
     polls = f"{got['polls']:,.0f} polls answered" + (
         f", {polled.refused:,} refused" if polled.refused else ""
     )
+    # Polls refused while the daemon did not listen have no latency: the answered ones alone
+    # judge nothing, and the wait until the first answer is the figure.
+    judged = not polled.refused
+    if polled.refused and polled.first_answer is not None:
+        ctx.figure(f"{name}: until /health first answered", polled.first_answer, "s")
     ctx.figure(f"{name}: /health p50", got["p50"], "ms", note=f"{polls}; {load_note()}")
-    ctx.figure(f"{name}: /health p99", got["p99"], "ms", "<= 20 ms")
-    ctx.figure(f"{name}: /health max", got["max"], "ms", "<= 100 ms")
+    ctx.figure(f"{name}: /health p99", got["p99"], "ms", "<= 20 ms" if judged else "")
+    ctx.figure(f"{name}: /health max", got["max"], "ms", "<= 100 ms" if judged else "")
     lag_note = f"the longest tick in the histogram's {bucket} bucket" + (
         f"; {note}" if note else ""
     )
