@@ -54,14 +54,14 @@ async def run_path(path: str, body: bytes) -> tuple[int, int]:
         stored = 0
         if path == "import":
             depth = config.limits.max_data_depth
-            items, batch = parse_events(body, ndjson=True, max_batch=count, max_depth=depth)
+            items, batch = await parse_events(body, ndjson=True, max_batch=count, max_depth=depth)
             results = await service.create(items, batch=batch)
             json_response({"events": [to_out(result.event) for result in results]}, status=201)
             stored = len(results)
         else:
             for line in body.splitlines():
                 depth = config.limits.max_data_depth
-                items, batch = parse_events(line, ndjson=False, max_batch=1, max_depth=depth)
+                items, batch = await parse_events(line, ndjson=False, max_batch=1, max_depth=depth)
                 results = await service.create(items, batch=batch)
                 json_response(to_out(results[0].event), status=201)
                 stored += len(results)

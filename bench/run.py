@@ -26,9 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from statistics import median
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from bench.engines import redis_server
-from bench.ingest import free_port
+from bench.ingest import daemon_process, free_port
 from bench.ready import answers_http, wait_for, wait_ready
 
 if TYPE_CHECKING:
@@ -621,6 +623,137 @@ def cpu_seconds(pid: int) -> float:
     """Return the CPU time (user and system) a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@scenario("12. GET /health every 10 ms, and the loop lag, while slow steps run")
+def loop_lag(ctx: Context) -> None:
+    # Each case runs on a daemon whose loop lag of the last minute has settled (the set-up's
+    # own blocks aged out), while a process of its own polls /health one request at a time.
+    imports, big = ctx.size(100_000, 2_000), ctx.size(1_000_000, 5_000)
+    cases: list[partial[None]] = [
+        *(partial(_import, ctx, engine, imports) for engine in ctx.engines),
+        partial(_memory_clear, ctx, big),
+        *([partial(_rebuild_and_clear, ctx, big)] if "redis" in ctx.engines else []),
+        partial(_replays, ctx, ctx.size(1000, 10), ctx.size(10_000, 200)),
+    ]
+    failed = []
+    for case in cases:
+        # A full run takes many minutes: a case that fails costs its own figures only.
+        try:
+            case()
+        except Exception:
+            if ctx.quick:
+                raise
+            traceback.print_exc()
+            failed.append(case.func.__name__)
+    if failed:
+        print(f"  cases that failed (their figures are missing): {', '.join(failed)}")
+
+
+def _import(ctx: Context, engine: str, count: int) -> None:
+    from bench.looplag import measure
+
+    with serve(engine) as (base, _):
+        name = f"{engine}: NDJSON import of {count:,} events"
+        rate = measure(ctx, name, base, lambda: asyncio.run(fill(base, count)))
+    ctx.figure(f"{name}: throughput", rate, "events/s")
+
+
+def _memory_clear(ctx: Context, count: int) -> None:
+    from bench.looplag import measure
+
+    with serve("memory") as (base, _):
+        asyncio.run(fill(base, count))
+        asyncio.run(_stats_hold(base, count))
+        name = f"memory: clear of {count:,} events"
+        _answered(ctx, name, measure(ctx, name, base, lambda: asyncio.run(_clear(base))))
+
+
+def _rebuild_and_clear(ctx: Context, count: int) -> None:
+    """Start a daemon on a Redis store that holds `count` events, polling /health from before
+    it listens; then clear the store."""
+    from bench.looplag import Poller, highest_bucket, lag_histogram, measure, write
+
+    with redis_server() as url:
+        env = {"EVENTD_ENGINE": "redis", "EVENTD_ENGINE_REDIS_URL": url}
+        seed = [sys.executable, "-m", "eventd", "seed", "--count", str(count), "--spread", "23h"]
+        subprocess.run(seed, env=os.environ | env, check=True, capture_output=True)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        poller = Poller(base)
+        poller.start()  # refused until the daemon listens
+        with daemon_process(port, **env) as proc, closing(poller):
+            began = time.perf_counter()
+            # The rebuild at start-up can take minutes on a busy machine: longer than
+            # wait_ready waits.
+            while not poller.ready.wait(1.0):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the daemon exited with {proc.returncode}")
+            asyncio.run(_rebuilt(base))
+            answered = time.perf_counter() - began
+            polled = poller.stop()
+            bucket = highest_bucket({}, asyncio.run(lag_histogram(base)))
+            name = f"redis: start-up on {count:,} events (statistics and transitions rebuilt)"
+            ctx.figure(f"{name}: until both were rebuilt", answered, "s")
+            write(ctx, name, polled, bucket, "polled from before the daemon listened")
+            name = f"redis: clear of {count:,} events"
+            _answered(ctx, name, measure(ctx, name, base, lambda: asyncio.run(_clear(base))))
+
+
+def _answered(ctx: Context, name: str, refusal: str) -> None:
+    """Say how a clear was answered when it was not 200."""
+    if refusal:
+        print(f"  {name}: answered {refusal}")
+        ctx.figure(f"{name}: answered", float(refusal.split(":")[0]), "status", note=refusal[:160])
+
+
+def _replays(ctx: Context, subscribers: int, changes: int) -> None:
+    """Have `subscribers` WebSockets replay the same `changes` changes with `since` at once."""
+    from bench.looplag import Replayers, measure
+
+    # The subscribers' processes are at full load: the pings of a 20 s heartbeat wait behind
+    # thousands of changes, and the daemon would close sockets that are merely busy.
+    with serve("memory", EVENTD_FEED_HEARTBEAT="3600") as (base, _):
+        asyncio.run(fill(base, changes))
+        replayers = Replayers(base, subscribers, since=0, changes=changes)
+        replayers.connect()
+        name = f"memory: {subscribers:,} subscribers replaying {changes:,} changes each"
+        seconds = measure(ctx, name, base, replayers.go)
+        ctx.figure(f"{name}: replayed in", seconds, "s")
+
+
+async def _clear(base: str) -> str:
+    """Clear the store; return what the answer was, when it was not 200."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.delete(f"{base}/events", params={"confirm": "true"}) as response,
+    ):
+        # A 503 (the store did not answer within its timeout) is the case's finding too.
+        return "" if response.status == 200 else f"{response.status}: {await response.text()}"
+
+
+async def _stats_hold(base: str, count: int) -> None:
+    """Wait until the 24h window counts `count` events, through the 503s of a rebuild (an
+    import larger than feed.history makes the statistics rebuild from the store)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(6000):
+            async with session.get(f"{base}/stats", params={"window": "24h"}) as response:
+                if response.status == 200 and (await response.json())["count"] >= count:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the statistics did not catch up with the import")
+
+
+async def _rebuilt(base: str) -> None:
+    """Wait until the statistics and the transitions index have been rebuilt once."""
+    pattern = re.compile(r'^eventd_projection_rebuilds_total\{projection="(\w+)"\} [1-9]', re.M)
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(f"{base}/metrics") as response:
+                text = await response.text()
+            if {"stats", "timelines"} <= set(pattern.findall(text)):
+                return
+            await asyncio.sleep(0.1)
 
 
 # --- report -------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from eventd.http.middlewares import errors
 from eventd.http.routes import setup_routes
 from eventd.http.timeouts import body_timeout, handler_args
 from eventd.jobs import scheduler as jobs
-from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, NAIVE_TZ, SOCKETS, WORKER
+from eventd.keys import CLOCK, CONFIG, COUNTERS, HUB, LOOP_LAG, NAIVE_TZ, SOCKETS, WORKER
+from eventd.looplag import LoopLag
 from eventd.reloading import RELOADERS, add_reloader
 from eventd.store import make_engine
 from eventd.store.base import Engine
@@ -57,6 +58,10 @@ def create_app(
     app[COUNTERS] = Counters()
     app[RELOADERS] = []
     add_reloader(app, ("http.cors_origins", "http.allowed_hosts"), origins.configure)
+    app[LOOP_LAG] = lag = LoopLag(config.log.slow_callback)
+    add_reloader(app, ("log.slow_callback",), lambda new: lag.configure(new.log.slow_callback))
+    # First, so that it also watches the start-up (the rebuilds) and the shutdown.
+    app.cleanup_ctx.append(_loop_lag)
     app.cleanup_ctx.append(_store(engine or make_engine(config), clear=clear))
     app.cleanup_ctx.append(_feed)
     app.on_shutdown.append(_close_sockets)
@@ -89,6 +94,17 @@ def _store(engine: Engine, *, clear: bool) -> Callable[[web.Application], AsyncI
         log.info("store closed")
 
     return store_ctx
+
+
+async def _loop_lag(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.current_task()
+    if task is not None and task.get_name().startswith("Task-"):
+        # aiohttp starts and stops the app in a task of its own, unnamed: the rebuilds at
+        # start-up run in it, and the loop-lag warnings name it.
+        task.set_name("app-lifecycle")
+    app[LOOP_LAG].start()
+    yield
+    app[LOOP_LAG].stop()
 
 
 async def _feed(app: web.Application) -> AsyncIterator[None]:

@@ -1,5 +1,5 @@
 """Typed application state of the core: settings, clock, store worker, feed hub, sockets,
-counters.
+counters, loop lag.
 
 Each feature keeps its own keys in its package (`events.keys`, `stats.keys`, ...).
 """
@@ -13,6 +13,7 @@ from aiohttp import web
 from eventd.config import Config
 from eventd.counters import Counters
 from eventd.feed.hub import Hub
+from eventd.looplag import LoopLag
 from eventd.store.worker import StoreWorker
 from eventd.times import Clock
 
@@ -23,3 +24,4 @@ WORKER = web.AppKey("worker", StoreWorker)
 HUB = web.AppKey("hub", Hub)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
 COUNTERS = web.AppKey("counters", Counters)
+LOOP_LAG = web.AppKey("loop_lag", LoopLag)

@@ -457,6 +457,13 @@ class LogConfig:
         "path without its query or parameters, status, bytes sent, duration and the token's "
         "name.",
     )
+    slow_callback: float = setting(
+        0.1,
+        "Seconds the event loop may be held by one step before a WARNING names the task "
+        "that held it (every socket waits meanwhile).",
+        minimum=0.001,
+        maximum=DAY,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""GET /health: the daemon's status and checks, its feed position and its subscribers."""
+"""GET /health: the daemon's status and checks, its feed position, subscribers and loop lag."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from eventd import __version__
 from eventd.http.middlewares import retry_after_header
 from eventd.http.params import single_values
 from eventd.http.responses import json_response
-from eventd.keys import CLOCK, CONFIG, HUB, SOCKETS, WORKER
+from eventd.keys import CLOCK, CONFIG, HUB, LOOP_LAG, SOCKETS, WORKER
 from eventd.store.base import StorageError
 from eventd.times import format_us
 from eventd.ws.channels import channels
 
 
 async def health(request: web.Request) -> web.Response:
-    """Answer the daemon's status, time, engine, version, feed position and subscribers;
-    503 when a part fails."""
+    """Answer the daemon's status, time, engine, version, feed position, subscribers and
+    loop lag; 503 when a part fails."""
     single_values(request, set())
     app = request.app
     worker = app[WORKER]
@@ -39,6 +39,7 @@ async def health(request: web.Request) -> web.Response:
         "backlog": worker.backlog,
         "feed": {"position": app[HUB].position, "epoch": app[HUB].epoch},
         "subscribers": _subscribers(app),
+        "loop_lag_ms": _loop_lag(app),
         "checks": {part: "unavailable" if part in errors else "ok" for part in ("store", "feed")},
     }
     if not errors:
@@ -66,3 +67,9 @@ def _subscribers(app: web.Application) -> dict[str, object]:
         "subscriptions": registry.subscriptions,
         "channels": registry.held(),
     }
+
+
+def _loop_lag(app: web.Application) -> dict[str, float]:
+    """Return how late the event loop ran its timer last, and at most in the last minute."""
+    lag = app[LOOP_LAG]
+    return {"last": round(lag.figures.last * 1000, 1), "max_1m": round(lag.max_1m() * 1000, 1)}

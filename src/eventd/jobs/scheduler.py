@@ -7,6 +7,7 @@ one interval lets a late run still happen instead of being dropped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -82,6 +83,10 @@ def schedule(scheduler: AsyncIOScheduler, job: Job) -> None:
     """Add `job` to `scheduler`; a failed run is logged, and the next one runs."""
 
     async def run() -> None:
+        # APScheduler's tasks are unnamed: the name tells a slow run apart in the loop-lag log.
+        task = asyncio.current_task()
+        if task is not None:
+            task.set_name(f"job-{job.id}")
         try:
             await job.run()
         except Exception:

@@ -2,7 +2,7 @@
 
 The store worker tells its queue, its batches and its failed engine calls; the hub its
 position; the app's counters (eventd.counters) what the WebSocket layer, the projections and
-the reminders counted as it happened.
+the reminders counted as it happened; the loop-lag monitor how late the event loop ran.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from prometheus_client.registry import Collector
 
 from eventd.counters import Counters
 from eventd.feed.hub import Hub
-from eventd.keys import COUNTERS, HUB, SOCKETS, WORKER
+from eventd.keys import COUNTERS, HUB, LOOP_LAG, SOCKETS, WORKER
+from eventd.looplag import BOUNDS as LAG_BOUNDS
+from eventd.looplag import INTERVAL as LAG_INTERVAL
+from eventd.looplag import LoopLag
 from eventd.store.worker import StoreWorker
 from eventd.ws.channels import channels
 
@@ -49,6 +52,7 @@ class DaemonCollector(Collector):
         yield from feed_metrics(app.get(HUB), app.get(WORKER))
         yield from ws_metrics(app)
         yield from counted_metrics(app[COUNTERS])
+        yield from loop_metrics(app.get(LOOP_LAG))
 
 
 def store_metrics(worker: StoreWorker | None) -> Iterator[Metric]:
@@ -158,6 +162,32 @@ def counted_metrics(counters: Counters) -> Iterator[Metric]:
             counters.reminders_missed,
         ),
     )
+
+
+def loop_metrics(lag: LoopLag | None) -> Iterator[Metric]:
+    """Yield the event loop's lag: a histogram of every tick, the last minute's largest, and
+    the blocks longer than log.slow_callback."""
+    ticks = HistogramMetricFamily(
+        "eventd_loop_lag_seconds",
+        f"How late the event loop ran a timer that fires every {LAG_INTERVAL * 1000:g} ms: "
+        "the wait every socket had at that moment.",
+    )
+    largest = GaugeMetricFamily(
+        "eventd_loop_lag_max_seconds", "The largest event-loop lag of the last minute."
+    )
+    blocks = CounterMetricFamily(
+        "eventd_loop_blocks", "Times the event loop was held longer than log.slow_callback."
+    )
+    if lag is not None:
+        figures = lag.figures
+        cumulative, buckets = 0, []
+        for bound, count in zip((*map(str, LAG_BOUNDS), "+Inf"), figures.counts, strict=True):
+            cumulative += count
+            buckets.append((bound, float(cumulative)))
+        ticks.add_metric([], buckets, figures.total)
+        largest.add_metric([], lag.max_1m())
+        blocks.add_metric([], figures.blocks)
+    yield from (ticks, largest, blocks)
 
 
 def _counter(name: str, help: str, value: int) -> CounterMetricFamily:
