@@ -3,7 +3,7 @@ CPU time, and the longest gap of a 1 ms ticker, while a 100,000-event NDJSON imp
 into a memory store of BASE events (statistics and the `status` timeline on), then while the
 statistics rebuild. In one process, against whichever eventd is first on the path:
 
-    BASE=500000 [FREEZE=start|fill] python -m bench.gc_pauses
+    BASE=500000 [FREEZE=start|fill] [THRESHOLD=700,10,10] python -m bench.gc_pauses
 
 FREEZE=start freezes the objects made before the fill (as `eventd serve` does once started),
 FREEZE=fill those made by the fill too (as a daemon restarted on a full store). Compare two
@@ -87,6 +87,8 @@ def body(count: int, rng: random.Random) -> bytes:
 
 
 async def main() -> None:
+    if "THRESHOLD" in os.environ:
+        gc.set_threshold(*map(int, os.environ["THRESHOLD"].split(",")))
     rng = random.Random(1)
     overrides = {"limits.max_batch": IMPORT, "limits.max_body_bytes": 1 << 30, "log.level": "error"}
     app = create_app(load(overrides=overrides))
