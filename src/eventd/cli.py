@@ -21,6 +21,7 @@ from eventd.config import Config, ConfigError, load, new_token, parse_scopes
 from eventd.config.default import default_toml
 from eventd.config.tokens import NAME_RULE, valid_name
 from eventd.errors import Unavailable
+from eventd.heap import freeze_startup
 from eventd.http.client_faults import quiet_client_faults
 from eventd.loopguard import install as guard_loop
 from eventd.reloading import add_reloader
@@ -192,13 +193,25 @@ def serve(
         loop=loop,
         shutdown_timeout=config.server.shutdown_timeout,
         # Called once every socket accepts, after the app (and its store) started.
-        print=service.running,
+        print=_started(service.running),
         access_log=logs.access_logger(),
         access_log_class=logs.AccessLog,
         handle_signals=False,  # the service handles them, to notify the manager first
     )
     log.info("eventd stopped")
     return 0
+
+
+def _started(running: Callable[[str], None]) -> Callable[[str], None]:
+    """Return `running`, called once start-up is done, after its objects are frozen."""
+
+    def started(text: str) -> None:
+        # The store is open and the projections rebuilt: what exists now lives as long as
+        # the daemon, and full collections need not walk it again (see `heap`).
+        freeze_startup()
+        running(text)
+
+    return started
 
 
 def _address(sock: socket.socket) -> str:

@@ -28,6 +28,10 @@ from eventd.timelines.points import Point, Transition, Window
 Position = tuple[int, int]
 
 
+def _position(point: Point) -> Position:
+    return point.ts, point.seq
+
+
 class Line:
     """One key's timeline: its points, and the positions of its changes.
 
@@ -42,8 +46,8 @@ class Line:
         self.changes: list[Position] = []  # the position of each change, in order
 
     def at(self, position: Position) -> Point:
-        """Return the point at `position` (a prefix of the point's tuple sorts just before)."""
-        return self.points[bisect_left(self.points, position)]
+        """Return the point at `position`."""
+        return self.points[bisect_left(self.points, position, key=_position)]
 
     def is_change(self, position: Position) -> bool:
         """Tell whether the point at `position` is a change."""

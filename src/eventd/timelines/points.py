@@ -24,8 +24,14 @@ import msgspec
 from eventd.times import US
 
 
-class Point(NamedTuple):
-    """A present value on a key's timeline; `canon` is the value's canonical JSON text."""
+class Point(msgspec.Struct, frozen=True, order=True, gc=False):
+    """A present value on a key's timeline; `canon` is the value's canonical JSON text.
+
+    Points and transitions are kept for every event of an indexed field, so they are not
+    tracked by the garbage collector, which would walk them all at every full collection (a
+    named tuple always is); nor then is a tuple that holds only them and strings. Points sort
+    by `(ts, seq)`, their first fields.
+    """
 
     ts: int
     seq: int
@@ -34,7 +40,7 @@ class Point(NamedTuple):
     type: str
 
 
-class Transition(NamedTuple):
+class Transition(msgspec.Struct, frozen=True, gc=False):
     """A change of value on `key` at the time of the event where `to` appears."""
 
     key: str
