@@ -138,6 +138,12 @@ def mongo_real_engine(
         client.drop_database(database)
 
 
+@pytest.fixture(params=ENGINE_PARAMS[:2])
+def memory_or_redis_engine(request: pytest.FixtureRequest) -> Any:
+    """The memory and redis engines in turn, unopened: where real I/O and none both matter."""
+    return request.getfixturevalue(f"{request.param}_engine")
+
+
 @pytest.fixture(params=ENGINE_PARAMS)
 def any_engine(request: pytest.FixtureRequest) -> Any:
     """Every engine in turn, unopened."""

@@ -9,6 +9,7 @@ import pytest
 
 from eventd import pacing
 from eventd.pacing import Work, done, paced, slices
+from tests.turns import Turns
 from tests.waiting import wait_for
 
 
@@ -16,24 +17,6 @@ from tests.waiting import wait_for
 def every_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """Yield to the loop after every step, however fast."""
     monkeypatch.setattr(pacing, "SLICE_SECONDS", 0.0)
-
-
-class Turns:
-    """A task that counts its turns of the loop while it runs."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            self.count += 1
-            await asyncio.sleep(0)
-
-    async def stop(self) -> int:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        return self.count
 
 
 def counted(steps: int, log: list[int]) -> Work[int]:
@@ -45,20 +28,18 @@ def counted(steps: int, log: list[int]) -> Work[int]:
 
 @pytest.mark.usefixtures("every_step")
 async def test_other_tasks_run_between_the_steps() -> None:
-    turns = Turns()
-    await asyncio.sleep(0)
-    before = turns.count
-    assert await paced(counted(50, [])) == 50
-    assert await turns.stop() - before >= 50
+    async with Turns() as turns:
+        before = turns.count
+        assert await paced(counted(50, [])) == 50
+    assert turns.count - before >= 50
 
 
 async def test_steps_within_a_slice_run_without_yielding(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pacing, "SLICE_SECONDS", 3600.0)
-    turns = Turns()
-    await asyncio.sleep(0)
-    before = turns.count
-    await paced(counted(50, []))
-    assert await turns.stop() - before <= 1
+    async with Turns() as turns:
+        before = turns.count
+        await paced(counted(50, []))
+    assert turns.count - before <= 1
 
 
 @pytest.mark.usefixtures("every_step")

@@ -133,15 +133,9 @@ async def test_a_late_start_resynchronises_the_listeners() -> None:
         await hub.stop()
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", marks=pytest.mark.memory),
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
-def engine(request: pytest.FixtureRequest) -> Engine:
-    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return engine
+@pytest.fixture
+def engine(memory_or_redis_engine: Engine) -> Engine:
+    return memory_or_redis_engine
 
 
 async def test_a_burst_is_dispatched_in_slices_that_let_other_tasks_run(engine: Engine) -> None:

@@ -27,15 +27,9 @@ Client = TestClient[Any, Any]
 COUNT = 3 * SCAN_PAGE + 17
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", marks=pytest.mark.memory),
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
-def engine(request: pytest.FixtureRequest) -> Engine:
-    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return engine
+@pytest.fixture
+def engine(memory_or_redis_engine: Engine) -> Engine:
+    return memory_or_redis_engine
 
 
 def events(count: int) -> list[Event]:

@@ -15,6 +15,7 @@ from eventd.store.commands import Clear, Count, PutMany, RunQuery
 from eventd.store.memory import MemoryEngine
 from eventd.store.worker import StoreWorker
 from tests.store.test_conformance import T0, ev
+from tests.turns import Turns
 
 SIZE = 5_000
 
@@ -36,23 +37,6 @@ async def worker(engine: Engine) -> AsyncIterator[StoreWorker]:
 
 async def _opened() -> None:
     return None
-
-
-class Turns:
-    """A task that counts its turns of the loop."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            self.count += 1
-            await asyncio.sleep(0)
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
 
 
 def batch(prefix: str, count: int = SIZE) -> list:  # type: ignore[type-arg]
@@ -86,13 +70,12 @@ async def test_a_memory_put_yields_and_its_changes_reach_the_feed_at_once() -> N
     await engine.put_many(batch("old", 2 * bulk.ADD_SLICE))  # the indexes are not empty
     head = (await engine.read_changes(0, 0)).head
     heads: list[int] = []
-    turns = Turns()
-    putting = asyncio.create_task(engine.put_many(batch("a")))
-    while not putting.done():
-        heads.append((await engine.read_changes(0, 0)).head)
-        await asyncio.sleep(0)
-    await putting
-    await turns.stop()
+    async with Turns() as turns:
+        putting = asyncio.create_task(engine.put_many(batch("a")))
+        while not putting.done():
+            heads.append((await engine.read_changes(0, 0)).head)
+            await asyncio.sleep(0)
+        await putting
     assert turns.count >= 20
     assert set(heads) <= {head, head + SIZE}
     assert (await engine.read_changes(0, 0)).head == head + SIZE
@@ -131,9 +114,8 @@ async def test_a_clear_yields_and_leaves_an_empty_working_store(
 ) -> None:
     monkeypatch.setattr(bulk, "DROP_SLICE", 64)
     await worker.call(PutMany(batch("a")))
-    turns = Turns()
-    assert await worker.call(Clear()) == SIZE
-    await turns.stop()
+    async with Turns() as turns:
+        assert await worker.call(Clear()) == SIZE
     assert turns.count >= 10
     assert await worker.call(Count(Query())) == 0
     assert not (await worker.call(RunQuery(Query(type="t1")))).events

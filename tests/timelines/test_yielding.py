@@ -33,15 +33,9 @@ SLICE = 50  # small, so that these events make many slices
 WINDOW = Window(NOW - 3600 * US, NOW)
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", marks=pytest.mark.memory),
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
-def engine(request: pytest.FixtureRequest) -> Engine:
-    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return engine
+@pytest.fixture
+def engine(memory_or_redis_engine: Engine) -> Engine:
+    return memory_or_redis_engine
 
 
 def events(count: int) -> list[Event]:
